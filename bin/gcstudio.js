@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// The `gcstudio` command. The TypeScript sources are built into out/ by `npm install`
+// (the `prepare` script) and `npm run build`.
+import { existsSync } from 'node:fs'
+
+const cli = new URL('../out/main/cli.js', import.meta.url)
+if (!existsSync(cli)) {
+  console.error('GC Studio is not built yet: run `npm run build` in its folder (npm install does it).')
+  process.exit(1)
+}
+const { main } = await import(cli.href)
+process.exitCode = await main(process.argv.slice(2))

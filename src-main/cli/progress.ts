@@ -1,0 +1,48 @@
+import { formatAmount, formatEta } from '../common/format'
+import type { CliIo } from './command'
+
+export interface ProgressLine {
+  phase: string
+  done: number
+  total: number | null
+  unit: string
+  rate: number | null
+  etaSeconds: number | null
+  detail: string
+}
+
+/**
+ * A one-line progress bar on a terminal (redrawn in place, at most 10 times a second) and
+ * plain lines every few seconds when output is a file or a pipe (CI logs).
+ */
+export function progressReporter(io: CliIo) {
+  const out = io.stderr
+  const tty = Boolean(out.isTTY)
+  let last = 0
+  let lastPhase = ''
+  return {
+    update(p: ProgressLine) {
+      const now = Date.now()
+      const phaseChanged = p.phase !== lastPhase
+      if (!phaseChanged && now - last < (tty ? 100 : 3000)) return
+      last = now
+      lastPhase = p.phase
+      const frac = p.total ? Math.min(1, p.done / p.total) : null
+      const width = 24
+      const bar = frac === null ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ${(frac * 100).toFixed(0).padStart(3)}% `
+      const rate = p.rate ? ` ${formatAmount(p.rate, p.unit)}/s` : ''
+      const eta = p.etaSeconds !== null ? ` ETA ${formatEta(p.etaSeconds)}` : ''
+      const count = p.total ? `${formatAmount(p.done, p.unit)} / ${formatAmount(p.total, p.unit)}` : formatAmount(p.done, p.unit)
+      const line = `${p.phase}: ${bar}${count}${rate}${eta}${p.detail ? ` · ${p.detail}` : ''}`
+      if (tty) {
+        const cols = out.columns ?? 120
+        out.write(`\r${line.slice(0, cols - 1).padEnd(cols - 1)}`)
+      } else {
+        out.write(line + '\n')
+      }
+    },
+    end() {
+      if (tty && last) out.write('\n')
+    },
+  }
+}

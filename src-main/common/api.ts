@@ -1,0 +1,210 @@
+/**
+ * The one contract between the renderer and the main side. Every method is declared here once,
+ * named `domain:verb`, with zod schemas for its input and output; the dispatcher, both hosts and
+ * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
+ */
+import { z } from 'zod'
+
+const id = z.number().int().positive()
+
+export const DatasetKind = z.enum(['coco', 'cityscapes'])
+export type DatasetKind = z.infer<typeof DatasetKind>
+
+export const Category = z.object({
+  /** The dataset's own category id (COCO's non-contiguous ids, Cityscapes label ids). */
+  id: z.number().int(),
+  name: z.string(),
+  supercategory: z.string().nullable(),
+  /** Cityscapes train id (0..18), null for COCO. */
+  trainId: z.number().int().nullable(),
+  color: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
+  annotationCount: z.number().int(),
+  imageCount: z.number().int(),
+})
+export type Category = z.infer<typeof Category>
+
+export const Dataset = z.object({
+  id,
+  name: z.string(),
+  kind: DatasetKind,
+  split: z.string().nullable(),
+  /** Where the images are; shown to the user, never used by the renderer to read files. */
+  imagesRoot: z.string(),
+  source: z.string(),
+  imageCount: z.number().int(),
+  annotationCount: z.number().int(),
+  missingImageCount: z.number().int(),
+  categoryCount: z.number().int(),
+  gtVersion: z.number().int(),
+  createdAt: z.string(),
+  isDemo: z.boolean(),
+})
+export type Dataset = z.infer<typeof Dataset>
+
+export const ImageSummary = z.object({
+  id,
+  datasetId: id,
+  fileName: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  annotationCount: z.number().int(),
+  missing: z.boolean(),
+})
+export type ImageSummary = z.infer<typeof ImageSummary>
+
+export const Segmentation = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('none') }),
+  /** One or more polygons, each [x0,y0,x1,y1,...] in image pixels. */
+  z.object({ kind: z.literal('polygon'), polygons: z.array(z.array(z.number())) }),
+  /** Column-major run lengths, first run counts background, as in COCO's uncompressed RLE. */
+  z.object({
+    kind: z.literal('rle'),
+    size: z.tuple([z.number().int(), z.number().int()]),
+    counts: z.array(z.number().int()),
+  }),
+])
+export type Segmentation = z.infer<typeof Segmentation>
+
+export const Annotation = z.object({
+  id,
+  /** The id the annotation file gave (COCO annotation id; Cityscapes instance id). */
+  sourceId: z.number().int(),
+  imageId: id,
+  categoryId: z.number().int(),
+  iscrowd: z.boolean(),
+  area: z.number(),
+  bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  segmentation: Segmentation,
+})
+export type Annotation = z.infer<typeof Annotation>
+
+export const ImageDetail = ImageSummary.extend({
+  /** EXIF orientation (1..8) when the file has one; annotations are drawn on the oriented image. */
+  orientation: z.number().int().nullable(),
+  /** True when a ground-truth semantic map exists (Cityscapes labelIds). */
+  hasSemantic: z.boolean(),
+  annotations: z.array(Annotation),
+  /** The classes in this image: annotation counts, and pixel counts from a semantic map. */
+  classes: z.array(z.object({ categoryId: z.number().int(), annotationCount: z.number().int(), pixelCount: z.number().int() })),
+})
+export type ImageDetail = z.infer<typeof ImageDetail>
+
+export const ImageQuery = z.object({
+  datasetId: id,
+  offset: z.number().int().min(0).default(0),
+  limit: z.number().int().min(1).max(1000).default(200),
+  /** Only images holding at least one annotation of one of these categories. */
+  categoryIds: z.array(z.number().int()).max(1000).optional(),
+  /** Case-insensitive substring of the file name. */
+  search: z.string().max(500).optional(),
+  missingOnly: z.boolean().optional(),
+})
+export type ImageQuery = z.input<typeof ImageQuery>
+
+export const CocoImportRequest = z.object({
+  kind: z.literal('coco'),
+  annotations: z.string().min(1),
+  images: z.string().min(1),
+  name: z.string().min(1).max(200).optional(),
+})
+export const CityscapesImportRequest = z.object({
+  kind: z.literal('cityscapes'),
+  root: z.string().min(1),
+  split: z.string().min(1).max(50).default('val'),
+  name: z.string().min(1).max(200).optional(),
+})
+export const ImportRequest = z.discriminatedUnion('kind', [CocoImportRequest, CityscapesImportRequest])
+export type ImportRequest = z.input<typeof ImportRequest>
+
+export const JobState = z.enum(['running', 'done', 'cancelled', 'failed'])
+export const Job = z.object({
+  id: z.string(),
+  kind: z.enum(['import']),
+  title: z.string(),
+  state: JobState,
+  phase: z.string(),
+  done: z.number(),
+  total: z.number().nullable(),
+  /** Items per second over the last few seconds. */
+  rate: z.number().nullable(),
+  etaSeconds: z.number().nullable(),
+  unit: z.string(),
+  /** Counts and speed in words ("12,000 images, 80,000 annotations, 41,000 annotations/s"). */
+  detail: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  warnings: z.array(z.string()),
+  datasetId: z.number().int().nullable(),
+  startedAt: z.string(),
+})
+export type Job = z.infer<typeof Job>
+
+export const AppInfo = z.object({
+  version: z.string(),
+  host: z.enum(['electron', 'browser']),
+  dataDir: z.string(),
+  schemaVersion: z.number().int(),
+  /** Native file/folder pickers exist only in the Electron host; the browser host takes typed paths. */
+  nativePickers: z.boolean(),
+})
+export type AppInfo = z.infer<typeof AppInfo>
+
+const empty = z.object({}).strict()
+
+function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
+  return { input, output, doc }
+}
+
+export const contract = {
+  'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
+  'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
+  'datasets:get': method(
+    z.object({ id }).strict(),
+    z.object({ dataset: Dataset, categories: z.array(Category) }),
+    'One dataset with its categories and per-category counts.',
+  ),
+  'datasets:import': method(
+    ImportRequest,
+    z.object({ jobId: z.string() }),
+    'Starts an import job; progress arrives as `job:progress` events.',
+  ),
+  'datasets:delete': method(z.object({ id }).strict(), z.object({ deleted: z.boolean() }), 'Removes a dataset.'),
+  'datasets:rename': method(
+    z.object({ id, name: z.string().min(1).max(200) }).strict(),
+    Dataset,
+    'Renames a dataset.',
+  ),
+  'jobs:list': method(empty, z.array(Job), 'Jobs of this session, running ones first.'),
+  'jobs:cancel': method(
+    z.object({ jobId: z.string() }).strict(),
+    z.object({ cancelled: z.boolean() }),
+    'Cancels a running job; an import leaves nothing behind.',
+  ),
+  'images:query': method(
+    ImageQuery,
+    z.object({ total: z.number().int(), items: z.array(ImageSummary) }),
+    'A page of a dataset\'s images, filtered by class, file name or missing files.',
+  ),
+  'images:get': method(z.object({ id }).strict(), ImageDetail, 'One image with its ground truth.'),
+  'dialog:pick': method(
+    z.object({ mode: z.enum(['file', 'folder']), title: z.string().max(200).optional() }).strict(),
+    z.object({ path: z.string().nullable() }),
+    'Native file or folder picker (Electron host only).',
+  ),
+} as const
+
+export type Contract = typeof contract
+export type Method = keyof Contract
+export type MethodInput<M extends Method> = z.input<Contract[M]['input']>
+export type MethodOutput<M extends Method> = z.output<Contract[M]['output']>
+
+/** Events pushed from main to every renderer, on both hosts. */
+export const eventSchemas = {
+  'job:progress': Job,
+  'datasets:changed': z.object({ datasetId: z.number().int().nullable() }),
+} as const
+export type EventName = keyof typeof eventSchemas
+export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>
+export interface AppEvent<E extends EventName = EventName> {
+  name: E
+  payload: EventPayload<E>
+}

@@ -1,0 +1,191 @@
+import type { Category, Dataset, ImageDetail, ImageQuery, ImageSummary } from '../../common/api'
+import { AppError } from '../../common/errors'
+import type { Db } from '../store/store'
+import { segmentationForApi } from './segmentation'
+import { deleteDataset } from './datasetWriter'
+
+interface DatasetRow {
+  id: number
+  name: string
+  kind: 'coco' | 'cityscapes'
+  split: string | null
+  images_root: string
+  source: string
+  image_count: number
+  annotation_count: number
+  missing_image_count: number
+  gt_version: number
+  created_at: string
+  is_demo: number
+  category_count: number
+}
+
+const datasetColumns = `d.id, d.name, d.kind, d.split, d.images_root, d.source, d.image_count, d.annotation_count,
+  d.missing_image_count, d.gt_version, d.created_at, d.is_demo,
+  (SELECT count(*) FROM categories c WHERE c.dataset_id = d.id) AS category_count`
+
+const toDataset = (r: DatasetRow): Dataset => ({
+  id: r.id,
+  name: r.name,
+  kind: r.kind,
+  split: r.split,
+  imagesRoot: r.images_root,
+  source: r.source,
+  imageCount: r.image_count,
+  annotationCount: r.annotation_count,
+  missingImageCount: r.missing_image_count,
+  categoryCount: r.category_count,
+  gtVersion: r.gt_version,
+  createdAt: r.created_at,
+  isDemo: r.is_demo === 1,
+})
+
+export function listDatasets(db: Db): Dataset[] {
+  const rows = db
+    .prepare(`SELECT ${datasetColumns} FROM datasets d WHERE d.status = 'ready' ORDER BY d.id DESC`)
+    .all() as DatasetRow[]
+  return rows.map(toDataset)
+}
+
+export function getDataset(db: Db, id: number): Dataset {
+  const row = db.prepare(`SELECT ${datasetColumns} FROM datasets d WHERE d.id = ? AND d.status = 'ready'`).get(id) as DatasetRow | undefined
+  if (!row) throw new AppError('NOT_FOUND', `Dataset ${id} does not exist.`)
+  return toDataset(row)
+}
+
+export function getCategories(db: Db, datasetId: number): Category[] {
+  const rows = db
+    .prepare(
+      `SELECT c.id, c.name, c.supercategory, c.train_id, c.color,
+         coalesce(sum(ic.annotation_count), 0) AS annotation_count,
+         count(ic.image_id) AS image_count
+       FROM categories c
+       LEFT JOIN image_categories ic ON ic.dataset_id = c.dataset_id AND ic.category_id = c.id
+       WHERE c.dataset_id = ?
+       GROUP BY c.id ORDER BY c.id`,
+    )
+    .all(datasetId) as { id: number; name: string; supercategory: string | null; train_id: number | null; color: string; annotation_count: number; image_count: number }[]
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    supercategory: r.supercategory,
+    trainId: r.train_id,
+    color: JSON.parse(r.color) as [number, number, number],
+    annotationCount: r.annotation_count,
+    imageCount: r.image_count,
+  }))
+}
+
+export function renameDataset(db: Db, id: number, name: string): Dataset {
+  getDataset(db, id)
+  db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(name, id)
+  return getDataset(db, id)
+}
+
+export function removeDataset(db: Db, id: number): boolean {
+  const exists = db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(id)
+  if (!exists) return false
+  deleteDataset(db, id)
+  return true
+}
+
+interface ImageRow {
+  id: number
+  dataset_id: number
+  file_name: string
+  width: number
+  height: number
+  annotation_count: number
+  missing: number
+}
+
+const toImage = (r: ImageRow): ImageSummary => ({
+  id: r.id,
+  datasetId: r.dataset_id,
+  fileName: r.file_name,
+  width: r.width,
+  height: r.height,
+  annotationCount: r.annotation_count,
+  missing: r.missing === 1,
+})
+
+/**
+ * One page of the grid. The class filter goes through image_categories (one row per image and
+ * class, indexed by dataset and class) rather than annotations; pages are ordered by row id,
+ * which is the file's order.
+ */
+export function queryImages(db: Db, q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery): { total: number; items: ImageSummary[] } {
+  const where = ['i.dataset_id = @datasetId']
+  const params: Record<string, unknown> = { datasetId: q.datasetId, limit: q.limit ?? 200, offset: q.offset ?? 0 }
+  if (q.categoryIds && q.categoryIds.length > 0) {
+    where.push(
+      `i.id IN (SELECT ic.image_id FROM image_categories ic WHERE ic.dataset_id = @datasetId AND ic.category_id IN (${q.categoryIds.map((_, k) => `@c${k}`).join(', ')}))`,
+    )
+    q.categoryIds.forEach((c, k) => (params[`c${k}`] = c))
+  }
+  if (q.search && q.search.trim() !== '') {
+    where.push(`i.file_name LIKE @search ESCAPE '\\'`)
+    params.search = `%${q.search.trim().replace(/[\\%_]/g, (m) => '\\' + m)}%`
+  }
+  if (q.missingOnly) where.push('i.missing = 1')
+  const clause = where.join(' AND ')
+  const total = (db.prepare(`SELECT count(*) AS n FROM images i WHERE ${clause}`).get(params) as { n: number }).n
+  const items = db
+    .prepare(
+      `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing
+       FROM images i WHERE ${clause} ORDER BY i.id LIMIT @limit OFFSET @offset`,
+    )
+    .all(params) as ImageRow[]
+  return { total, items: items.map(toImage) }
+}
+
+export function getImage(db: Db, id: number): ImageDetail {
+  const row = db
+    .prepare(
+      `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing, i.orientation, i.semantic_path
+       FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ? AND d.status = 'ready'`,
+    )
+    .get(id) as (ImageRow & { orientation: number | null; semantic_path: string | null }) | undefined
+  if (!row) throw new AppError('NOT_FOUND', `Image ${id} does not exist.`)
+  const anns = db
+    .prepare(
+      `SELECT id, source_id, image_id, category_id, iscrowd, area, bbox_x, bbox_y, bbox_w, bbox_h, segm_kind, segmentation
+       FROM annotations WHERE image_id = ? AND deleted = 0 ORDER BY id`,
+    )
+    .all(id) as {
+    id: number
+    source_id: number
+    image_id: number
+    category_id: number
+    iscrowd: number
+    area: number
+    bbox_x: number
+    bbox_y: number
+    bbox_w: number
+    bbox_h: number
+    segm_kind: string
+    segmentation: string | null
+  }[]
+  const classes = db
+    .prepare(
+      `SELECT category_id AS categoryId, annotation_count AS annotationCount, pixel_count AS pixelCount
+       FROM image_categories WHERE image_id = ? ORDER BY pixel_count DESC, annotation_count DESC`,
+    )
+    .all(id) as { categoryId: number; annotationCount: number; pixelCount: number }[]
+  return {
+    ...toImage(row),
+    orientation: row.orientation,
+    hasSemantic: row.semantic_path !== null,
+    classes,
+    annotations: anns.map((a) => ({
+      id: a.id,
+      sourceId: a.source_id,
+      imageId: a.image_id,
+      categoryId: a.category_id,
+      iscrowd: a.iscrowd === 1,
+      area: a.area,
+      bbox: [a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h],
+      segmentation: segmentationForApi(a.segm_kind, a.segmentation),
+    })),
+  }
+}

@@ -1,0 +1,199 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import sharp, { type Sharp } from 'sharp'
+import type { MediaKind } from '../common/bridge'
+import { AppError } from '../common/errors'
+import { cityscapesLabels } from '../common/cityscapesLabels'
+import type { Db } from './store/store'
+import { isInside } from './paths'
+import { probeImageFile, type ImageProbe } from './datasets/imageProbe'
+import { readLabelMap } from './datasets/labelMaps'
+
+export interface MediaResponse {
+  contentType: string
+  body: Buffer
+}
+
+interface ImageFileRow {
+  id: number
+  dataset_id: number
+  file_name: string
+  width: number
+  height: number
+  missing: number
+  probe: string | null
+  images_root: string
+  source: string
+  semantic_path: string | null
+}
+
+const contentTypes: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif' }
+export const THUMB_SIZE = 256
+
+/** A tiny counting semaphore: sharp runs on libuv's pool, and unbounded thumbnail work starves the API. */
+class Limiter {
+  #active = 0
+  #queue: (() => void)[] = []
+  constructor(private readonly max: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.max) {
+      // Newest first: the grid asks for what is on screen now, older requests scrolled away.
+      await new Promise<void>((resolve) => this.#queue.unshift(resolve))
+    }
+    this.#active++
+    try {
+      return await task()
+    } finally {
+      this.#active--
+      this.#queue.shift()?.()
+    }
+  }
+}
+
+/**
+ * Serves images, thumbnails and ground-truth overlays by id. The renderer never names a file:
+ * ids resolve to paths through the store, and paths are checked to stay inside their dataset.
+ * Derived files are cached on disk under the data folder, per dataset.
+ */
+export class MediaService {
+  #limiter = new Limiter(3)
+  #inflight = new Map<string, Promise<MediaResponse>>()
+
+  constructor(
+    private readonly db: Db,
+    private readonly dataDir: string,
+  ) {}
+
+  get(kind: MediaKind, id: number): Promise<MediaResponse> {
+    const key = `${kind}:${id}`
+    const existing = this.#inflight.get(key)
+    if (existing) return existing
+    const p = (kind === 'image' ? this.#image(id) : kind === 'thumb' ? this.#thumb(id) : this.#semantic(id)).finally(() =>
+      this.#inflight.delete(key),
+    )
+    this.#inflight.set(key, p)
+    return p
+  }
+
+  cacheDir(datasetId: number): string {
+    return path.join(this.dataDir, 'cache', String(datasetId))
+  }
+
+  #row(id: number): ImageFileRow {
+    const row = this.db
+      .prepare(
+        `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.missing, i.probe, d.images_root, d.source, i.semantic_path
+         FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ?`,
+      )
+      .get(id) as ImageFileRow | undefined
+    if (!row) throw new AppError('NOT_FOUND', `Image ${id} does not exist.`)
+    return row
+  }
+
+  #file(row: ImageFileRow): string {
+    const file = path.resolve(row.images_root, row.file_name)
+    if (!isInside(row.images_root, file)) throw new AppError('INVALID_INPUT', `Image ${row.id} points outside its dataset.`)
+    return file
+  }
+
+  /** The image's probe, read on first use when the import did not do it (large datasets). */
+  async probe(row: ImageFileRow): Promise<ImageProbe> {
+    if (row.probe) return JSON.parse(row.probe) as ImageProbe
+    const file = this.#file(row)
+    if (!fs.existsSync(file)) {
+      this.db.prepare('UPDATE images SET missing = 1 WHERE id = ?').run(row.id)
+      throw new AppError('NOT_FOUND', `The image file ${file} is missing.`)
+    }
+    const { probe, orientation } = await probeImageFile(file, row)
+    this.db.prepare('UPDATE images SET probe = ?, orientation = ?, missing = 0 WHERE id = ?').run(JSON.stringify(probe), orientation, row.id)
+    return probe
+  }
+
+  /** A sharp pipeline of the image as the studio shows and runs it (oriented when that applies, sRGB). */
+  async pipeline(id: number): Promise<{ image: Sharp; row: ImageFileRow; probe: ImageProbe }> {
+    const row = this.#row(id)
+    if (row.missing) throw new AppError('NOT_FOUND', `The image file ${row.file_name} is missing from ${row.images_root}.`)
+    const probe = await this.probe(row)
+    if (probe.error) throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
+    let image = sharp(this.#file(row), { failOn: 'error' })
+    if (probe.applyOrientation) image = image.rotate()
+    return { image: image.toColourspace('srgb'), row, probe }
+  }
+
+  async #image(id: number): Promise<MediaResponse> {
+    const row = this.#row(id)
+    const probe = await this.probe(row)
+    if (probe.error) throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
+    if (probe.passthrough) {
+      return { contentType: contentTypes[probe.format!]!, body: await fs.promises.readFile(this.#file(row)) }
+    }
+    const cached = path.join(this.cacheDir(row.dataset_id), 'display', `${id}.jpg`)
+    return this.#cached(cached, 'image/jpeg', async () => {
+      const { image } = await this.pipeline(id)
+      return image.jpeg({ quality: 92 }).toBuffer()
+    })
+  }
+
+  async #thumb(id: number): Promise<MediaResponse> {
+    const row = this.#row(id)
+    const cached = path.join(this.cacheDir(row.dataset_id), 'thumbs', `${id}.jpg`)
+    return this.#cached(cached, 'image/jpeg', () =>
+      this.#limiter.run(async () => {
+        const { image } = await this.pipeline(id)
+        return image.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 78 }).toBuffer()
+      }),
+    )
+  }
+
+  /** The ground-truth label map in the official Cityscapes colours, transparent where unlabeled. */
+  async #semantic(id: number): Promise<MediaResponse> {
+    const row = this.#row(id)
+    if (!row.semantic_path) throw new AppError('NOT_FOUND', `Image ${id} has no semantic ground truth.`)
+    const file = path.resolve(row.source, row.semantic_path)
+    if (!isInside(row.source, file)) throw new AppError('INVALID_INPUT', `Image ${id} points outside its dataset.`)
+    const cached = path.join(this.cacheDir(row.dataset_id), 'semantic', `${id}.png`)
+    return this.#cached(cached, 'image/png', async () => {
+      const map = await readLabelMap(file)
+      return colorizeLabelIds(map.data, map.width, map.height)
+    })
+  }
+
+  async #cached(file: string, contentType: string, make: () => Promise<Buffer>): Promise<MediaResponse> {
+    try {
+      return { contentType, body: await fs.promises.readFile(file) }
+    } catch {
+      // Not cached yet.
+    }
+    const body = await make()
+    try {
+      await fs.promises.mkdir(path.dirname(file), { recursive: true })
+      const tmp = `${file}.${process.pid}.tmp`
+      await fs.promises.writeFile(tmp, body)
+      await fs.promises.rename(tmp, file)
+    } catch {
+      // A full or read-only disk only costs the cache, not the answer.
+    }
+    return { contentType, body }
+  }
+
+  removeDatasetCache(datasetId: number): void {
+    fs.rmSync(this.cacheDir(datasetId), { recursive: true, force: true })
+  }
+}
+
+const labelPalette: Uint8Array = (() => {
+  const p = new Uint8Array(256 * 4)
+  for (const l of cityscapesLabels) {
+    if (l.id < 0) continue
+    p.set([...l.color, l.id <= 3 ? 0 : 255], l.id * 4)
+  }
+  return p
+})()
+
+export async function colorizeLabelIds(data: Uint8Array, width: number, height: number): Promise<Buffer> {
+  const rgba = new Uint8Array(width * height * 4)
+  const pal32 = new Uint32Array(labelPalette.buffer)
+  const out32 = new Uint32Array(rgba.buffer)
+  for (let i = 0; i < data.length; i++) out32[i] = pal32[data[i]!]!
+  return sharp(rgba, { raw: { width, height, channels: 4 } }).png({ compressionLevel: 6 }).toBuffer()
+}

@@ -1,0 +1,252 @@
+/**
+ * Numbered, append-only schema migrations. Never edit a shipped migration: add the next one.
+ * `PRAGMA user_version` holds the number of the last migration applied.
+ */
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'datasets and ground truth',
+    sql: `
+      CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('coco', 'cityscapes')),
+        split TEXT,
+        -- Where the images are and what was imported; images are referenced, never copied.
+        images_root TEXT NOT NULL,
+        source TEXT NOT NULL,
+        -- 'importing' rows are invisible to the app and swept at start-up: an import is
+        -- all or nothing even though it commits in batches (see core/datasets/importer.ts).
+        status TEXT NOT NULL DEFAULT 'importing' CHECK (status IN ('importing', 'ready')),
+        import_pid INTEGER,
+        image_count INTEGER NOT NULL DEFAULT 0,
+        annotation_count INTEGER NOT NULL DEFAULT 0,
+        missing_image_count INTEGER NOT NULL DEFAULT 0,
+        -- Bumped by every label edit, so evaluations can say which ground truth they used.
+        gt_version INTEGER NOT NULL DEFAULT 1,
+        is_demo INTEGER NOT NULL DEFAULT 0,
+        meta TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+
+      CREATE TABLE categories (
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        supercategory TEXT,
+        train_id INTEGER,
+        color TEXT NOT NULL,
+        PRIMARY KEY (dataset_id, id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE images (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        source_id INTEGER NOT NULL,
+        file_name TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        annotation_count INTEGER NOT NULL DEFAULT 0,
+        missing INTEGER NOT NULL DEFAULT 0,
+        -- Filled lazily the first time the file is decoded (EXIF orientation, colour space).
+        orientation INTEGER,
+        probe TEXT,
+        -- Cityscapes ground-truth maps, relative to the dataset's source root.
+        semantic_path TEXT,
+        instance_path TEXT,
+        UNIQUE (dataset_id, source_id)
+      );
+      CREATE INDEX images_dataset_file ON images (dataset_id, file_name);
+      CREATE INDEX images_dataset_missing ON images (dataset_id, missing) WHERE missing = 1;
+
+      CREATE TABLE annotations (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        source_id INTEGER NOT NULL,
+        category_id INTEGER NOT NULL,
+        iscrowd INTEGER NOT NULL DEFAULT 0,
+        area REAL NOT NULL,
+        bbox_x REAL NOT NULL,
+        bbox_y REAL NOT NULL,
+        bbox_w REAL NOT NULL,
+        bbox_h REAL NOT NULL,
+        -- 'polygon': JSON list of polygons; 'rle': JSON {size,counts} with counts a list or a
+        -- compressed string exactly as the file gave it; 'none': no mask.
+        segm_kind TEXT NOT NULL CHECK (segm_kind IN ('none', 'polygon', 'rle')),
+        segmentation TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        -- category_id is checked against categories by the importer and the editor rather than
+        -- by a foreign key: COCO files list categories after the annotations that use them.
+        UNIQUE (dataset_id, source_id)
+      );
+      CREATE INDEX annotations_image ON annotations (image_id);
+
+      -- Which classes each image holds, for the grid's class filter and the viewer's legend:
+      -- annotation counts (COCO, Cityscapes instances) and pixel counts (Cityscapes labelIds).
+      CREATE TABLE image_categories (
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL,
+        category_id INTEGER NOT NULL,
+        annotation_count INTEGER NOT NULL DEFAULT 0,
+        pixel_count INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (image_id, category_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX image_categories_filter ON image_categories (dataset_id, category_id, image_id);
+      CREATE INDEX annotations_dataset_category ON annotations (dataset_id, category_id, image_id);
+
+      -- Label edits with history: every change keeps the row before and after, so nothing a
+      -- user did is ever lost and any edit can be undone.
+      CREATE TABLE annotation_edits (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        annotation_id INTEGER NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('create', 'update', 'delete', 'restore')),
+        before TEXT,
+        after TEXT,
+        gt_version INTEGER NOT NULL,
+        note TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX annotation_edits_dataset ON annotation_edits (dataset_id, id);
+      CREATE INDEX annotation_edits_annotation ON annotation_edits (annotation_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'models, runs, predictions, attention maps',
+    sql: `
+      CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        task TEXT NOT NULL CHECK (task IN ('detection', 'instance_segmentation', 'semantic_segmentation')),
+        format TEXT NOT NULL,
+        path TEXT NOT NULL,
+        -- Resolved preprocessing, output adapter, classes and label mapping.
+        config TEXT NOT NULL,
+        -- The model card read from the graph: io, opset, params, FLOPs, GC blocks.
+        card TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        settings TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'paused', 'cancelled', 'failed', 'done')),
+        execution_provider TEXT,
+        error TEXT,
+        images_total INTEGER NOT NULL DEFAULT 0,
+        images_done INTEGER NOT NULL DEFAULT 0,
+        images_failed INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        started_at TEXT,
+        finished_at TEXT
+      );
+      CREATE INDEX runs_dataset ON runs (dataset_id, id);
+      CREATE INDEX runs_model ON runs (model_id, id);
+
+      -- One row per image a run has finished (or failed): resume skips these.
+      CREATE TABLE run_images (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        status TEXT NOT NULL CHECK (status IN ('done', 'error')),
+        error TEXT,
+        preprocess_ms REAL,
+        inference_ms REAL,
+        postprocess_ms REAL,
+        PRIMARY KEY (run_id, image_id)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE predictions (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        category_id INTEGER NOT NULL,
+        score REAL NOT NULL,
+        bbox_x REAL NOT NULL,
+        bbox_y REAL NOT NULL,
+        bbox_w REAL NOT NULL,
+        bbox_h REAL NOT NULL,
+        -- COCO compressed RLE string of the full-image binary mask, when the model has masks.
+        mask_rle TEXT,
+        area REAL
+      );
+      CREATE INDEX predictions_run_image ON predictions (run_id, image_id);
+      CREATE INDEX predictions_run_category ON predictions (run_id, category_id, score);
+
+      -- Semantic segmentation output: a PNG of train ids at image resolution.
+      CREATE TABLE semantic_outputs (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        png BLOB NOT NULL,
+        PRIMARY KEY (run_id, image_id)
+      ) WITHOUT ROWID;
+
+      -- GC block taps: the softmax attention (H x W, uint8 scaled between min and max) and the
+      -- transform output (the channel_add term, C float16 values) of every block for every image.
+      CREATE TABLE attention_maps (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        block_index INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        width INTEGER NOT NULL,
+        min_value REAL NOT NULL,
+        max_value REAL NOT NULL,
+        data BLOB NOT NULL,
+        transform_f16 BLOB,
+        PRIMARY KEY (run_id, image_id, block_index)
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 3,
+    name: 'evaluations',
+    sql: `
+      CREATE TABLE evaluations (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        gt_version INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('coco_bbox', 'coco_segm', 'cityscapes')),
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        -- The 12 COCO stats or mIoU/iIoU, per-category numbers, PR arrays, confusion matrix.
+        summary TEXT,
+        details BLOB,
+        error TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        finished_at TEXT,
+        UNIQUE (run_id, gt_version, kind)
+      );
+
+      CREATE TABLE evaluation_images (
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        ap REAL,
+        tp INTEGER,
+        fp INTEGER,
+        fn INTEGER,
+        miou REAL,
+        details TEXT,
+        PRIMARY KEY (evaluation_id, image_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX evaluation_images_ap ON evaluation_images (evaluation_id, ap);
+      CREATE INDEX evaluation_images_miou ON evaluation_images (evaluation_id, miou);
+    `,
+  },
+]
+
+export const latestSchemaVersion = migrations[migrations.length - 1]!.version

@@ -1,0 +1,113 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { AppInfo } from '../common/api'
+import { AppError } from '../common/errors'
+import { createDispatcher, type Dispatch, type Handlers } from './dispatcher'
+import { EventBus } from './events'
+import { JobManager } from './jobs'
+import { MediaService } from './media'
+import { getSetting, openStore, setSetting, type Db } from './store/store'
+import { latestSchemaVersion } from './store/migrations'
+import { sweepUnfinishedImports } from './datasets/datasetWriter'
+import { getCategories, getDataset, getImage, listDatasets, queryImages, removeDataset, renameDataset } from './datasets/queries'
+import { discoverDemoDatasets } from './demo'
+import { packageRoot, resourcesDir } from './paths'
+
+export interface StudioOptions {
+  dataDir: string
+  host: AppInfo['host']
+  nativeBinding?: string
+  /** Host-specific methods (native pickers in Electron). */
+  overrides?: Partial<Handlers>
+  log?: (line: string) => void
+}
+
+/**
+ * The core of one running studio: the store, jobs, media and the dispatcher over them. Both hosts
+ * create exactly this and differ only in transport.
+ */
+export class Studio {
+  readonly db: Db
+  readonly bus = new EventBus()
+  readonly jobs: JobManager
+  readonly media: MediaService
+  readonly dispatch: Dispatch
+  readonly version: string
+
+  private constructor(readonly options: StudioOptions) {
+    this.db = openStore(options.dataDir, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {})
+    const swept = sweepUnfinishedImports(this.db)
+    if (swept > 0) options.log?.(`Removed ${swept} dataset(s) left half-imported by an earlier crash.`)
+    this.version = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version
+    this.jobs = new JobManager({ db: this.db, dataDir: options.dataDir, bus: this.bus, ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}) })
+    this.media = new MediaService(this.db, options.dataDir)
+    this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
+  }
+
+  static open(options: StudioOptions): Studio {
+    return new Studio(options)
+  }
+
+  #handlers(): Handlers {
+    const db = this.db
+    return {
+      'app:info': () => ({
+        version: this.version,
+        host: this.options.host,
+        dataDir: this.options.dataDir,
+        schemaVersion: latestSchemaVersion,
+        nativePickers: this.options.host === 'electron',
+      }),
+      'datasets:list': () => listDatasets(db),
+      'datasets:get': ({ id }) => ({ dataset: getDataset(db, id), categories: getCategories(db, id) }),
+      'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
+      'datasets:delete': ({ id }) => {
+        const deleted = removeDataset(db, id)
+        if (deleted) {
+          this.media.removeDatasetCache(id)
+          this.bus.emit('datasets:changed', { datasetId: id })
+        }
+        return { deleted }
+      },
+      'datasets:rename': ({ id, name }) => {
+        const d = renameDataset(db, id, name)
+        this.bus.emit('datasets:changed', { datasetId: id })
+        return d
+      },
+      'jobs:list': () => this.jobs.list(),
+      'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
+      'images:query': (q) => queryImages(db, q),
+      'images:get': ({ id }) => getImage(db, id),
+      'dialog:pick': () => {
+        throw new AppError('UNSUPPORTED', 'Native pickers exist only in the desktop app; type the path instead.')
+      },
+    }
+  }
+
+  /**
+   * Imports the bundled demo datasets the first time a data folder is used (and never again
+   * once imported, even if the user deletes them). Returns when they are ready.
+   */
+  async ensureDemoDatasets(demoDir = path.join(resourcesDir(), 'demo')): Promise<number[]> {
+    const imported: number[] = []
+    for (const demo of discoverDemoDatasets(demoDir)) {
+      const key = `demo:${demo.key}`
+      if (getSetting(this.db, key)) continue
+      const job = this.jobs.startImport(demo.request, true)
+      const end = await this.jobs.settled(job.id)
+      if (end.state === 'done' && end.datasetId !== null) {
+        setSetting(this.db, key, String(end.datasetId))
+        imported.push(end.datasetId)
+      } else {
+        this.options.log?.(`Demo dataset ${demo.key} was not imported: ${end.error?.message ?? end.state}`)
+      }
+    }
+    return imported
+  }
+
+  async close(): Promise<void> {
+    await this.jobs.shutdown()
+    this.db.close()
+  }
+}
+

@@ -1,0 +1,219 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import path from 'node:path'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { mediaKinds, type MediaKind } from '../../common/bridge'
+import { toErrorShape } from '../../common/errors'
+import { Studio } from '../../core/studio'
+import { packageRoot } from '../../core/paths'
+import { acquireInstanceLock } from '../../core/store/instanceLock'
+
+export interface ServeOptions {
+  dataDir: string
+  port?: number
+  /** Defaults to the built renderer in out/renderer. */
+  rendererDir?: string
+  /** A fixed token (tests); a random one otherwise. */
+  token?: string
+  importDemo?: boolean
+  log?: (line: string) => void
+}
+
+export interface RunningServer {
+  url: string
+  port: number
+  token: string
+  studio: Studio
+  close(): Promise<void>
+}
+
+const staticTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
+}
+
+const MAX_BODY = 1 << 20
+
+/**
+ * The browser host: the built renderer and the same API over HTTP + WebSocket, on 127.0.0.1
+ * only. Every API, media and event request must carry the session token printed in the URL;
+ * the Host header must name this server (DNS-rebinding guard).
+ */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const log = opts.log ?? (() => {})
+  const lock = acquireInstanceLock(opts.dataDir, { host: 'browser' })
+  let studio: Studio
+  try {
+    studio = Studio.open({ dataDir: opts.dataDir, host: 'browser', log })
+  } catch (err) {
+    lock.release()
+    throw err
+  }
+  const token = opts.token ?? crypto.randomBytes(24).toString('base64url')
+  const tokenBuf = Buffer.from(token)
+  const rendererDir = opts.rendererDir ?? path.join(packageRoot(), 'out', 'renderer')
+  let port = 0
+
+  const tokenOk = (given: string | null | undefined): boolean => {
+    if (!given) return false
+    const b = Buffer.from(given)
+    return b.length === tokenBuf.length && crypto.timingSafeEqual(b, tokenBuf)
+  }
+  const hostOk = (req: http.IncomingMessage): boolean => {
+    const h = req.headers.host ?? ''
+    return h === `127.0.0.1:${port}` || h === `localhost:${port}`
+  }
+
+  const sendJson = (res: http.ServerResponse, status: number, body: unknown) => {
+    const data = Buffer.from(JSON.stringify(body))
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length, 'cache-control': 'no-store' })
+    res.end(data)
+  }
+
+  const server = http.createServer((req, res) => {
+    void handle(req, res).catch((err) => {
+      if (!res.headersSent) sendJson(res, 500, { ok: false, error: toErrorShape(err) })
+      else res.destroy()
+    })
+  })
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    if (!hostOk(req)) return sendJson(res, 403, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Wrong Host header.' } })
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
+    if (url.pathname.startsWith('/api/')) {
+      if (req.method !== 'POST') return sendJson(res, 405, { ok: false, error: { code: 'INVALID_INPUT', message: 'Use POST.' } })
+      if (!tokenOk(req.headers['x-gcstudio-token'] as string | undefined)) {
+        return sendJson(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Missing or wrong session token: open the URL that `gcstudio serve` printed.' } })
+      }
+      const body = await readBody(req)
+      if (body === null) return sendJson(res, 413, { ok: false, error: { code: 'INVALID_INPUT', message: 'Request body too large.' } })
+      let input: unknown
+      try {
+        input = body.length ? JSON.parse(body.toString('utf8')) : {}
+      } catch {
+        return sendJson(res, 400, { ok: false, error: { code: 'INVALID_INPUT', message: 'The request body is not JSON.' } })
+      }
+      const method = decodeURIComponent(url.pathname.slice('/api/'.length))
+      const result = await studio.dispatch(method, input)
+      return sendJson(res, 200, result)
+    }
+    if (url.pathname.startsWith('/media/')) {
+      if (!tokenOk(url.searchParams.get('t'))) {
+        return sendJson(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Missing or wrong session token.' } })
+      }
+      const [, , kind, idText] = url.pathname.split('/')
+      const id = Number(idText)
+      if (!mediaKinds.includes(kind as MediaKind) || !Number.isInteger(id) || id <= 0) {
+        return sendJson(res, 400, { ok: false, error: { code: 'INVALID_INPUT', message: `Bad media path ${url.pathname}.` } })
+      }
+      try {
+        const media = await studio.media.get(kind as MediaKind, id)
+        res.writeHead(200, { 'content-type': media.contentType, 'content-length': media.body.length, 'cache-control': 'private, max-age=3600' })
+        return res.end(media.body)
+      } catch (err) {
+        const shape = toErrorShape(err)
+        return sendJson(res, shape.code === 'NOT_FOUND' ? 404 : 422, { ok: false, error: shape })
+      }
+    }
+    return serveStatic(url.pathname, res)
+  }
+
+  function serveStatic(pathname: string, res: http.ServerResponse) {
+    const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '')
+    const file = path.resolve(rendererDir, rel)
+    if (!file.startsWith(rendererDir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain' })
+      return res.end('Not found')
+    }
+    const headers: Record<string, string> = { 'content-type': staticTypes[path.extname(file)] ?? 'application/octet-stream' }
+    if (file.endsWith('.html')) {
+      headers['content-security-policy'] =
+        `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; ` +
+        `connect-src 'self' ws://127.0.0.1:${port} ws://localhost:${port}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'`
+      headers['cache-control'] = 'no-store'
+    }
+    res.writeHead(200, headers)
+    fs.createReadStream(file).pipe(res)
+  }
+
+  const wss = new WebSocketServer({ noServer: true })
+  const sockets = new Set<WebSocket>()
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
+    if (!hostOk(req) || url.pathname !== '/events' || !tokenOk(url.searchParams.get('t'))) {
+      socket.write('HTTP/1.1 401 Unauthorized\r\n\r\n')
+      return socket.destroy()
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws)
+      ws.on('close', () => sockets.delete(ws))
+    })
+  })
+  const unsubscribe = studio.bus.subscribe((event) => {
+    const data = JSON.stringify(event)
+    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(data)
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve())
+  }).catch((err: NodeJS.ErrnoException) => {
+    void studio.close()
+    lock.release()
+    throw err.code === 'EADDRINUSE'
+      ? new Error(`Port ${opts.port} is already in use on 127.0.0.1; choose another with --port, or omit it for a free one.`)
+      : err
+  })
+  port = (server.address() as { port: number }).port
+  const url = `http://127.0.0.1:${port}/?token=${token}`
+  lock.update({ url: `http://127.0.0.1:${port}/` })
+
+  if (opts.importDemo !== false) {
+    // Small bundled datasets: ready within a second or two, before anyone opens the URL.
+    await studio.ensureDemoDatasets()
+  }
+
+  let closed = false
+  return {
+    url,
+    port,
+    token,
+    studio,
+    async close() {
+      if (closed) return
+      closed = true
+      unsubscribe()
+      for (const ws of sockets) ws.terminate()
+      wss.close()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      await studio.close()
+      lock.release()
+    },
+  }
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > MAX_BODY) {
+        resolve(null)
+        req.destroy()
+      } else chunks.push(c)
+    })
+    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('error', reject)
+  })
+}

@@ -1,0 +1,48 @@
+/** Hash routes, so reloads and the back button work the same in Electron and the browser. */
+export type Route =
+  | { name: 'datasets' }
+  | { name: 'browse'; datasetId: number }
+  | { name: 'image'; datasetId: number; imageId: number; index: number | null }
+
+export function parseRoute(hash: string): Route {
+  const [pathPart, query] = hash.replace(/^#/, '').split('?')
+  const parts = (pathPart ?? '').split('/').filter(Boolean)
+  const params = new URLSearchParams(query ?? '')
+  if (parts[0] === 'datasets' && parts[1]) {
+    const datasetId = Number(parts[1])
+    if (parts[2] === 'images' && parts[3]) {
+      const index = params.get('i')
+      return { name: 'image', datasetId, imageId: Number(parts[3]), index: index === null ? null : Number(index) }
+    }
+    return { name: 'browse', datasetId }
+  }
+  return { name: 'datasets' }
+}
+
+export function formatRoute(r: Route): string {
+  switch (r.name) {
+    case 'datasets':
+      return '#/datasets'
+    case 'browse':
+      return `#/datasets/${r.datasetId}`
+    case 'image':
+      return `#/datasets/${r.datasetId}/images/${r.imageId}${r.index !== null ? `?i=${r.index}` : ''}`
+  }
+}
+
+class Router {
+  route = $state<Route>(parseRoute(location.hash))
+
+  constructor() {
+    window.addEventListener('hashchange', () => (this.route = parseRoute(location.hash)))
+  }
+
+  go(r: Route, replace = false): void {
+    const hash = formatRoute(r)
+    if (replace) history.replaceState(null, '', hash)
+    else history.pushState(null, '', hash)
+    this.route = r
+  }
+}
+
+export const router = new Router()
