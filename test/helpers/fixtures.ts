@@ -153,7 +153,7 @@ export async function makeCityscapesFixture(dir = tempDir()): Promise<Cityscapes
       }
     }
     await greyImage(path.join(imgDir, `${frames[f]}_leftImg8bit.png`), W, H, 'png')
-    await sharp(labels, { raw: { width: W, height: H, channels: 1 } }).png().toFile(path.join(gtDir, `${frames[f]}_gtFine_labelIds.png`))
+    await sharp(labels, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(gtDir, `${frames[f]}_gtFine_labelIds.png`))
     await sharp(inst, { raw: { width: W, height: H, channels: 1 } })
       .toColourspace('grey16')
       .png()

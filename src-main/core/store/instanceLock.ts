@@ -10,6 +10,8 @@ export interface LockInfo {
 }
 
 const lockName = 'studio.lock'
+/** Lock files this process holds (two studios in one process are refused too). */
+const held = new Set<string>()
 
 function alive(pid: number): boolean {
   try {
@@ -32,6 +34,7 @@ export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' 
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, JSON.stringify(mine), { flag: 'wx' })
+      held.add(file)
       return {
         update(extra: Partial<LockInfo>) {
           Object.assign(mine, extra)
@@ -44,6 +47,7 @@ export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' 
           } catch {
             // Already gone: nothing to release.
           }
+          held.delete(file)
         },
       }
     } catch (err) {
@@ -54,7 +58,8 @@ export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' 
       } catch {
         other = undefined
       }
-      if (other && other.pid !== process.pid && alive(other.pid)) {
+      const live = other && (other.pid === process.pid ? held.has(file) : alive(other.pid))
+      if (other && live) {
         const where = other.url ? ` at ${other.url}` : ''
         throw new AppError(
           'STORE_LOCKED',
