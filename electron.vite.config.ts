@@ -20,7 +20,11 @@ export default defineConfig({
           cli: r('src-main/cli/index.ts'),
           'workers/importWorker': r('src-main/workers/importWorker.ts'),
         },
-        output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
+        output: {
+          format: 'es',
+          entryFileNames: '[name].js',
+          chunkFileNames: 'chunks/[name]-[hash].js',
+        },
       },
     },
   },

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs'
 
 const cli = new URL('../out/main/cli.js', import.meta.url)
 if (!existsSync(cli)) {
-  console.error('GC Studio is not built yet: run `npm run build` in its folder (npm install does it).')
+  console.error(
+    'GC Studio is not built yet: run `npm run build` in its folder (npm install does it).',
+  )
   process.exit(1)
 }
 const { main } = await import(cli.href)

@@ -26,26 +26,58 @@ function ensureElectronSqlite() {
   const binary = path.join(dest, 'build', 'Release', 'better_sqlite3.node')
   const electronVersion = require('electron/package.json').version
   const stamp = path.join(dest, '.electron-version')
-  if (fs.existsSync(binary) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === electronVersion) return true
+  if (
+    fs.existsSync(binary) &&
+    fs.existsSync(stamp) &&
+    fs.readFileSync(stamp, 'utf8') === electronVersion
+  )
+    return true
   console.log(`Building better-sqlite3 for Electron ${electronVersion} (once)...`)
   fs.rmSync(dest, { recursive: true, force: true })
   fs.cpSync(path.dirname(require.resolve('better-sqlite3/package.json')), dest, {
     recursive: true,
     filter: (src) => !src.includes(`${path.sep}build${path.sep}`),
   })
-  const nodeGyp = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')
-  const gyp = fs.existsSync(nodeGyp) ? [process.execPath, [nodeGyp]] : ['npx', ['--yes', 'node-gyp']]
-  const res = spawnSync(gyp[0], [...gyp[1], 'rebuild', '--release', `--target=${electronVersion}`, '--runtime=electron', '--dist-url=https://electronjs.org/headers'], {
-    cwd: dest,
-    stdio: 'inherit',
-  })
+  const nodeGyp = path.join(
+    path.dirname(process.execPath),
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  )
+  const gyp = fs.existsSync(nodeGyp)
+    ? [process.execPath, [nodeGyp]]
+    : ['npx', ['--yes', 'node-gyp']]
+  const res = spawnSync(
+    gyp[0],
+    [
+      ...gyp[1],
+      'rebuild',
+      '--release',
+      `--target=${electronVersion}`,
+      '--runtime=electron',
+      '--dist-url=https://electronjs.org/headers',
+    ],
+    {
+      cwd: dest,
+      stdio: 'inherit',
+    },
+  )
   if (res.status !== 0) return false
   fs.writeFileSync(stamp, electronVersion)
   return true
 }
 
 if (!fs.existsSync(path.join(root, 'out', 'main', 'cli.js'))) {
-  const b = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
+  const b = spawnSync('npm', ['run', 'build'], {
+    cwd: root,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  })
   if (b.status !== 0) process.exit(b.status ?? 1)
 }
 
@@ -59,7 +91,9 @@ if (electron && process.env.GCSTUDIO_BROWSER !== '1' && ensureElectronSqlite()) 
       ? 'Electron is installed but its native modules could not be built; starting the browser host instead.'
       : 'The Electron binary is not installed here (offline install); starting the browser host instead.',
   )
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'gcstudio.js'), 'serve', ...args], { stdio: 'inherit' })
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'gcstudio.js'), 'serve', ...args], {
+    stdio: 'inherit',
+  })
   const forward = (sig) => child.kill(sig)
   process.on('SIGINT', forward).on('SIGTERM', forward)
   child.on('exit', (code) => process.exit(code ?? 0))

@@ -39,7 +39,9 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     return name ? 0 : 2
   }
   if (name === '--version' || name === '-v') {
-    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+      version: string
+    }
     full.stdout.write(`${pkg.version}\n`)
     return 0
   }
@@ -62,7 +64,10 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
   try {
     return await command.run(rest, full)
   } catch (err) {
-    if (err instanceof CliUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      err instanceof CliUsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       full.stderr.write(`gcstudio ${name}: ${(err as Error).message}\n\n${command.usage}\n`)
       return 2
     }

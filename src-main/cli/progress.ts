@@ -29,10 +29,15 @@ export function progressReporter(io: CliIo) {
       lastPhase = p.phase
       const frac = p.total ? Math.min(1, p.done / p.total) : null
       const width = 24
-      const bar = frac === null ? '' : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ${(frac * 100).toFixed(0).padStart(3)}% `
+      const bar =
+        frac === null
+          ? ''
+          : `[${'#'.repeat(Math.round(frac * width)).padEnd(width, '.')}] ${(frac * 100).toFixed(0).padStart(3)}% `
       const rate = p.rate ? ` ${formatAmount(p.rate, p.unit)}/s` : ''
       const eta = p.etaSeconds !== null ? ` ETA ${formatEta(p.etaSeconds)}` : ''
-      const count = p.total ? `${formatAmount(p.done, p.unit)} / ${formatAmount(p.total, p.unit)}` : formatAmount(p.done, p.unit)
+      const count = p.total
+        ? `${formatAmount(p.done, p.unit)} / ${formatAmount(p.total, p.unit)}`
+        : formatAmount(p.done, p.unit)
       const line = `${p.phase}: ${bar}${count}${rate}${eta}${p.detail ? ` · ${p.detail}` : ''}`
       if (tty) {
         const cols = out.columns ?? 120

@@ -85,7 +85,13 @@ export const ImageDetail = ImageSummary.extend({
   hasSemantic: z.boolean(),
   annotations: z.array(Annotation),
   /** The classes in this image: annotation counts, and pixel counts from a semantic map. */
-  classes: z.array(z.object({ categoryId: z.number().int(), annotationCount: z.number().int(), pixelCount: z.number().int() })),
+  classes: z.array(
+    z.object({
+      categoryId: z.number().int(),
+      annotationCount: z.number().int(),
+      pixelCount: z.number().int(),
+    }),
+  ),
 })
 export type ImageDetail = z.infer<typeof ImageDetail>
 
@@ -113,7 +119,10 @@ export const CityscapesImportRequest = z.object({
   split: z.string().min(1).max(50).default('val'),
   name: z.string().min(1).max(200).optional(),
 })
-export const ImportRequest = z.discriminatedUnion('kind', [CocoImportRequest, CityscapesImportRequest])
+export const ImportRequest = z.discriminatedUnion('kind', [
+  CocoImportRequest,
+  CityscapesImportRequest,
+])
 export type ImportRequest = z.input<typeof ImportRequest>
 
 export const JobState = z.enum(['running', 'done', 'cancelled', 'failed'])
@@ -167,7 +176,11 @@ export const contract = {
     z.object({ jobId: z.string() }),
     'Starts an import job; progress arrives as `job:progress` events.',
   ),
-  'datasets:delete': method(z.object({ id }).strict(), z.object({ deleted: z.boolean() }), 'Removes a dataset.'),
+  'datasets:delete': method(
+    z.object({ id }).strict(),
+    z.object({ deleted: z.boolean() }),
+    'Removes a dataset.',
+  ),
   'datasets:rename': method(
     z.object({ id, name: z.string().min(1).max(200) }).strict(),
     Dataset,
@@ -182,7 +195,7 @@ export const contract = {
   'images:query': method(
     ImageQuery,
     z.object({ total: z.number().int(), items: z.array(ImageSummary) }),
-    'A page of a dataset\'s images, filtered by class, file name or missing files.',
+    "A page of a dataset's images, filtered by class, file name or missing files.",
   ),
   'images:get': method(z.object({ id }).strict(), ImageDetail, 'One image with its ground truth.'),
   'dialog:pick': method(

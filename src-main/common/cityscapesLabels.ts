@@ -24,7 +24,16 @@ const L = (
   hasInstances: boolean,
   ignoreInEval: boolean,
   color: readonly [number, number, number],
-): CityscapesLabel => ({ name, id, trainId, category, categoryId, hasInstances, ignoreInEval, color })
+): CityscapesLabel => ({
+  name,
+  id,
+  trainId,
+  category,
+  categoryId,
+  hasInstances,
+  ignoreInEval,
+  color,
+})
 
 export const cityscapesLabels: readonly CityscapesLabel[] = [
   L('unlabeled', 0, 255, 'void', 0, false, true, [0, 0, 0]),

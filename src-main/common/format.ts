@@ -1,6 +1,10 @@
 export function formatAmount(n: number, unit: string): string {
   if (unit === 'bytes') {
-    return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(0)} kB`
+    return n >= 1e9
+      ? `${(n / 1e9).toFixed(2)} GB`
+      : n >= 1e6
+        ? `${(n / 1e6).toFixed(1)} MB`
+        : `${(n / 1e3).toFixed(0)} kB`
   }
   return `${Math.round(n).toLocaleString('en-US')} ${unit}`
 }

@@ -13,7 +13,8 @@ export function rateTracker() {
     const first = samples[0]!
     const dt = (now - first.t) / 1000
     const rate = dt > 0.5 ? (p.done - first.done) / dt : null
-    const etaSeconds = rate && rate > 0 && p.total !== null ? Math.max(0, (p.total - p.done) / rate) : null
+    const etaSeconds =
+      rate && rate > 0 && p.total !== null ? Math.max(0, (p.total - p.done) / rate) : null
     return { rate, etaSeconds }
   }
 }

@@ -33,13 +33,20 @@ export function discoverDemoDatasets(demoDir: string): DemoDataset[] {
         const m = /^instances_(.+)\.json$/.exec(f)
         if (!m) continue
         const split = m[1]!
-        const images = [path.join(dir, split), path.join(dir, 'images', split), path.join(dir, 'images')].find(
-          (d) => fs.existsSync(d) && fs.statSync(d).isDirectory(),
-        )
+        const images = [
+          path.join(dir, split),
+          path.join(dir, 'images', split),
+          path.join(dir, 'images'),
+        ].find((d) => fs.existsSync(d) && fs.statSync(d).isDirectory())
         if (!images) continue
         found.push({
           key: `${entry}/${split}`,
-          request: { kind: 'coco', annotations: path.join(annDir, f), images, name: `Demo ${entry} ${split}` },
+          request: {
+            kind: 'coco',
+            annotations: path.join(annDir, f),
+            images,
+            name: `Demo ${entry} ${split}`,
+          },
         })
       }
     }

@@ -17,10 +17,16 @@ const validateOutputs = Boolean(process.env.VITEST || process.env.GCSTUDIO_STRIC
  * with its zod schema, runs the handler and returns a Result. Nothing thrown escapes as an
  * exception; invalid input never reaches a service. Outputs are validated too under test.
  */
-export function createDispatcher(handlers: Handlers, log: (line: string) => void = () => {}): Dispatch {
+export function createDispatcher(
+  handlers: Handlers,
+  log: (line: string) => void = () => {},
+): Dispatch {
   return async (method, input) => {
     if (typeof method !== 'string' || !Object.hasOwn(contract, method)) {
-      return { ok: false, error: { code: 'UNKNOWN_METHOD', message: `Unknown method "${String(method)}".` } }
+      return {
+        ok: false,
+        error: { code: 'UNKNOWN_METHOD', message: `Unknown method "${String(method)}".` },
+      }
     }
     const m = method as Method
     const spec = contract[m]
@@ -30,7 +36,11 @@ export function createDispatcher(handlers: Handlers, log: (line: string) => void
       const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : ''
       return {
         ok: false,
-        error: { code: 'INVALID_INPUT', message: `Invalid input for ${m}${where}: ${issue?.message ?? 'rejected'}.`, details: parsed.error.issues },
+        error: {
+          code: 'INVALID_INPUT',
+          message: `Invalid input for ${m}${where}: ${issue?.message ?? 'rejected'}.`,
+          details: parsed.error.issues,
+        },
       }
     }
     const started = performance.now()
@@ -39,7 +49,11 @@ export function createDispatcher(handlers: Handlers, log: (line: string) => void
       const value = await handler(parsed.data)
       if (validateOutputs) {
         const out = spec.output.safeParse(value)
-        if (!out.success) throw new AppError('INTERNAL', `${m} returned a value that breaks its contract: ${out.error.message}`)
+        if (!out.success)
+          throw new AppError(
+            'INTERNAL',
+            `${m} returned a value that breaks its contract: ${out.error.message}`,
+          )
       }
       return { ok: true, value }
     } catch (err) {

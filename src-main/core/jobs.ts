@@ -38,7 +38,11 @@ export class JobManager {
   list(): Job[] {
     return [...this.#jobs.values()]
       .map((r) => r.job)
-      .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running') || b.startedAt.localeCompare(a.startedAt))
+      .sort(
+        (a, b) =>
+          Number(b.state === 'running') - Number(a.state === 'running') ||
+          b.startedAt.localeCompare(a.startedAt),
+      )
   }
 
   get(id: string): Job | undefined {
@@ -72,7 +76,12 @@ export class JobManager {
       startedAt: new Date().toISOString(),
     }
     const worker = new Worker(builtWorkerPath('importWorker'), {
-      workerData: { dataDir: this.opts.dataDir, request, isDemo, nativeBinding: this.opts.nativeBinding },
+      workerData: {
+        dataDir: this.opts.dataDir,
+        request,
+        isDemo,
+        nativeBinding: this.opts.nativeBinding,
+      },
     })
     let createdDataset: number | null = null
     let finished = false
@@ -105,7 +114,10 @@ export class JobManager {
             break
           case 'error':
             end(m.error.code === 'CANCELLED' ? 'cancelled' : 'failed', {
-              error: m.error.code === 'CANCELLED' ? null : { code: m.error.code, message: m.error.message },
+              error:
+                m.error.code === 'CANCELLED'
+                  ? null
+                  : { code: m.error.code, message: m.error.message },
               phase: m.error.code === 'CANCELLED' ? 'Cancelled' : 'Failed',
             })
             break
@@ -144,12 +156,19 @@ export class JobManager {
   async shutdown(): Promise<void> {
     const running = [...this.#jobs.values()].filter((r) => r.worker)
     for (const r of running) this.cancel(r.job.id)
-    await Promise.race([Promise.all(running.map((r) => r.settled)), new Promise((res) => setTimeout(res, 5000))])
+    await Promise.race([
+      Promise.all(running.map((r) => r.settled)),
+      new Promise((res) => setTimeout(res, 5000)),
+    ])
     for (const r of running) await r.worker?.terminate()
   }
 
   #progress(r: RunningJob, p: ImportProgress): void {
-    Object.assign(r.job, { phase: p.phase, done: p.done, total: p.total, unit: p.unit, detail: p.detail }, r.rate(p))
+    Object.assign(
+      r.job,
+      { phase: p.phase, done: p.done, total: p.total, unit: p.unit, detail: p.detail },
+      r.rate(p),
+    )
     this.opts.bus.emit('job:progress', { ...r.job })
   }
 }

@@ -27,7 +27,12 @@ interface ImageFileRow {
   semantic_path: string | null
 }
 
-const contentTypes: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif' }
+const contentTypes: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+}
 export const THUMB_SIZE = 256
 
 /** A tiny counting semaphore: sharp runs on libuv's pool, and unbounded thumbnail work starves the API. */
@@ -68,9 +73,9 @@ export class MediaService {
     const key = `${kind}:${id}`
     const existing = this.#inflight.get(key)
     if (existing) return existing
-    const p = (kind === 'image' ? this.#image(id) : kind === 'thumb' ? this.#thumb(id) : this.#semantic(id)).finally(() =>
-      this.#inflight.delete(key),
-    )
+    const p = (
+      kind === 'image' ? this.#image(id) : kind === 'thumb' ? this.#thumb(id) : this.#semantic(id)
+    ).finally(() => this.#inflight.delete(key))
     this.#inflight.set(key, p)
     return p
   }
@@ -92,7 +97,8 @@ export class MediaService {
 
   #file(row: ImageFileRow): string {
     const file = path.resolve(row.images_root, row.file_name)
-    if (!isInside(row.images_root, file)) throw new AppError('INVALID_INPUT', `Image ${row.id} points outside its dataset.`)
+    if (!isInside(row.images_root, file))
+      throw new AppError('INVALID_INPUT', `Image ${row.id} points outside its dataset.`)
     return file
   }
 
@@ -105,16 +111,23 @@ export class MediaService {
       throw new AppError('NOT_FOUND', `The image file ${file} is missing.`)
     }
     const { probe, orientation } = await probeImageFile(file, row)
-    this.db.prepare('UPDATE images SET probe = ?, orientation = ?, missing = 0 WHERE id = ?').run(JSON.stringify(probe), orientation, row.id)
+    this.db
+      .prepare('UPDATE images SET probe = ?, orientation = ?, missing = 0 WHERE id = ?')
+      .run(JSON.stringify(probe), orientation, row.id)
     return probe
   }
 
   /** A sharp pipeline of the image as the studio shows and runs it (oriented when that applies, sRGB). */
   async pipeline(id: number): Promise<{ image: Sharp; row: ImageFileRow; probe: ImageProbe }> {
     const row = this.#row(id)
-    if (row.missing) throw new AppError('NOT_FOUND', `The image file ${row.file_name} is missing from ${row.images_root}.`)
+    if (row.missing)
+      throw new AppError(
+        'NOT_FOUND',
+        `The image file ${row.file_name} is missing from ${row.images_root}.`,
+      )
     const probe = await this.probe(row)
-    if (probe.error) throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
+    if (probe.error)
+      throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
     let image = sharp(this.#file(row), { failOn: 'error' })
     if (probe.applyOrientation) image = image.rotate()
     return { image: image.toColourspace('srgb'), row, probe }
@@ -123,9 +136,13 @@ export class MediaService {
   async #image(id: number): Promise<MediaResponse> {
     const row = this.#row(id)
     const probe = await this.probe(row)
-    if (probe.error) throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
+    if (probe.error)
+      throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
     if (probe.passthrough) {
-      return { contentType: contentTypes[probe.format!]!, body: await fs.promises.readFile(this.#file(row)) }
+      return {
+        contentType: contentTypes[probe.format!]!,
+        body: await fs.promises.readFile(this.#file(row)),
+      }
     }
     const cached = path.join(this.cacheDir(row.dataset_id), 'display', `${id}.jpg`)
     return this.#cached(cached, 'image/jpeg', async () => {
@@ -140,7 +157,10 @@ export class MediaService {
     return this.#cached(cached, 'image/jpeg', () =>
       this.#limiter.run(async () => {
         const { image } = await this.pipeline(id)
-        return image.resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 78 }).toBuffer()
+        return image
+          .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
+          .jpeg({ quality: 78 })
+          .toBuffer()
       }),
     )
   }
@@ -148,9 +168,11 @@ export class MediaService {
   /** The ground-truth label map in the official Cityscapes colours, transparent where unlabeled. */
   async #semantic(id: number): Promise<MediaResponse> {
     const row = this.#row(id)
-    if (!row.semantic_path) throw new AppError('NOT_FOUND', `Image ${id} has no semantic ground truth.`)
+    if (!row.semantic_path)
+      throw new AppError('NOT_FOUND', `Image ${id} has no semantic ground truth.`)
     const file = path.resolve(row.source, row.semantic_path)
-    if (!isInside(row.source, file)) throw new AppError('INVALID_INPUT', `Image ${id} points outside its dataset.`)
+    if (!isInside(row.source, file))
+      throw new AppError('INVALID_INPUT', `Image ${id} points outside its dataset.`)
     const cached = path.join(this.cacheDir(row.dataset_id), 'semantic', `${id}.png`)
     return this.#cached(cached, 'image/png', async () => {
       const map = await readLabelMap(file)
@@ -158,7 +180,11 @@ export class MediaService {
     })
   }
 
-  async #cached(file: string, contentType: string, make: () => Promise<Buffer>): Promise<MediaResponse> {
+  async #cached(
+    file: string,
+    contentType: string,
+    make: () => Promise<Buffer>,
+  ): Promise<MediaResponse> {
     try {
       return { contentType, body: await fs.promises.readFile(file) }
     } catch {
@@ -190,10 +216,16 @@ const labelPalette: Uint8Array = (() => {
   return p
 })()
 
-export async function colorizeLabelIds(data: Uint8Array, width: number, height: number): Promise<Buffer> {
+export async function colorizeLabelIds(
+  data: Uint8Array,
+  width: number,
+  height: number,
+): Promise<Buffer> {
   const rgba = new Uint8Array(width * height * 4)
   const pal32 = new Uint32Array(labelPalette.buffer)
   const out32 = new Uint32Array(rgba.buffer)
   for (let i = 0; i < data.length; i++) out32[i] = pal32[data[i]!]!
-  return sharp(rgba, { raw: { width, height, channels: 4 } }).png({ compressionLevel: 6 }).toBuffer()
+  return sharp(rgba, { raw: { width, height, channels: 4 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer()
 }

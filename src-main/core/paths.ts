@@ -22,7 +22,10 @@ export function defaultDataDir(
 }
 
 /** `--data-dir` wins over `GCSTUDIO_DATA_DIR`, which wins over the OS default. */
-export function resolveDataDir(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveDataDir(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const chosen = flag ?? env.GCSTUDIO_DATA_DIR
   return path.resolve(chosen && chosen.length > 0 ? chosen : defaultDataDir(env))
 }

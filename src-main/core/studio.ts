@@ -9,7 +9,15 @@ import { MediaService } from './media'
 import { getSetting, openStore, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
 import { sweepUnfinishedImports } from './datasets/datasetWriter'
-import { getCategories, getDataset, getImage, listDatasets, queryImages, removeDataset, renameDataset } from './datasets/queries'
+import {
+  getCategories,
+  getDataset,
+  getImage,
+  listDatasets,
+  queryImages,
+  removeDataset,
+  renameDataset,
+} from './datasets/queries'
 import { discoverDemoDatasets } from './demo'
 import { packageRoot, resourcesDir } from './paths'
 
@@ -35,11 +43,24 @@ export class Studio {
   readonly version: string
 
   private constructor(readonly options: StudioOptions) {
-    this.db = openStore(options.dataDir, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {})
+    this.db = openStore(
+      options.dataDir,
+      options.nativeBinding ? { nativeBinding: options.nativeBinding } : {},
+    )
     const swept = sweepUnfinishedImports(this.db)
-    if (swept > 0) options.log?.(`Removed ${swept} dataset(s) left half-imported by an earlier crash.`)
-    this.version = (JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version
-    this.jobs = new JobManager({ db: this.db, dataDir: options.dataDir, bus: this.bus, ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}) })
+    if (swept > 0)
+      options.log?.(`Removed ${swept} dataset(s) left half-imported by an earlier crash.`)
+    this.version = (
+      JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as {
+        version: string
+      }
+    ).version
+    this.jobs = new JobManager({
+      db: this.db,
+      dataDir: options.dataDir,
+      bus: this.bus,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
     this.media = new MediaService(this.db, options.dataDir)
     this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
   }
@@ -59,7 +80,10 @@ export class Studio {
         nativePickers: this.options.host === 'electron',
       }),
       'datasets:list': () => listDatasets(db),
-      'datasets:get': ({ id }) => ({ dataset: getDataset(db, id), categories: getCategories(db, id) }),
+      'datasets:get': ({ id }) => ({
+        dataset: getDataset(db, id),
+        categories: getCategories(db, id),
+      }),
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
       'datasets:delete': ({ id }) => {
         const deleted = removeDataset(db, id)
@@ -79,7 +103,10 @@ export class Studio {
       'images:query': (q) => queryImages(db, q),
       'images:get': ({ id }) => getImage(db, id),
       'dialog:pick': () => {
-        throw new AppError('UNSUPPORTED', 'Native pickers exist only in the desktop app; type the path instead.')
+        throw new AppError(
+          'UNSUPPORTED',
+          'Native pickers exist only in the desktop app; type the path instead.',
+        )
       },
     }
   }
@@ -99,7 +126,9 @@ export class Studio {
         setSetting(this.db, key, String(end.datasetId))
         imported.push(end.datasetId)
       } else {
-        this.options.log?.(`Demo dataset ${demo.key} was not imported: ${end.error?.message ?? end.state}`)
+        this.options.log?.(
+          `Demo dataset ${demo.key} was not imported: ${end.error?.message ?? end.state}`,
+        )
       }
     }
     return imported
@@ -110,4 +139,3 @@ export class Studio {
     this.db.close()
   }
 }
-

@@ -39,14 +39,23 @@ async function main() {
   const db = openStore(dataDir, nativeBinding ? { nativeBinding } : {})
   try {
     const outcome = await runImport(
-      { db, signal: controller.signal, progress, isDemo, onDataset: (id) => post({ type: 'dataset', datasetId: id }) },
+      {
+        db,
+        signal: controller.signal,
+        progress,
+        isDemo,
+        onDataset: (id) => post({ type: 'dataset', datasetId: id }),
+      },
       request,
     )
     if (latest) post({ type: 'progress', progress: latest })
     post({ type: 'done', outcome })
   } catch (err) {
     const shape = toErrorShape(err)
-    post({ type: 'error', error: shape.code === 'INTERNAL' ? storeIoError(err, dataDir).toShape() : shape })
+    post({
+      type: 'error',
+      error: shape.code === 'INTERNAL' ? storeIoError(err, dataDir).toShape() : shape,
+    })
   } finally {
     db.close()
   }

@@ -8,7 +8,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import sharp from 'sharp'
+import sharp, { type Sharp } from 'sharp'
 import { encodeIdMap, rleCountsToString } from '../../src-main/core/datasets/segmentation'
 
 export const GREY = 128
@@ -17,9 +17,16 @@ export function tempDir(prefix = 'gcstudio-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix))
 }
 
-async function greyImage(file: string, w: number, h: number, kind: 'png' | 'jpeg' | 'gray-jpeg' | 'cmyk-jpeg' | 'exif6-jpeg') {
-  const base = sharp({ create: { width: w, height: h, channels: 3, background: { r: GREY, g: GREY, b: GREY } } })
-  let out: sharp.Sharp
+async function greyImage(
+  file: string,
+  w: number,
+  h: number,
+  kind: 'png' | 'jpeg' | 'gray-jpeg' | 'cmyk-jpeg' | 'exif6-jpeg',
+) {
+  const base = sharp({
+    create: { width: w, height: h, channels: 3, background: { r: GREY, g: GREY, b: GREY } },
+  })
+  let out: Sharp
   switch (kind) {
     case 'png':
       out = base.png()
@@ -35,7 +42,9 @@ async function greyImage(file: string, w: number, h: number, kind: 'png' | 'jpeg
       break
     case 'exif6-jpeg':
       // Stored 90 degrees rotated (h x w) with orientation 6: shown as w x h.
-      out = sharp({ create: { width: h, height: w, channels: 3, background: { r: GREY, g: GREY, b: GREY } } })
+      out = sharp({
+        create: { width: h, height: w, channels: 3, background: { r: GREY, g: GREY, b: GREY } },
+      })
         .jpeg({ quality: 95 })
         .withMetadata({ orientation: 6 })
       break
@@ -44,7 +53,14 @@ async function greyImage(file: string, w: number, h: number, kind: 'png' | 'jpeg
 }
 
 /** Column-major run lengths of a rectangle mask inside an h x w image. */
-export function rectCounts(w: number, h: number, x0: number, y0: number, rw: number, rh: number): number[] {
+export function rectCounts(
+  w: number,
+  h: number,
+  x0: number,
+  y0: number,
+  rw: number,
+  rh: number,
+): number[] {
   const ids = new Uint8Array(w * h)
   for (let y = y0; y < y0 + rh; y++) for (let x = x0; x < x0 + rw; x++) ids[y * w + x] = 1
   return encodeIdMap(ids, w, h, (v) => v === 1).get(1)!.counts
@@ -88,14 +104,73 @@ export async function makeCocoFixture(dir = tempDir()): Promise<CocoFixture> {
     ],
     annotations: [
       // a.png: a car as two polygon parts, a cat as one polygon.
-      { id: 1, image_id: 10, category_id: 3, iscrowd: 0, area: 200, bbox: [4, 4, 30, 10], segmentation: [[4, 4, 14, 4, 14, 14, 4, 14], [24, 4, 34, 4, 34, 14, 24, 14]] },
-      { id: 2, image_id: 10, category_id: 17, iscrowd: 0, area: 300, bbox: [40, 20, 20, 20], segmentation: [[40, 20, 60, 20, 60, 40, 40, 40]] },
+      {
+        id: 1,
+        image_id: 10,
+        category_id: 3,
+        iscrowd: 0,
+        area: 200,
+        bbox: [4, 4, 30, 10],
+        segmentation: [
+          [4, 4, 14, 4, 14, 14, 4, 14],
+          [24, 4, 34, 4, 34, 14, 24, 14],
+        ],
+      },
+      {
+        id: 2,
+        image_id: 10,
+        category_id: 17,
+        iscrowd: 0,
+        area: 300,
+        bbox: [40, 20, 20, 20],
+        segmentation: [[40, 20, 60, 20, 60, 40, 40, 40]],
+      },
       // b.jpg: a crowd region as uncompressed RLE and a toothbrush as compressed RLE.
-      { id: 3, image_id: 11, category_id: 3, iscrowd: 1, area: 300, bbox: [30, 20, 20, 15], segmentation: { size: [H, W], counts: crowdCounts } },
-      { id: 4, image_id: 11, category_id: 90, iscrowd: 0, area: 64, bbox: [2, 2, 8, 8], segmentation: { size: [H, W], counts: rleCountsToString(rectCounts(W, H, 2, 2, 8, 8)) } },
-      { id: 5, image_id: 12, category_id: 17, iscrowd: 0, area: 100, bbox: [10, 10, 10, 10], segmentation: [[10, 10, 20, 10, 20, 20, 10, 20]] },
-      { id: 6, image_id: 13, category_id: 17, iscrowd: 0, area: 100, bbox: [10, 10, 10, 10], segmentation: [[10, 10, 20, 10, 20, 20, 10, 20]] },
-      { id: 7, image_id: 14, category_id: 3, iscrowd: 0, area: 100, bbox: [10, 10, 10, 10], segmentation: [[10, 10, 20, 10, 20, 20, 10, 20]] },
+      {
+        id: 3,
+        image_id: 11,
+        category_id: 3,
+        iscrowd: 1,
+        area: 300,
+        bbox: [30, 20, 20, 15],
+        segmentation: { size: [H, W], counts: crowdCounts },
+      },
+      {
+        id: 4,
+        image_id: 11,
+        category_id: 90,
+        iscrowd: 0,
+        area: 64,
+        bbox: [2, 2, 8, 8],
+        segmentation: { size: [H, W], counts: rleCountsToString(rectCounts(W, H, 2, 2, 8, 8)) },
+      },
+      {
+        id: 5,
+        image_id: 12,
+        category_id: 17,
+        iscrowd: 0,
+        area: 100,
+        bbox: [10, 10, 10, 10],
+        segmentation: [[10, 10, 20, 10, 20, 20, 10, 20]],
+      },
+      {
+        id: 6,
+        image_id: 13,
+        category_id: 17,
+        iscrowd: 0,
+        area: 100,
+        bbox: [10, 10, 10, 10],
+        segmentation: [[10, 10, 20, 10, 20, 20, 10, 20]],
+      },
+      {
+        id: 7,
+        image_id: 14,
+        category_id: 3,
+        iscrowd: 0,
+        area: 100,
+        bbox: [10, 10, 10, 10],
+        segmentation: [[10, 10, 20, 10, 20, 20, 10, 20]],
+      },
     ],
     // Listed last, as in COCO's own files.
     categories,
@@ -153,14 +228,31 @@ export async function makeCityscapesFixture(dir = tempDir()): Promise<Cityscapes
       }
     }
     await greyImage(path.join(imgDir, `${frames[f]}_leftImg8bit.png`), W, H, 'png')
-    await sharp(labels, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toFile(path.join(gtDir, `${frames[f]}_gtFine_labelIds.png`))
+    await sharp(labels, { raw: { width: W, height: H, channels: 1 } })
+      .toColourspace('b-w')
+      .png()
+      .toFile(path.join(gtDir, `${frames[f]}_gtFine_labelIds.png`))
     await sharp(inst, { raw: { width: W, height: H, channels: 1 } })
       .toColourspace('grey16')
       .png()
       .toFile(path.join(gtDir, `${frames[f]}_gtFine_instanceIds.png`))
     fs.writeFileSync(
       path.join(gtDir, `${frames[f]}_gtFine_polygons.json`),
-      JSON.stringify({ imgHeight: H, imgWidth: W, objects: [{ label: 'road', polygon: [[0, 16], [63, 16], [63, 31], [0, 31]] }] }),
+      JSON.stringify({
+        imgHeight: H,
+        imgWidth: W,
+        objects: [
+          {
+            label: 'road',
+            polygon: [
+              [0, 16],
+              [63, 16],
+              [63, 31],
+              [0, 31],
+            ],
+          },
+        ],
+      }),
     )
   }
   return { root: dir, split, frames }

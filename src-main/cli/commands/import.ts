@@ -21,7 +21,11 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
   async run(argv, io) {
     const [kind, ...rest] = argv
     if (kind !== 'coco' && kind !== 'cityscapes') {
-      throw new CliUsageError(kind ? `Unknown dataset kind "${kind}": use coco or cityscapes.` : 'Say which kind: coco or cityscapes.')
+      throw new CliUsageError(
+        kind
+          ? `Unknown dataset kind "${kind}": use coco or cityscapes.`
+          : 'Say which kind: coco or cityscapes.',
+      )
     }
     const { values } = parseArgs({
       args: rest,
@@ -37,11 +41,22 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
     })
     let request: z.output<typeof ImportRequest>
     if (kind === 'coco') {
-      if (!values.annotations || !values.images) throw new CliUsageError('coco needs --annotations FILE and --images DIR.')
-      request = ImportRequest.parse({ kind, annotations: values.annotations, images: values.images, name: values.name })
+      if (!values.annotations || !values.images)
+        throw new CliUsageError('coco needs --annotations FILE and --images DIR.')
+      request = ImportRequest.parse({
+        kind,
+        annotations: values.annotations,
+        images: values.images,
+        name: values.name,
+      })
     } else {
       if (!values.root) throw new CliUsageError('cityscapes needs --root DIR.')
-      request = ImportRequest.parse({ kind, root: values.root, split: values.split ?? 'val', name: values.name })
+      request = ImportRequest.parse({
+        kind,
+        root: values.root,
+        split: values.split ?? 'val',
+        name: values.name,
+      })
     }
     const dataDir = resolveDataDir(values['data-dir'], io.env)
     const db = openStore(dataDir)

@@ -6,7 +6,11 @@ import { CliUsageError, type CliCommand } from '../command'
 
 function openBrowser(url: string): void {
   const [cmd, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '', url]] : ['xdg-open', [url]]
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '', url]]
+        : ['xdg-open', [url]]
   try {
     const child = spawn(cmd, args as string[], { detached: true, stdio: 'ignore' })
     child.on('error', () => {})
@@ -39,7 +43,8 @@ export const serveCommand: CliCommand = {
     let port: number | undefined
     if (values.port !== undefined) {
       port = Number(values.port)
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliUsageError(`--port must be a number from 0 to 65535, got "${values.port}".`)
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new CliUsageError(`--port must be a number from 0 to 65535, got "${values.port}".`)
     }
     const dataDir = resolveDataDir(values['data-dir'], io.env)
     const server = await startServer({
@@ -48,9 +53,13 @@ export const serveCommand: CliCommand = {
       importDemo: !values['no-demo'],
       log: (line) => io.stderr.write(line + '\n'),
     })
-    io.stdout.write(`GC Studio is running. Open this URL in your browser:\n\n  ${server.url}\n\nData folder: ${dataDir}\nPress Ctrl-C to stop.\n`)
+    io.stdout.write(
+      `GC Studio is running. Open this URL in your browser:\n\n  ${server.url}\n\nData folder: ${dataDir}\nPress Ctrl-C to stop.\n`,
+    )
     if (!values['no-open']) openBrowser(server.url)
-    await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }))
+    await new Promise<void>((resolve) =>
+      io.signal.addEventListener('abort', () => resolve(), { once: true }),
+    )
     io.stderr.write('Stopping...\n')
     await server.close()
     return 0

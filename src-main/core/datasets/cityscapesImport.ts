@@ -32,9 +32,10 @@ export function listCityscapesFrames(root: string, split: string): Frame[] {
   const top = fs.readdirSync(abs)
   const imagesDir = path.join(abs, 'leftImg8bit', split)
   if (!top.includes('leftImg8bit') || !top.includes('gtFine')) {
-    const hint = path.basename(abs) === 'leftImg8bit' || path.basename(abs) === 'gtFine'
-      ? ` Choose its parent folder ${path.dirname(abs)}.`
-      : ''
+    const hint =
+      path.basename(abs) === 'leftImg8bit' || path.basename(abs) === 'gtFine'
+        ? ` Choose its parent folder ${path.dirname(abs)}.`
+        : ''
     throw new AppError(
       'INVALID_INPUT',
       `${abs} is not a Cityscapes root: it must hold leftImg8bit/ and gtFine/ (found: ${top.slice(0, 8).join(', ') || 'nothing'}).${hint}`,
@@ -42,18 +43,25 @@ export function listCityscapesFrames(root: string, split: string): Frame[] {
   }
   if (!fs.existsSync(imagesDir)) {
     const splits = fs.readdirSync(path.join(abs, 'leftImg8bit'))
-    throw new AppError('INVALID_INPUT', `${abs}/leftImg8bit has no "${split}" split (found: ${splits.join(', ') || 'nothing'}).`)
+    throw new AppError(
+      'INVALID_INPUT',
+      `${abs}/leftImg8bit has no "${split}" split (found: ${splits.join(', ') || 'nothing'}).`,
+    )
   }
   const frames: Frame[] = []
   for (const city of fs.readdirSync(imagesDir).sort()) {
     const cityDir = path.join(imagesDir, city)
     if (!fs.statSync(cityDir).isDirectory()) continue
     for (const f of fs.readdirSync(cityDir).sort()) {
-      if (f.endsWith(IMAGE_SUFFIX)) frames.push({ city, stem: f.slice(0, -IMAGE_SUFFIX.length), image: `${city}/${f}` })
+      if (f.endsWith(IMAGE_SUFFIX))
+        frames.push({ city, stem: f.slice(0, -IMAGE_SUFFIX.length), image: `${city}/${f}` })
     }
   }
   if (frames.length === 0) {
-    throw new AppError('INVALID_INPUT', `${imagesDir} holds no *${IMAGE_SUFFIX} images in city folders.`)
+    throw new AppError(
+      'INVALID_INPUT',
+      `${imagesDir} holds no *${IMAGE_SUFFIX} images in city folders.`,
+    )
   }
   return frames
 }
@@ -64,7 +72,10 @@ export function listCityscapesFrames(root: string, split: string): Frame[] {
  * from instanceIds as COCO-style RLE annotations (group regions without an instance number,
  * e.g. a crowd of cars, become iscrowd annotations). polygons.json is validated and counted.
  */
-export async function importCityscapes(ctx: ImportContext, opts: CityscapesImportOptions): Promise<ImportOutcome> {
+export async function importCityscapes(
+  ctx: ImportContext,
+  opts: CityscapesImportOptions,
+): Promise<ImportOutcome> {
   const root = path.resolve(opts.root)
   const split = opts.split
   const frames = listCityscapesFrames(root, split)
@@ -82,7 +93,13 @@ export async function importCityscapes(ctx: ImportContext, opts: CityscapesImpor
   try {
     for (const l of cityscapesLabels) {
       if (l.id < 0) continue
-      writer.category({ id: l.id, name: l.name, supercategory: l.category, trainId: l.trainId, color: l.color })
+      writer.category({
+        id: l.id,
+        name: l.name,
+        supercategory: l.category,
+        trainId: l.trainId,
+        color: l.color,
+      })
     }
     const noGt: string[] = []
     const badIds: string[] = []
@@ -105,16 +122,29 @@ export async function importCityscapes(ctx: ImportContext, opts: CityscapesImpor
         width = m.width ?? 0
         height = m.height ?? 0
       } catch (err) {
-        throw new AppError('IMPORT_FAILED', `${imageFile} cannot be read as an image (${(err as Error).message}).`)
+        throw new AppError(
+          'IMPORT_FAILED',
+          `${imageFile} cannot be read as an image (${(err as Error).message}).`,
+        )
       }
       const hasLabels = fs.existsSync(path.join(root, labelRel))
       const hasInstances = fs.existsSync(path.join(root, instRel))
-      const imageId = writer.image(i + 1, f.image, width, height, hasLabels ? labelRel : null, hasInstances ? instRel : null)
+      const imageId = writer.image(
+        i + 1,
+        f.image,
+        width,
+        height,
+        hasLabels ? labelRel : null,
+        hasInstances ? instRel : null,
+      )
       if (!hasLabels) noGt.push(f.stem)
       if (hasLabels) {
         const map = await readLabelMap(path.join(root, labelRel))
         if (map.width !== width || map.height !== height) {
-          throw new AppError('IMPORT_FAILED', `${labelRel} is ${map.width}x${map.height} but its image is ${width}x${height}.`)
+          throw new AppError(
+            'IMPORT_FAILED',
+            `${labelRel} is ${map.width}x${map.height} but its image is ${width}x${height}.`,
+          )
         }
         const hist = new Float64Array(256)
         for (let p = 0; p < map.data.length; p++) hist[map.data[p]!]! += 1
@@ -130,7 +160,10 @@ export async function importCityscapes(ctx: ImportContext, opts: CityscapesImpor
       if (hasInstances) {
         const inst = await readInstanceMap(path.join(root, instRel))
         if (inst.width !== width || inst.height !== height) {
-          throw new AppError('IMPORT_FAILED', `${instRel} is ${inst.width}x${inst.height} but its image is ${width}x${height}.`)
+          throw new AppError(
+            'IMPORT_FAILED',
+            `${instRel} is ${inst.width}x${inst.height} but its image is ${width}x${height}.`,
+          )
         }
         const regions = encodeIdMap(inst.data, width, height, (v) => {
           const label = cityscapesLabelById.get(v >= 1000 ? Math.floor(v / 1000) : v)
@@ -147,7 +180,11 @@ export async function importCityscapes(ctx: ImportContext, opts: CityscapesImpor
             area: r.area,
             bbox: r.bbox,
             segmKind: 'rle',
-            segmentation: JSON.stringify({ size: [height, width], counts: r.counts, instanceId: v }),
+            segmentation: JSON.stringify({
+              size: [height, width],
+              counts: r.counts,
+              instanceId: v,
+            }),
           })
           annotationCount++
         }
@@ -166,12 +203,25 @@ export async function importCityscapes(ctx: ImportContext, opts: CityscapesImpor
         detail: `${annotationCount.toLocaleString('en-US')} instances${seconds > 1 ? `, ${((i + 1) / seconds).toFixed(1)} images/s` : ''}`,
       })
     }
-    if (noGt.length > 0) warnings.push(`${countWithExamples(noGt.length, frames.length, noGt)} images have no gtFine labelIds.`)
-    if (badIds.length > 0) warnings.push(`Some label maps hold ids that are not Cityscapes labels and were not counted: ${badIds.join('; ')}.`)
-    if (badPolygons.length > 0) warnings.push(`Some polygons.json files are malformed: ${badPolygons.join('; ')}.`)
+    if (noGt.length > 0)
+      warnings.push(
+        `${countWithExamples(noGt.length, frames.length, noGt)} images have no gtFine labelIds.`,
+      )
+    if (badIds.length > 0)
+      warnings.push(
+        `Some label maps hold ids that are not Cityscapes labels and were not counted: ${badIds.join('; ')}.`,
+      )
+    if (badPolygons.length > 0)
+      warnings.push(`Some polygons.json files are malformed: ${badPolygons.join('; ')}.`)
     await writer.probe(ctx, imagesRoot, warnings)
     writer.finish()
-    return { datasetId: writer.datasetId, images: frames.length, annotations: annotationCount, missingImages: 0, warnings }
+    return {
+      datasetId: writer.datasetId,
+      images: frames.length,
+      annotations: annotationCount,
+      missingImages: 0,
+      warnings,
+    }
   } catch (err) {
     writer.abort()
     throw err
@@ -186,11 +236,13 @@ function checkPolygons(file: string, width: number, height: number): string | nu
     return `not valid JSON (${(err as Error).message})`
   }
   const d = doc as { imgWidth?: unknown; imgHeight?: unknown; objects?: unknown }
-  if (d.imgWidth !== width || d.imgHeight !== height) return `imgWidth/imgHeight ${String(d.imgWidth)}x${String(d.imgHeight)} differ from the image's ${width}x${height}`
+  if (d.imgWidth !== width || d.imgHeight !== height)
+    return `imgWidth/imgHeight ${String(d.imgWidth)}x${String(d.imgHeight)} differ from the image's ${width}x${height}`
   if (!Array.isArray(d.objects)) return 'no "objects" list'
   for (let i = 0; i < d.objects.length; i++) {
     const o = d.objects[i] as { label?: unknown; polygon?: unknown }
-    if (typeof o.label !== 'string' || !Array.isArray(o.polygon)) return `objects[${i}] needs "label" and "polygon"`
+    if (typeof o.label !== 'string' || !Array.isArray(o.polygon))
+      return `objects[${i}] needs "label" and "polygon"`
   }
   return null
 }

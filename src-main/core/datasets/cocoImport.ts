@@ -40,7 +40,10 @@ function checkInputs(opts: CocoImportOptions): { annotations: string; images: st
   }
   try {
     if (!fs.statSync(images).isDirectory()) {
-      throw new AppError('INVALID_INPUT', `The images path ${images} is a file; choose the folder that holds the images.`)
+      throw new AppError(
+        'INVALID_INPUT',
+        `The images path ${images} is a file; choose the folder that holds the images.`,
+      )
     }
   } catch (err) {
     if (err instanceof AppError) throw err
@@ -54,7 +57,10 @@ function checkInputs(opts: CocoImportOptions): { annotations: string; images: st
  * are referenced in place. Category ids are checked once the whole file is read, because COCO
  * files list categories after the annotations that use them.
  */
-export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): Promise<ImportOutcome> {
+export async function importCoco(
+  ctx: ImportContext,
+  opts: CocoImportOptions,
+): Promise<ImportOutcome> {
   const { annotations: annFile, images: imagesRoot } = checkInputs(opts)
   const name = opts.name ?? defaultCocoName(annFile)
   const warnings: string[] = []
@@ -69,9 +75,13 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
   const db = ctx.db
   ctx.onDataset?.(writer.datasetId)
   try {
-    db.exec(`CREATE TEMP TABLE IF NOT EXISTS pending_annotations (idx INTEGER NOT NULL, json TEXT NOT NULL)`)
+    db.exec(
+      `CREATE TEMP TABLE IF NOT EXISTS pending_annotations (idx INTEGER NOT NULL, json TEXT NOT NULL)`,
+    )
     db.exec('DELETE FROM temp.pending_annotations')
-    const insertPending = db.prepare('INSERT INTO temp.pending_annotations (idx, json) VALUES (?, ?)')
+    const insertPending = db.prepare(
+      'INSERT INTO temp.pending_annotations (idx, json) VALUES (?, ?)',
+    )
     const images = new Map<number, ImageEntry>()
     const categories = new Map<number, number>()
     let imageCount = 0
@@ -99,7 +109,10 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
         else throw new AppError('IMPORT_FAILED', `${label} has no bbox.`)
       }
       if (!(bbox[2] >= 0 && bbox[3] >= 0)) {
-        throw new AppError('IMPORT_FAILED', `${label}: bbox [${bbox.join(', ')}] has a negative width or height.`)
+        throw new AppError(
+          'IMPORT_FAILED',
+          `${label}: bbox [${bbox.join(', ')}] has a negative width or height.`,
+        )
       }
       let area = a.area
       if (area === undefined) {
@@ -134,11 +147,15 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
         onElement(key, index, value) {
           if (key === 'images') {
             const parsed = CocoImage.safeParse(value)
-            if (!parsed.success) throw new AppError('IMPORT_FAILED', describeIssue(`images[${index}]`, parsed.error))
+            if (!parsed.success)
+              throw new AppError('IMPORT_FAILED', describeIssue(`images[${index}]`, parsed.error))
             const im = parsed.data
             const first = images.get(im.id)
             if (first) {
-              throw new AppError('IMPORT_FAILED', `images[${index}]: duplicate image id ${im.id} (first at images[${first.index}]).`)
+              throw new AppError(
+                'IMPORT_FAILED',
+                `images[${index}]: duplicate image id ${im.id} (first at images[${first.index}]).`,
+              )
             }
             resolveInside(imagesRoot, im.file_name, `images[${index}].file_name`)
             const rowId = writer.image(im.id, im.file_name, im.width, im.height)
@@ -148,13 +165,26 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
             addAnnotation(value, index)
           } else {
             const parsed = CocoCategory.safeParse(value)
-            if (!parsed.success) throw new AppError('IMPORT_FAILED', describeIssue(`categories[${index}]`, parsed.error))
+            if (!parsed.success)
+              throw new AppError(
+                'IMPORT_FAILED',
+                describeIssue(`categories[${index}]`, parsed.error),
+              )
             const c = parsed.data
             if (categories.has(c.id)) {
-              throw new AppError('IMPORT_FAILED', `categories[${index}]: duplicate category id ${c.id} (first at categories[${categories.get(c.id)}]).`)
+              throw new AppError(
+                'IMPORT_FAILED',
+                `categories[${index}]: duplicate category id ${c.id} (first at categories[${categories.get(c.id)}]).`,
+              )
             }
             categories.set(c.id, index)
-            writer.category({ id: c.id, name: c.name, supercategory: c.supercategory ?? null, trainId: null, color: classColor(categories.size - 1) })
+            writer.category({
+              id: c.id,
+              name: c.name,
+              supercategory: c.supercategory ?? null,
+              trainId: null,
+              color: classColor(categories.size - 1),
+            })
           }
         },
         onProgress(bytes, total) {
@@ -181,7 +211,9 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
     // Annotations that came before their image in the file.
     if (pendingCount > 0) {
       writer.commit()
-      const rows = db.prepare('SELECT idx, json FROM temp.pending_annotations ORDER BY idx').iterate() as IterableIterator<{ idx: number; json: string }>
+      const rows = db
+        .prepare('SELECT idx, json FROM temp.pending_annotations ORDER BY idx')
+        .iterate() as IterableIterator<{ idx: number; json: string }>
       const unknown: string[] = []
       let unknownCount = 0
       const resolved: { idx: number; json: string }[] = []
@@ -190,13 +222,17 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
         const raw = JSON.parse(row.json) as { image_id: number; id: number }
         if (!images.has(raw.image_id)) {
           unknownCount++
-          if (unknown.length < 5) unknown.push(`annotations[${row.idx}] (id ${raw.id}) -> image_id ${raw.image_id}`)
+          if (unknown.length < 5)
+            unknown.push(`annotations[${row.idx}] (id ${raw.id}) -> image_id ${raw.image_id}`)
           continue
         }
         addAnnotation(raw, row.idx)
       }
       if (unknownCount > 0) {
-        throw new AppError('IMPORT_FAILED', `${unknownCount.toLocaleString('en-US')} annotations point at image ids that are not in "images": ${unknown.join('; ')}.`)
+        throw new AppError(
+          'IMPORT_FAILED',
+          `${unknownCount.toLocaleString('en-US')} annotations point at image ids that are not in "images": ${unknown.join('; ')}.`,
+        )
       }
     }
     writer.commit()
@@ -208,25 +244,40 @@ export async function importCoco(ctx: ImportContext, opts: CocoImportOptions): P
       )
       .all(writer.datasetId) as { id: number; cat: number }[]
     if (badCats.length > 0) {
-      const count = (db.prepare(
-        `SELECT count(*) AS n FROM annotations a WHERE a.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.dataset_id = a.dataset_id AND c.id = a.category_id)`,
-      ).get(writer.datasetId) as { n: number }).n
+      const count = (
+        db
+          .prepare(
+            `SELECT count(*) AS n FROM annotations a WHERE a.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.dataset_id = a.dataset_id AND c.id = a.category_id)`,
+          )
+          .get(writer.datasetId) as { n: number }
+      ).n
       throw new AppError(
         'IMPORT_FAILED',
         `${count.toLocaleString('en-US')} annotations use category ids that are not in "categories": ${badCats.map((b) => `annotation id ${b.id} -> category_id ${b.cat}`).join('; ')}.`,
       )
     }
-    if (areaFromBox > 0) warnings.push(`${areaFromBox.toLocaleString('en-US')} annotations had no "area"; their box area was used.`)
+    if (areaFromBox > 0)
+      warnings.push(
+        `${areaFromBox.toLocaleString('en-US')} annotations had no "area"; their box area was used.`,
+      )
     if (imageCount === 0) warnings.push(`${annFile} lists no images.`)
 
     const { missing, examples } = await writer.markMissingFiles(ctx, imagesRoot)
     if (missing > 0) {
-      warnings.push(`${countWithExamples(missing, imageCount, examples)} image files are missing under ${imagesRoot}; they are flagged in the grid and can be copied in later.`)
+      warnings.push(
+        `${countWithExamples(missing, imageCount, examples)} image files are missing under ${imagesRoot}; they are flagged in the grid and can be copied in later.`,
+      )
     }
     await writer.probe(ctx, imagesRoot, warnings)
     if (ctx.signal.aborted) throw new AppError('CANCELLED', 'Import cancelled.')
     writer.finish()
-    return { datasetId: writer.datasetId, images: imageCount, annotations: annotationCount, missingImages: missing, warnings }
+    return {
+      datasetId: writer.datasetId,
+      images: imageCount,
+      annotations: annotationCount,
+      missingImages: missing,
+      warnings,
+    }
   } catch (err) {
     writer.abort()
     throw err

@@ -55,8 +55,16 @@ export class DatasetWriter {
           `INSERT INTO datasets (name, kind, split, images_root, source, status, import_pid, is_demo, meta)
            VALUES (?, ?, ?, ?, ?, 'importing', ?, ?, ?)`,
         )
-        .run(dataset.name, dataset.kind, dataset.split, dataset.imagesRoot, dataset.source,
-          process.pid, dataset.isDemo ? 1 : 0, JSON.stringify(dataset.meta ?? {}))
+        .run(
+          dataset.name,
+          dataset.kind,
+          dataset.split,
+          dataset.imagesRoot,
+          dataset.source,
+          process.pid,
+          dataset.isDemo ? 1 : 0,
+          JSON.stringify(dataset.meta ?? {}),
+        )
       this.datasetId = Number(info.lastInsertRowid)
     } catch (err) {
       throw storeIoError(err, db.name)
@@ -97,9 +105,19 @@ export class DatasetWriter {
     }
   }
 
-  image(sourceId: number, fileName: string, width: number, height: number, semanticPath: string | null = null, instancePath: string | null = null): number {
+  image(
+    sourceId: number,
+    fileName: string,
+    width: number,
+    height: number,
+    semanticPath: string | null = null,
+    instancePath: string | null = null,
+  ): number {
     this.#tick()
-    return Number(this.#insertImage.run(sourceId, fileName, width, height, semanticPath, instancePath).lastInsertRowid)
+    return Number(
+      this.#insertImage.run(sourceId, fileName, width, height, semanticPath, instancePath)
+        .lastInsertRowid,
+    )
   }
 
   annotation(a: {
@@ -113,8 +131,19 @@ export class DatasetWriter {
     segmentation: string | null
   }): void {
     this.#tick()
-    this.#insertAnnotation.run(a.imageId, a.sourceId, a.categoryId, a.iscrowd ? 1 : 0, a.area,
-      a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], a.segmKind, a.segmentation)
+    this.#insertAnnotation.run(
+      a.imageId,
+      a.sourceId,
+      a.categoryId,
+      a.iscrowd ? 1 : 0,
+      a.area,
+      a.bbox[0],
+      a.bbox[1],
+      a.bbox[2],
+      a.bbox[3],
+      a.segmKind,
+      a.segmentation,
+    )
   }
 
   category(c: CategoryRow): void {
@@ -131,7 +160,10 @@ export class DatasetWriter {
    * Flags image files that are not on disk (researchers often import annotations before copying
    * every image): reported with a count and examples, shown in the grid, never fatal.
    */
-  async markMissingFiles(ctx: ImportContext, root: string): Promise<{ missing: number; examples: string[] }> {
+  async markMissingFiles(
+    ctx: ImportContext,
+    root: string,
+  ): Promise<{ missing: number; examples: string[] }> {
     this.commit()
     const rows = this.db
       .prepare(`SELECT id, file_name FROM images WHERE dataset_id = ?`)
@@ -145,7 +177,12 @@ export class DatasetWriter {
       if (ctx.signal.aborted) throw new AppError('CANCELLED', 'Import cancelled.')
       const slice = rows.slice(start, start + step)
       const exists = await Promise.all(
-        slice.map((r) => fs.promises.access(path.join(root, r.file_name), fs.constants.R_OK).then(() => true, () => false)),
+        slice.map((r) =>
+          fs.promises.access(path.join(root, r.file_name), fs.constants.R_OK).then(
+            () => true,
+            () => false,
+          ),
+        ),
       )
       this.db.transaction(() => {
         slice.forEach((r, i) => {
@@ -156,7 +193,13 @@ export class DatasetWriter {
           }
         })
       })()
-      ctx.progress({ phase: 'Checking image files', done: Math.min(start + step, total), total, unit: 'images', detail: `${missing} missing` })
+      ctx.progress({
+        phase: 'Checking image files',
+        done: Math.min(start + step, total),
+        total,
+        unit: 'images',
+        detail: `${missing} missing`,
+      })
     }
     return { missing, examples }
   }
@@ -165,23 +208,39 @@ export class DatasetWriter {
   async probe(ctx: ImportContext, root: string, warnings: string[]): Promise<void> {
     this.commit()
     const rows = this.db
-      .prepare(`SELECT id, file_name, width, height FROM images WHERE dataset_id = ? AND missing = 0`)
+      .prepare(
+        `SELECT id, file_name, width, height FROM images WHERE dataset_id = ? AND missing = 0`,
+      )
       .all(this.datasetId) as { id: number; file_name: string; width: number; height: number }[]
     if (rows.length > PROBE_AT_IMPORT_LIMIT) {
-      warnings.push(`Image headers (EXIF orientation, colour space) of the ${rows.length.toLocaleString('en-US')} images are read when each is first shown.`)
+      warnings.push(
+        `Image headers (EXIF orientation, colour space) of the ${rows.length.toLocaleString('en-US')} images are read when each is first shown.`,
+      )
       return
     }
     const result = await probeImages(this.db, root, rows, ctx.signal, (done) =>
-      ctx.progress({ phase: 'Reading image headers', done, total: rows.length, unit: 'images', detail: '' }),
+      ctx.progress({
+        phase: 'Reading image headers',
+        done,
+        total: rows.length,
+        unit: 'images',
+        detail: '',
+      }),
     )
     if (result.unreadable.length > 0) {
-      warnings.push(`${countWithExamples(result.unreadable.length, rows.length, result.unreadable)} image files could not be decoded; they are flagged in the grid.`)
+      warnings.push(
+        `${countWithExamples(result.unreadable.length, rows.length, result.unreadable)} image files could not be decoded; they are flagged in the grid.`,
+      )
     }
     if (result.sizeMismatch.length > 0) {
-      warnings.push(`${countWithExamples(result.sizeMismatch.length, rows.length, result.sizeMismatch)} images have a different size on disk than in the annotations.`)
+      warnings.push(
+        `${countWithExamples(result.sizeMismatch.length, rows.length, result.sizeMismatch)} images have a different size on disk than in the annotations.`,
+      )
     }
     if (result.oriented.length > 0) {
-      warnings.push(`${countWithExamples(result.oriented.length, rows.length, result.oriented)} images carry an EXIF orientation; they are shown and run oriented to match their annotations.`)
+      warnings.push(
+        `${countWithExamples(result.oriented.length, rows.length, result.oriented)} images carry an EXIF orientation; they are shown and run oriented to match their annotations.`,
+      )
     }
   }
 
@@ -190,24 +249,30 @@ export class DatasetWriter {
     this.commit()
     const id = this.datasetId
     this.db.transaction(() => {
-      this.db.prepare(
-        `INSERT INTO image_categories (image_id, dataset_id, category_id, annotation_count, pixel_count)
+      this.db
+        .prepare(
+          `INSERT INTO image_categories (image_id, dataset_id, category_id, annotation_count, pixel_count)
          SELECT image_id, dataset_id, category_id, count(*), 0 FROM annotations
          WHERE dataset_id = ? AND deleted = 0 GROUP BY image_id, category_id
          ON CONFLICT (image_id, category_id) DO UPDATE SET annotation_count = excluded.annotation_count`,
-      ).run(id)
-      this.db.prepare(
-        `UPDATE images SET annotation_count = c.n
+        )
+        .run(id)
+      this.db
+        .prepare(
+          `UPDATE images SET annotation_count = c.n
          FROM (SELECT image_id, count(*) AS n FROM annotations WHERE dataset_id = ? GROUP BY image_id) AS c
          WHERE images.id = c.image_id`,
-      ).run(id)
-      this.db.prepare(
-        `UPDATE datasets SET status = 'ready',
+        )
+        .run(id)
+      this.db
+        .prepare(
+          `UPDATE datasets SET status = 'ready',
            image_count = (SELECT count(*) FROM images WHERE dataset_id = @id),
            annotation_count = (SELECT count(*) FROM annotations WHERE dataset_id = @id),
            missing_image_count = (SELECT count(*) FROM images WHERE dataset_id = @id AND missing = 1)
          WHERE id = @id`,
-      ).run({ id })
+        )
+        .run({ id })
     })()
   }
 
@@ -241,13 +306,16 @@ export function deleteDataset(db: Db, datasetId: number): void {
  * another live process (a CLI import beside the app) is left alone.
  */
 export function sweepUnfinishedImports(db: Db): number {
-  const rows = db.prepare(`SELECT id, import_pid FROM datasets WHERE status = 'importing'`).all() as {
+  const rows = db
+    .prepare(`SELECT id, import_pid FROM datasets WHERE status = 'importing'`)
+    .all() as {
     id: number
     import_pid: number | null
   }[]
   let swept = 0
   for (const r of rows) {
-    if (r.import_pid !== null && r.import_pid !== process.pid && processAlive(r.import_pid)) continue
+    if (r.import_pid !== null && r.import_pid !== process.pid && processAlive(r.import_pid))
+      continue
     deleteDataset(db, r.id)
     swept++
   }
@@ -267,7 +335,10 @@ function processAlive(pid: number): boolean {
 export function resolveInside(root: string, fileName: string, where: string): string {
   const full = path.resolve(root, fileName)
   if (!isInside(root, full)) {
-    throw new AppError('IMPORT_FAILED', `${where}: "${fileName}" points outside the images folder ${root}.`)
+    throw new AppError(
+      'IMPORT_FAILED',
+      `${where}: "${fileName}" points outside the images folder ${root}.`,
+    )
   }
   return full
 }

@@ -23,7 +23,10 @@ export interface ImageProbe {
 
 const webFormats = new Set(['jpeg', 'png', 'webp', 'gif'])
 
-export async function probeImageFile(file: string, annotated: { width: number; height: number }): Promise<{ probe: ImageProbe; orientation: number | null }> {
+export async function probeImageFile(
+  file: string,
+  annotated: { width: number; height: number },
+): Promise<{ probe: ImageProbe; orientation: number | null }> {
   try {
     const m = await sharp(file).metadata()
     const orientation = m.orientation && m.orientation !== 1 ? m.orientation : null
@@ -31,20 +34,36 @@ export async function probeImageFile(file: string, annotated: { width: number; h
     const h = m.height ?? 0
     const swaps = orientation !== null && orientation >= 5
     let applyOrientation = orientation !== null
-    if (swaps && w === annotated.width && h === annotated.height && w !== h) applyOrientation = false
+    if (swaps && w === annotated.width && h === annotated.height && w !== h)
+      applyOrientation = false
     const space = m.space ?? null
     const passthrough =
-      webFormats.has(m.format ?? '') && (space === 'srgb' || space === 'b-w') && orientation === null
+      webFormats.has(m.format ?? '') &&
+      (space === 'srgb' || space === 'b-w') &&
+      orientation === null
     return {
       orientation,
-      probe: { format: m.format ?? null, space, channels: m.channels ?? null, storedWidth: w, storedHeight: h, applyOrientation, passthrough },
+      probe: {
+        format: m.format ?? null,
+        space,
+        channels: m.channels ?? null,
+        storedWidth: w,
+        storedHeight: h,
+        applyOrientation,
+        passthrough,
+      },
     }
   } catch (err) {
     return {
       orientation: null,
       probe: {
-        format: null, space: null, channels: null, storedWidth: 0, storedHeight: 0,
-        applyOrientation: false, passthrough: false,
+        format: null,
+        space: null,
+        channels: null,
+        storedWidth: 0,
+        storedHeight: 0,
+        applyOrientation: false,
+        passthrough: false,
         error: err instanceof Error ? err.message : String(err),
       },
     }
@@ -76,7 +95,10 @@ export async function probeImages(
         const swapped = probe.applyOrientation && orientation !== null && orientation >= 5
         const w = swapped ? probe.storedHeight : probe.storedWidth
         const h = swapped ? probe.storedWidth : probe.storedHeight
-        if (w !== row.width || h !== row.height) sizeMismatch.push(`${row.file_name} (${w}x${h} on disk, ${row.width}x${row.height} annotated)`)
+        if (w !== row.width || h !== row.height)
+          sizeMismatch.push(
+            `${row.file_name} (${w}x${h} on disk, ${row.width}x${row.height} annotated)`,
+          )
         if (orientation !== null) oriented.push(row.file_name)
       }
       if (++done % 200 === 0) onProgress(done)

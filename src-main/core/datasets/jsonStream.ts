@@ -52,7 +52,10 @@ export async function streamTopLevelArrays(
     const name = token.name
     if (assembler !== null) {
       // Building one element of a picked array.
-      ;(assembler as unknown as Record<string, (v?: string) => void>)[name]?.call(assembler, token.value)
+      ;(assembler as unknown as Record<string, (v?: string) => void>)[name]?.call(
+        assembler,
+        token.value,
+      )
       if (assembler.done) {
         handlers.onElement(topKey!, index++, assembler.current)
         assembler = null
@@ -63,7 +66,10 @@ export async function streamTopLevelArrays(
       case 'startObject':
       case 'startArray':
         if (depth === 0 && name !== 'startObject') {
-          throw new AppError('PARSE_ERROR', 'The file is not a COCO annotation file: its top level is an array, expected an object with "images", "annotations" and "categories".')
+          throw new AppError(
+            'PARSE_ERROR',
+            'The file is not a COCO annotation file: its top level is an array, expected an object with "images", "annotations" and "categories".',
+          )
         }
         if (depth === 1 && topKey !== null && keys.has(topKey)) {
           if (name !== 'startArray') {
@@ -95,13 +101,22 @@ export async function streamTopLevelArrays(
       default:
         // A scalar value.
         if (depth === 0) {
-          throw new AppError('PARSE_ERROR', 'The file is not a COCO annotation file: its top level is not a JSON object.')
+          throw new AppError(
+            'PARSE_ERROR',
+            'The file is not a COCO annotation file: its top level is not a JSON object.',
+          )
         }
         if (depth === 1 && topKey !== null && keys.has(topKey)) {
-          throw new AppError('PARSE_ERROR', `"${topKey}" must be an array, found ${name.replace('Value', '')}.`)
+          throw new AppError(
+            'PARSE_ERROR',
+            `"${topKey}" must be an array, found ${name.replace('Value', '')}.`,
+          )
         }
         if (depth === 2 && picking) {
-          throw new AppError('PARSE_ERROR', `${topKey}[${index}] must be an object, found ${name.replace('Value', '')}.`)
+          throw new AppError(
+            'PARSE_ERROR',
+            `${topKey}[${index}] must be an object, found ${name.replace('Value', '')}.`,
+          )
         }
         if (depth === 1) topKey = null
     }
@@ -149,14 +164,18 @@ export async function streamTopLevelArrays(
 /** Finds the exact line, column and byte offset of a JSON syntax error (only on the error path). */
 export async function describeJsonError(file: string, original: unknown): Promise<AppError> {
   const reason = original instanceof Error ? original.message : String(original)
-  const where = await new Promise<{ line: number; pos: number; offset: number } | null>((resolve) => {
-    const verifier = new Verifier()
-    verifier.on('error', (e: Error & { line?: number; pos?: number; offset?: number }) =>
-      resolve(e.line ? { line: e.line, pos: e.pos ?? 0, offset: e.offset ?? 0 } : null),
-    )
-    verifier.on('finish', () => resolve(null))
-    fs.createReadStream(file).on('error', () => resolve(null)).pipe(verifier)
-  })
+  const where = await new Promise<{ line: number; pos: number; offset: number } | null>(
+    (resolve) => {
+      const verifier = new Verifier()
+      verifier.on('error', (e: Error & { line?: number; pos?: number; offset?: number }) =>
+        resolve(e.line ? { line: e.line, pos: e.pos ?? 0, offset: e.offset ?? 0 } : null),
+      )
+      verifier.on('finish', () => resolve(null))
+      fs.createReadStream(file)
+        .on('error', () => resolve(null))
+        .pipe(verifier)
+    },
+  )
   if (where) {
     return new AppError(
       'PARSE_ERROR',

@@ -48,7 +48,9 @@ export function listDatasets(db: Db): Dataset[] {
 }
 
 export function getDataset(db: Db, id: number): Dataset {
-  const row = db.prepare(`SELECT ${datasetColumns} FROM datasets d WHERE d.id = ? AND d.status = 'ready'`).get(id) as DatasetRow | undefined
+  const row = db
+    .prepare(`SELECT ${datasetColumns} FROM datasets d WHERE d.id = ? AND d.status = 'ready'`)
+    .get(id) as DatasetRow | undefined
   if (!row) throw new AppError('NOT_FOUND', `Dataset ${id} does not exist.`)
   return toDataset(row)
 }
@@ -64,7 +66,15 @@ export function getCategories(db: Db, datasetId: number): Category[] {
        WHERE c.dataset_id = ?
        GROUP BY c.id ORDER BY c.id`,
     )
-    .all(datasetId) as { id: number; name: string; supercategory: string | null; train_id: number | null; color: string; annotation_count: number; image_count: number }[]
+    .all(datasetId) as {
+    id: number
+    name: string
+    supercategory: string | null
+    train_id: number | null
+    color: string
+    annotation_count: number
+    image_count: number
+  }[]
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -114,9 +124,16 @@ const toImage = (r: ImageRow): ImageSummary => ({
  * class, indexed by dataset and class) rather than annotations; pages are ordered by row id,
  * which is the file's order.
  */
-export function queryImages(db: Db, q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery): { total: number; items: ImageSummary[] } {
+export function queryImages(
+  db: Db,
+  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery,
+): { total: number; items: ImageSummary[] } {
   const where = ['i.dataset_id = @datasetId']
-  const params: Record<string, unknown> = { datasetId: q.datasetId, limit: q.limit ?? 200, offset: q.offset ?? 0 }
+  const params: Record<string, unknown> = {
+    datasetId: q.datasetId,
+    limit: q.limit ?? 200,
+    offset: q.offset ?? 0,
+  }
   if (q.categoryIds && q.categoryIds.length > 0) {
     where.push(
       `i.id IN (SELECT ic.image_id FROM image_categories ic WHERE ic.dataset_id = @datasetId AND ic.category_id IN (${q.categoryIds.map((_, k) => `@c${k}`).join(', ')}))`,
@@ -129,7 +146,9 @@ export function queryImages(db: Db, q: Required<Pick<ImageQuery, 'datasetId'>> &
   }
   if (q.missingOnly) where.push('i.missing = 1')
   const clause = where.join(' AND ')
-  const total = (db.prepare(`SELECT count(*) AS n FROM images i WHERE ${clause}`).get(params) as { n: number }).n
+  const total = (
+    db.prepare(`SELECT count(*) AS n FROM images i WHERE ${clause}`).get(params) as { n: number }
+  ).n
   const items = db
     .prepare(
       `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing
@@ -145,7 +164,8 @@ export function getImage(db: Db, id: number): ImageDetail {
       `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing, i.orientation, i.semantic_path
        FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ? AND d.status = 'ready'`,
     )
-    .get(id) as (ImageRow & { orientation: number | null; semantic_path: string | null }) | undefined
+    .get(id) as
+    (ImageRow & { orientation: number | null; semantic_path: string | null }) | undefined
   if (!row) throw new AppError('NOT_FOUND', `Image ${id} does not exist.`)
   const anns = db
     .prepare(

@@ -48,7 +48,8 @@ export function normalizeSegmentation(
       `${where}.segmentation.size is [${h}, ${w}] but its image is ${image.width}x${image.height} (size is [height, width]).`,
     )
   }
-  const counts = typeof seg.counts === 'string' ? rleCountsFromString(seg.counts, where) : seg.counts
+  const counts =
+    typeof seg.counts === 'string' ? rleCountsFromString(seg.counts, where) : seg.counts
   let total = 0
   for (const c of counts) total += c
   if (total !== h * w) {
@@ -73,9 +74,17 @@ export function rleCountsFromString(s: string, where = 'RLE'): number[] {
     let k = 0
     let more = 1
     while (more) {
-      if (p >= s.length) throw new AppError('IMPORT_FAILED', `${where}: the compressed RLE string ends in the middle of a number.`)
+      if (p >= s.length)
+        throw new AppError(
+          'IMPORT_FAILED',
+          `${where}: the compressed RLE string ends in the middle of a number.`,
+        )
       const c = s.charCodeAt(p) - 48
-      if (c < 0 || c > 63) throw new AppError('IMPORT_FAILED', `${where}: the compressed RLE string has an invalid character at ${p}.`)
+      if (c < 0 || c > 63)
+        throw new AppError(
+          'IMPORT_FAILED',
+          `${where}: the compressed RLE string has an invalid character at ${p}.`,
+        )
       x |= (c & 0x1f) << (5 * k)
       more = c & 0x20
       p++
@@ -83,7 +92,11 @@ export function rleCountsFromString(s: string, where = 'RLE'): number[] {
       if (!more && c & 0x10) x |= -1 << (5 * k)
     }
     if (counts.length > 2) x += counts[counts.length - 2]!
-    if (x < 0) throw new AppError('IMPORT_FAILED', `${where}: the compressed RLE string decodes to a negative run.`)
+    if (x < 0)
+      throw new AppError(
+        'IMPORT_FAILED',
+        `${where}: the compressed RLE string decodes to a negative run.`,
+      )
     counts.push(x)
   }
   return counts
@@ -109,7 +122,8 @@ export function rleCountsToString(counts: readonly number[]): string {
 
 /** The API form: polygons as arrays, RLE always as plain run lengths for the renderer. */
 export function segmentationForApi(kind: string, json: string | null): Segmentation {
-  if (kind === 'polygon' && json) return { kind: 'polygon', polygons: JSON.parse(json) as number[][] }
+  if (kind === 'polygon' && json)
+    return { kind: 'polygon', polygons: JSON.parse(json) as number[][] }
   if (kind === 'rle' && json) {
     const rle = JSON.parse(json) as { size: [number, number]; counts: string | number[] }
     const counts = typeof rle.counts === 'string' ? rleCountsFromString(rle.counts) : rle.counts
@@ -129,7 +143,18 @@ export function encodeIdMap(
   height: number,
   keep: (id: number) => boolean,
 ): Map<number, { counts: number[]; area: number; bbox: [number, number, number, number] }> {
-  const out = new Map<number, { counts: number[]; area: number; lastEnd: number; x0: number; y0: number; x1: number; y1: number }>()
+  const out = new Map<
+    number,
+    {
+      counts: number[]
+      area: number
+      lastEnd: number
+      x0: number
+      y0: number
+      x1: number
+      y1: number
+    }
+  >()
   let runId = -1
   let runStart = 0
   const close = (end: number) => {
@@ -163,10 +188,17 @@ export function encodeIdMap(
     // Runs continue across columns in column-major order, as in COCO's RLE.
   }
   close(i)
-  const result = new Map<number, { counts: number[]; area: number; bbox: [number, number, number, number] }>()
+  const result = new Map<
+    number,
+    { counts: number[]; area: number; bbox: [number, number, number, number] }
+  >()
   for (const [id, r] of out) {
     if (r.lastEnd < width * height) r.counts.push(width * height - r.lastEnd)
-    result.set(id, { counts: r.counts, area: r.area, bbox: [r.x0, r.y0, r.x1 - r.x0 + 1, r.y1 - r.y0 + 1] })
+    result.set(id, {
+      counts: r.counts,
+      area: r.area,
+      bbox: [r.x0, r.y0, r.x1 - r.x0 + 1, r.y1 - r.y0 + 1],
+    })
   }
   return result
 }

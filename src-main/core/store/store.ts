@@ -26,8 +26,14 @@ export function storeIoError(err: unknown, where: string): AppError {
   const e = err as NodeJS.ErrnoException & { code?: string }
   const code = e?.code ?? ''
   const detail = e instanceof Error ? e.message : String(err)
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'SQLITE_READONLY' ||
-      code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN') {
+  if (
+    code === 'EACCES' ||
+    code === 'EPERM' ||
+    code === 'EROFS' ||
+    code === 'SQLITE_READONLY' ||
+    code.startsWith('SQLITE_READONLY') ||
+    code === 'SQLITE_CANTOPEN'
+  ) {
     return new AppError(
       'STORE_READONLY',
       `The data folder ${where} cannot be written (${code || detail}). Choose a writable folder with --data-dir or GCSTUDIO_DATA_DIR.`,
@@ -40,7 +46,10 @@ export function storeIoError(err: unknown, where: string): AppError {
     )
   }
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    return new AppError('STORE_LOCKED', `The store in ${where} is busy: another process holds a write lock (${detail}).`)
+    return new AppError(
+      'STORE_LOCKED',
+      `The store in ${where} is busy: another process holds a write lock (${detail}).`,
+    )
   }
   return new AppError('IO_ERROR', `${where}: ${detail}`)
 }
@@ -95,10 +104,13 @@ export function openStore(dataDir: string, options: OpenStoreOptions = {}): Db {
 }
 
 export function getSetting(db: Db, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined
+  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as
+    { value: string } | undefined
   return row?.value
 }
 
 export function setSetting(db: Db, key: string, value: string): void {
-  db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value)
+  db.prepare(
+    'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+  ).run(key, value)
 }

@@ -17,7 +17,10 @@ import { acquireInstanceLock } from '../../core/store/instanceLock'
 const here = path.dirname(fileURLToPath(import.meta.url))
 
 protocol.registerSchemesAsPrivileged([
-  { scheme: mediaProtocol, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+  {
+    scheme: mediaProtocol,
+    privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true },
+  },
 ])
 app.setName(productName)
 
@@ -30,7 +33,14 @@ function flag(name: string): string | undefined {
 
 /** better-sqlite3 built against Electron's ABI by `npm start` (bin/start.js), beside the Node build. */
 function electronNativeBinding(): string | undefined {
-  const file = path.join(packageRoot(), '.electron-native', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node')
+  const file = path.join(
+    packageRoot(),
+    '.electron-native',
+    'better-sqlite3',
+    'build',
+    'Release',
+    'better_sqlite3.node',
+  )
   return fs.existsSync(file) ? file : undefined
 }
 
@@ -84,7 +94,9 @@ async function start(): Promise<void> {
           const result = await dialog.showOpenDialog(mainWindow!, {
             title: title ?? (mode === 'file' ? 'Choose a file' : 'Choose a folder'),
             properties: mode === 'file' ? ['openFile'] : ['openDirectory'],
-            ...(mode === 'file' ? { filters: [{ name: 'COCO annotations', extensions: ['json'] }] } : {}),
+            ...(mode === 'file'
+              ? { filters: [{ name: 'COCO annotations', extensions: ['json'] }] }
+              : {}),
           })
           const chosen = result.canceled ? null : (result.filePaths[0] ?? null)
           if (chosen) granted.add(path.resolve(chosen))
@@ -101,10 +113,18 @@ async function start(): Promise<void> {
   const dispatch = async (method: string, input: unknown) => {
     if (method === 'datasets:import' && input && typeof input === 'object') {
       const req = input as Record<string, unknown>
-      const paths = ['annotations', 'images', 'root'].map((k) => req[k]).filter((v): v is string => typeof v === 'string')
+      const paths = ['annotations', 'images', 'root']
+        .map((k) => req[k])
+        .filter((v): v is string => typeof v === 'string')
       const denied = paths.find((p) => !isGranted(p))
       if (denied) {
-        return { ok: false, error: new AppError('UNAUTHORIZED', `Choose ${denied} with the file picker first.`).toShape() }
+        return {
+          ok: false,
+          error: new AppError(
+            'UNAUTHORIZED',
+            `Choose ${denied} with the file picker first.`,
+          ).toShape(),
+        }
       }
     }
     return baseDispatch(method, input)
@@ -119,7 +139,9 @@ async function start(): Promise<void> {
     }
     try {
       const media = await studio.media.get(kind as MediaKind, id)
-      return new Response(new Uint8Array(media.body), { headers: { 'content-type': media.contentType } })
+      return new Response(new Uint8Array(media.body), {
+        headers: { 'content-type': media.contentType },
+      })
     } catch (err) {
       const shape = toErrorShape(err)
       return new Response(shape.message, { status: shape.code === 'NOT_FOUND' ? 404 : 422 })
@@ -128,7 +150,11 @@ async function start(): Promise<void> {
 
   ipcMain.handle(ipcChannels.invoke, (event, method: unknown, input: unknown) => {
     // Only our own window's top frame may call.
-    if (!mainWindow || event.sender !== mainWindow.webContents || event.senderFrame !== mainWindow.webContents.mainFrame) {
+    if (
+      !mainWindow ||
+      event.sender !== mainWindow.webContents ||
+      event.senderFrame !== mainWindow.webContents.mainFrame
+    ) {
       return { ok: false, error: { code: 'UNAUTHORIZED', message: 'Unknown caller.' } }
     }
     return dispatch(String(method), input)

@@ -73,7 +73,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   const sendJson = (res: http.ServerResponse, status: number, body: unknown) => {
     const data = Buffer.from(JSON.stringify(body))
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': data.length, 'cache-control': 'no-store' })
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': data.length,
+      'cache-control': 'no-store',
+    })
     res.end(data)
   }
 
@@ -85,20 +89,41 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   })
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
-    if (!hostOk(req)) return sendJson(res, 403, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Wrong Host header.' } })
+    if (!hostOk(req))
+      return sendJson(res, 403, {
+        ok: false,
+        error: { code: 'UNAUTHORIZED', message: 'Wrong Host header.' },
+      })
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
     if (url.pathname.startsWith('/api/')) {
-      if (req.method !== 'POST') return sendJson(res, 405, { ok: false, error: { code: 'INVALID_INPUT', message: 'Use POST.' } })
+      if (req.method !== 'POST')
+        return sendJson(res, 405, {
+          ok: false,
+          error: { code: 'INVALID_INPUT', message: 'Use POST.' },
+        })
       if (!tokenOk(req.headers['x-gcstudio-token'] as string | undefined)) {
-        return sendJson(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Missing or wrong session token: open the URL that `gcstudio serve` printed.' } })
+        return sendJson(res, 401, {
+          ok: false,
+          error: {
+            code: 'UNAUTHORIZED',
+            message: 'Missing or wrong session token: open the URL that `gcstudio serve` printed.',
+          },
+        })
       }
       const body = await readBody(req)
-      if (body === null) return sendJson(res, 413, { ok: false, error: { code: 'INVALID_INPUT', message: 'Request body too large.' } })
+      if (body === null)
+        return sendJson(res, 413, {
+          ok: false,
+          error: { code: 'INVALID_INPUT', message: 'Request body too large.' },
+        })
       let input: unknown
       try {
         input = body.length ? JSON.parse(body.toString('utf8')) : {}
       } catch {
-        return sendJson(res, 400, { ok: false, error: { code: 'INVALID_INPUT', message: 'The request body is not JSON.' } })
+        return sendJson(res, 400, {
+          ok: false,
+          error: { code: 'INVALID_INPUT', message: 'The request body is not JSON.' },
+        })
       }
       const method = decodeURIComponent(url.pathname.slice('/api/'.length))
       const result = await studio.dispatch(method, input)
@@ -106,16 +131,26 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
     if (url.pathname.startsWith('/media/')) {
       if (!tokenOk(url.searchParams.get('t'))) {
-        return sendJson(res, 401, { ok: false, error: { code: 'UNAUTHORIZED', message: 'Missing or wrong session token.' } })
+        return sendJson(res, 401, {
+          ok: false,
+          error: { code: 'UNAUTHORIZED', message: 'Missing or wrong session token.' },
+        })
       }
       const [, , kind, idText] = url.pathname.split('/')
       const id = Number(idText)
       if (!mediaKinds.includes(kind as MediaKind) || !Number.isInteger(id) || id <= 0) {
-        return sendJson(res, 400, { ok: false, error: { code: 'INVALID_INPUT', message: `Bad media path ${url.pathname}.` } })
+        return sendJson(res, 400, {
+          ok: false,
+          error: { code: 'INVALID_INPUT', message: `Bad media path ${url.pathname}.` },
+        })
       }
       try {
         const media = await studio.media.get(kind as MediaKind, id)
-        res.writeHead(200, { 'content-type': media.contentType, 'content-length': media.body.length, 'cache-control': 'private, max-age=3600' })
+        res.writeHead(200, {
+          'content-type': media.contentType,
+          'content-length': media.body.length,
+          'cache-control': 'private, max-age=3600',
+        })
         return res.end(media.body)
       } catch (err) {
         const shape = toErrorShape(err)
@@ -128,11 +163,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   function serveStatic(pathname: string, res: http.ServerResponse) {
     const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '')
     const file = path.resolve(rendererDir, rel)
-    if (!file.startsWith(rendererDir + path.sep) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    if (
+      !file.startsWith(rendererDir + path.sep) ||
+      !fs.existsSync(file) ||
+      !fs.statSync(file).isFile()
+    ) {
       res.writeHead(404, { 'content-type': 'text/plain' })
       return res.end('Not found')
     }
-    const headers: Record<string, string> = { 'content-type': staticTypes[path.extname(file)] ?? 'application/octet-stream' }
+    const headers: Record<string, string> = {
+      'content-type': staticTypes[path.extname(file)] ?? 'application/octet-stream',
+    }
     if (file.endsWith('.html')) {
       headers['content-security-policy'] =
         `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; ` +
@@ -168,7 +209,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     void studio.close()
     lock.release()
     throw err.code === 'EADDRINUSE'
-      ? new Error(`Port ${opts.port} is already in use on 127.0.0.1; choose another with --port, or omit it for a free one.`)
+      ? new Error(
+          `Port ${opts.port} is already in use on 127.0.0.1; choose another with --port, or omit it for a free one.`,
+        )
       : err
   })
   port = (server.address() as { port: number }).port

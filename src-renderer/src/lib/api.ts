@@ -4,7 +4,14 @@
  * session token from the URL. Everything else calls `api.call('domain:verb', input)` with types
  * derived from the contract.
  */
-import type { AppEvent, EventName, EventPayload, Method, MethodInput, MethodOutput } from '../../../src-main/common/api'
+import type {
+  AppEvent,
+  EventName,
+  EventPayload,
+  Method,
+  MethodInput,
+  MethodOutput,
+} from '../../../src-main/common/api'
 import type { HostBridge, MediaKind } from '../../../src-main/common/bridge'
 import type { ErrorShape, Result } from '../../../src-main/common/errors'
 
@@ -59,7 +66,8 @@ function browserBridge(): HostBridge {
       if (!socket) connect()
       return () => listeners.delete(listener)
     },
-    mediaUrl: (kind: MediaKind, id: number) => `/media/${kind}/${id}?t=${encodeURIComponent(token)}`,
+    mediaUrl: (kind: MediaKind, id: number) =>
+      `/media/${kind}/${id}?t=${encodeURIComponent(token)}`,
   }
 }
 

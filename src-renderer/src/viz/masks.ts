@@ -28,7 +28,8 @@ export function rleSprite(
   const w = Math.max(1, Math.ceil(bbox[0] + bbox[2]) - x0)
   const bh = Math.max(1, Math.ceil(bbox[1] + bbox[3]) - y0)
   const canvas = makeCanvas(w, bh)
-  const ctx = canvas.getContext('2d') as CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null
+  const ctx = canvas.getContext('2d') as
+    CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null
   if (!ctx) return null
   const img = ctx.createImageData(w, bh)
   const px = new Uint32Array(img.data.buffer)

@@ -19,7 +19,10 @@ const dispatch = createDispatcher(handlers)
 describe('dispatcher', () => {
   it('knows every method of the contract and nothing else', async () => {
     const r = await dispatch('fs:readFile', { path: '/etc/passwd' })
-    expect(r).toEqual({ ok: false, error: { code: 'UNKNOWN_METHOD', message: 'Unknown method "fs:readFile".' } })
+    expect(r).toEqual({
+      ok: false,
+      error: { code: 'UNKNOWN_METHOD', message: 'Unknown method "fs:readFile".' },
+    })
     expect(Object.keys(contract).every((m) => /^[a-z]+:[a-zA-Z]+$/.test(m))).toBe(true)
   })
 
@@ -48,12 +51,18 @@ describe('dispatcher', () => {
 
   it('passes parsed input with defaults and returns values as Results', async () => {
     seen.length = 0
-    expect(await dispatch('images:query', { datasetId: 3 })).toEqual({ ok: true, value: { total: 0, items: [] } })
+    expect(await dispatch('images:query', { datasetId: 3 })).toEqual({
+      ok: true,
+      value: { total: 0, items: [] },
+    })
     expect(seen).toEqual([['images:query', { datasetId: 3, offset: 0, limit: 200 }]])
   })
 
   it('turns thrown AppErrors into error values with their code', async () => {
-    expect(await dispatch('datasets:get', { id: 7 })).toEqual({ ok: false, error: { code: 'NOT_FOUND', message: 'Dataset 7 does not exist.' } })
+    expect(await dispatch('datasets:get', { id: 7 })).toEqual({
+      ok: false,
+      error: { code: 'NOT_FOUND', message: 'Dataset 7 does not exist.' },
+    })
   })
 
   it('catches a handler whose output breaks the contract (checked under test)', async () => {

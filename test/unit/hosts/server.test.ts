@@ -22,7 +22,10 @@ afterAll(async () => server.close())
 const call = (method: string, input: unknown, token: string | null = server.token) =>
   fetch(`${base}/api/${method}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token !== null ? { 'x-gcstudio-token': token } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(token !== null ? { 'x-gcstudio-token': token } : {}),
+    },
     body: JSON.stringify(input),
   })
 
@@ -52,14 +55,25 @@ describe('browser host', () => {
     expect((await fetch(`${base}/media/image/1`)).status).toBe(401)
     expect((await fetch(`${base}/media/image/1?t=wrong`)).status).toBe(401)
     expect((await fetch(`${base}/media/file/etc%2Fpasswd?t=${server.token}`)).status).toBe(400)
-    expect((await fetch(`${base}/media/image/..%2F..%2Fetc%2Fpasswd?t=${server.token}`)).status).toBe(400)
+    expect(
+      (await fetch(`${base}/media/image/..%2F..%2Fetc%2Fpasswd?t=${server.token}`)).status,
+    ).toBe(400)
     expect((await fetch(`${base}/media/image/999?t=${server.token}`)).status).toBe(404)
   })
 
   it('refuses a foreign Host header (DNS rebinding)', async () => {
     const http = await import('node:http')
     const status = await new Promise<number>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, path: '/api/datasets:list', method: 'POST', headers: { host: 'evil.example:80', 'x-gcstudio-token': server.token } }, (res) => resolve(res.statusCode ?? 0))
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: server.port,
+          path: '/api/datasets:list',
+          method: 'POST',
+          headers: { host: 'evil.example:80', 'x-gcstudio-token': server.token },
+        },
+        (res) => resolve(res.statusCode ?? 0),
+      )
       req.end('{}')
     })
     expect(status).toBe(403)
@@ -74,7 +88,9 @@ describe('browser host', () => {
   })
 
   it('refuses a second studio on the same data folder', async () => {
-    await expect(startServer({ dataDir, importDemo: false })).rejects.toThrow(/Another GC Studio \(browser, pid \d+ at http:\/\/127\.0\.0\.1:\d+\/.*\) is already using the data folder/)
+    await expect(startServer({ dataDir, importDemo: false })).rejects.toThrow(
+      /Another GC Studio \(browser, pid \d+ at http:\/\/127\.0\.0\.1:\d+\/.*\) is already using the data folder/,
+    )
   })
 
   it('imports through the API with progress events over the WebSocket, then serves thumbnails', async () => {
@@ -90,15 +106,25 @@ describe('browser host', () => {
         if (e.payload.state !== 'running') resolve(e.payload)
       }),
     )
-    const res = (await (await call('datasets:import', { kind: 'coco', annotations: fx.annotations, images: fx.images })).json()) as { ok: true; value: { jobId: string } }
+    const res = (await (
+      await call('datasets:import', {
+        kind: 'coco',
+        annotations: fx.annotations,
+        images: fx.images,
+      })
+    ).json()) as { ok: true; value: { jobId: string } }
     expect(res.ok).toBe(true)
     const job = await finished
     ws.close()
     expect(job).toMatchObject({ id: res.value.jobId, state: 'done', kind: 'import' })
     expect(events.some((e) => e.state === 'running')).toBe(true)
-    const list = (await (await call('datasets:list', {})).json()) as { value: { id: number; imageCount: number }[] }
+    const list = (await (await call('datasets:list', {})).json()) as {
+      value: { id: number; imageCount: number }[]
+    }
     expect(list.value[0]!.imageCount).toBe(6)
-    const imgs = (await (await call('images:query', { datasetId: job.datasetId })).json()) as { value: { items: { id: number; fileName: string }[] } }
+    const imgs = (await (await call('images:query', { datasetId: job.datasetId })).json()) as {
+      value: { items: { id: number; fileName: string }[] }
+    }
     const cmyk = imgs.value.items.find((i) => i.fileName === 'cmyk.jpg')!
     const thumb = await fetch(`${base}/media/thumb/${cmyk.id}?t=${server.token}`)
     expect(thumb.status).toBe(200)
@@ -115,6 +141,8 @@ describe('browser host', () => {
     const missing = imgs.value.items.find((i) => i.fileName === 'not-copied-yet.jpg')!
     const r404 = await fetch(`${base}/media/image/${missing.id}?t=${server.token}`)
     expect(r404.status).toBe(404)
-    expect(((await r404.json()) as { error: { message: string } }).error.message).toMatch(/not-copied-yet\.jpg is missing/)
+    expect(((await r404.json()) as { error: { message: string } }).error.message).toMatch(
+      /not-copied-yet\.jpg is missing/,
+    )
   })
 })

@@ -7,7 +7,11 @@ import { applyMigrations, openStore } from '../../../src-main/core/store/store'
 import { tempDir } from '../../helpers/fixtures'
 
 const tables = (db: Database.Database) =>
-  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((r) => r.name)
+  (
+    db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as {
+      name: string
+    }[]
+  ).map((r) => r.name)
 
 describe('migrations', () => {
   it('are numbered 1..n without gaps', () => {
@@ -18,7 +22,15 @@ describe('migrations', () => {
   // One case per migration: applying it on top of the previous one adds exactly its tables
   // and bumps user_version, and the result passes SQLite's integrity and foreign-key checks.
   const expectedTables: Record<number, string[]> = {
-    1: ['annotation_edits', 'annotations', 'categories', 'datasets', 'image_categories', 'images', 'settings'],
+    1: [
+      'annotation_edits',
+      'annotations',
+      'categories',
+      'datasets',
+      'image_categories',
+      'images',
+      'settings',
+    ],
     2: ['attention_maps', 'models', 'predictions', 'run_images', 'runs', 'semantic_outputs'],
     3: ['evaluation_images', 'evaluations'],
   }
@@ -46,7 +58,9 @@ describe('migrations', () => {
     db.prepare(`INSERT INTO settings (key, value) VALUES ('x', 'y')`).run()
     db.close()
     const again = openStore(dir)
-    expect(again.prepare(`SELECT value FROM settings WHERE key = 'x'`).get()).toEqual({ value: 'y' })
+    expect(again.prepare(`SELECT value FROM settings WHERE key = 'x'`).get()).toEqual({
+      value: 'y',
+    })
     again.close()
   })
 

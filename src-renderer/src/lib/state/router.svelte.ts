@@ -12,7 +12,12 @@ export function parseRoute(hash: string): Route {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
       const index = params.get('i')
-      return { name: 'image', datasetId, imageId: Number(parts[3]), index: index === null ? null : Number(index) }
+      return {
+        name: 'image',
+        datasetId,
+        imageId: Number(parts[3]),
+        index: index === null ? null : Number(index),
+      }
     }
     return { name: 'browse', datasetId }
   }
