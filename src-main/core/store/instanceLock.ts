@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../../common/errors'
+import { storeIoError } from './store'
 
 export interface LockInfo {
   pid: number
@@ -29,6 +30,11 @@ function alive(pid: number): boolean {
  * A lock left by a process that died is taken over.
  */
 export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' | 'startedAt'>) {
+  try {
+    fs.mkdirSync(dataDir, { recursive: true })
+  } catch (err) {
+    throw storeIoError(err, dataDir)
+  }
   const file = path.join(dataDir, lockName)
   const mine: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), ...info }
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -51,7 +57,7 @@ export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' 
         },
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw storeIoError(err, dataDir)
       let other: LockInfo | undefined
       try {
         other = JSON.parse(fs.readFileSync(file, 'utf8')) as LockInfo
