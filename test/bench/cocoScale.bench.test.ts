@@ -18,7 +18,9 @@ import { percentile, writeReport } from './report'
 
 const IMAGES = Number(process.env.SCALE_IMAGES ?? 118_287)
 const ANNOTATIONS = Number(process.env.SCALE_ANNOTATIONS ?? 860_001)
-const cocoIds = [...Array(90).keys()].map((i) => i + 1).filter((i) => ![12, 26, 29, 30, 45, 66, 68, 69, 71, 83].includes(i))
+const cocoIds = [...Array(90).keys()]
+  .map((i) => i + 1)
+  .filter((i) => ![12, 26, 29, 30, 45, 66, 68, 69, 71, 83].includes(i))
 
 function rng(seed: number) {
   return () => {
@@ -35,7 +37,9 @@ async function generate(file: string): Promise<number> {
   const r = rng(42)
   await write('{"info":{"description":"generated"},"licenses":[],"images":[')
   for (let i = 0; i < IMAGES; i++) {
-    await write(`${i ? ',' : ''}{"license":1,"file_name":"${String(i + 1).padStart(12, '0')}.jpg","coco_url":"","height":480,"width":640,"date_captured":"2013-11-14 17:02:52","flickr_url":"","id":${i + 1}}`)
+    await write(
+      `${i ? ',' : ''}{"license":1,"file_name":"${String(i + 1).padStart(12, '0')}.jpg","coco_url":"","height":480,"width":640,"date_captured":"2013-11-14 17:02:52","flickr_url":"","id":${i + 1}}`,
+    )
   }
   await write('],"annotations":[')
   for (let a = 0; a < ANNOTATIONS; a++) {
@@ -53,14 +57,21 @@ async function generate(file: string): Promise<number> {
       const pts: string[] = []
       for (let k = 0; k < n; k++) {
         const t = (k / n) * 2 * Math.PI
-        pts.push(((x + w / 2 + (Math.cos(t) * w) / 2) | 0) + '.' + ((r() * 100) | 0), ((y + h / 2 + (Math.sin(t) * h) / 2) | 0) + '.' + ((r() * 100) | 0))
+        pts.push(
+          ((x + w / 2 + (Math.cos(t) * w) / 2) | 0) + '.' + ((r() * 100) | 0),
+          ((y + h / 2 + (Math.sin(t) * h) / 2) | 0) + '.' + ((r() * 100) | 0),
+        )
       }
       seg = `[[${pts.join(',')}]]`
     }
-    await write(`${a ? ',' : ''}{"segmentation":${seg},"area":${(w * h * 0.7).toFixed(2)},"iscrowd":${a % 100 === 99 ? 1 : 0},"image_id":${img},"bbox":[${x.toFixed(2)},${y.toFixed(2)},${w.toFixed(2)},${h.toFixed(2)}],"category_id":${cat},"id":${a + 1}}`)
+    await write(
+      `${a ? ',' : ''}{"segmentation":${seg},"area":${(w * h * 0.7).toFixed(2)},"iscrowd":${a % 100 === 99 ? 1 : 0},"image_id":${img},"bbox":[${x.toFixed(2)},${y.toFixed(2)},${w.toFixed(2)},${h.toFixed(2)}],"category_id":${cat},"id":${a + 1}}`,
+    )
   }
   await write('],"categories":[')
-  await write(cocoIds.map((id) => `{"supercategory":"thing","id":${id},"name":"class${id}"}`).join(','))
+  await write(
+    cocoIds.map((id) => `{"supercategory":"thing","id":${id},"name":"class${id}"}`).join(','),
+  )
   await write(']}')
   out.end()
   await once(out, 'finish')
@@ -74,13 +85,27 @@ it('imports a train2017-sized COCO file with bounded memory and keeps grid queri
   fs.mkdirSync(images)
   const t0 = Date.now()
   const bytes = await generate(file)
-  console.log(`generated ${(bytes / 1e6).toFixed(0)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+  console.log(
+    `generated ${(bytes / 1e6).toFixed(0)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  )
 
   const dataDir = path.join(work, 'data')
   const started = Date.now()
   const child = spawn(
     process.execPath,
-    ['--import', 'data:text/javascript,process.on("exit",()=>process.stderr.write("MAXRSS "+process.resourceUsage().maxRSS+"\\n"))', path.join(packageRoot(), 'bin', 'gcstudio.js'), 'import', 'coco', '--annotations', file, '--images', images, '--data-dir', dataDir],
+    [
+      '--import',
+      'data:text/javascript,process.on("exit",()=>process.stderr.write("MAXRSS "+process.resourceUsage().maxRSS+"\\n"))',
+      path.join(packageRoot(), 'bin', 'gcstudio.js'),
+      'import',
+      'coco',
+      '--annotations',
+      file,
+      '--images',
+      images,
+      '--data-dir',
+      dataDir,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stderr = ''
@@ -94,19 +119,43 @@ it('imports a train2017-sized COCO file with bounded memory and keeps grid queri
 
   const db = openStore(dataDir)
   const datasetId = (db.prepare('SELECT id FROM datasets').get() as { id: number }).id
-  const total = (db.prepare('SELECT count(*) AS n FROM images WHERE dataset_id = ?').get(datasetId) as { n: number }).n
+  const total = (
+    db.prepare('SELECT count(*) AS n FROM images WHERE dataset_id = ?').get(datasetId) as {
+      n: number
+    }
+  ).n
   const r = rng(7)
   const time = (fn: () => void) => {
     const s = performance.now()
     fn()
     return performance.now() - s
   }
-  const page = Array.from({ length: 200 }, () => time(() => queryImages(db, { datasetId, offset: Math.floor(r() * (total - 200)), limit: 200 })))
-  const pageFiltered = Array.from({ length: 100 }, () =>
-    time(() => queryImages(db, { datasetId, offset: Math.floor(r() * 2000), limit: 200, categoryIds: [cocoIds[Math.floor(r() * 80)]!] })),
+  const page = Array.from({ length: 200 }, () =>
+    time(() => queryImages(db, { datasetId, offset: Math.floor(r() * (total - 200)), limit: 200 })),
   )
-  const pageSearch = Array.from({ length: 50 }, () => time(() => queryImages(db, { datasetId, offset: 0, limit: 200, search: String(Math.floor(r() * 1000)).padStart(4, '0') })))
-  const imageIds = db.prepare('SELECT id FROM images WHERE dataset_id = ? ORDER BY random() LIMIT 500').all(datasetId) as { id: number }[]
+  const pageFiltered = Array.from({ length: 100 }, () =>
+    time(() =>
+      queryImages(db, {
+        datasetId,
+        offset: Math.floor(r() * 2000),
+        limit: 200,
+        categoryIds: [cocoIds[Math.floor(r() * 80)]!],
+      }),
+    ),
+  )
+  const pageSearch = Array.from({ length: 50 }, () =>
+    time(() =>
+      queryImages(db, {
+        datasetId,
+        offset: 0,
+        limit: 200,
+        search: String(Math.floor(r() * 1000)).padStart(4, '0'),
+      }),
+    ),
+  )
+  const imageIds = db
+    .prepare('SELECT id FROM images WHERE dataset_id = ? ORDER BY random() LIMIT 500')
+    .all(datasetId) as { id: number }[]
   const open = imageIds.map(({ id }) => time(() => getImage(db, id)))
   db.close()
   const ms = (v: number) => Number(v.toFixed(2))
@@ -118,7 +167,10 @@ it('imports a train2017-sized COCO file with bounded memory and keeps grid queri
     annotationsPerSecond: Math.round(ANNOTATIONS / seconds),
     peakRssMB: Math.round(maxRssKb / 1024),
     gridPageQueryMs: { p50: ms(percentile(page, 50)), p95: ms(percentile(page, 95)) },
-    gridPageClassFilterMs: { p50: ms(percentile(pageFiltered, 50)), p95: ms(percentile(pageFiltered, 95)) },
+    gridPageClassFilterMs: {
+      p50: ms(percentile(pageFiltered, 50)),
+      p95: ms(percentile(pageFiltered, 95)),
+    },
     gridPageSearchMs: { p50: ms(percentile(pageSearch, 50)), p95: ms(percentile(pageSearch, 95)) },
     imageOpenQueryMs: { p50: ms(percentile(open, 50)), p95: ms(percentile(open, 95)) },
   })

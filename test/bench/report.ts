@@ -7,9 +7,19 @@ export function writeReport(name: string, results: Record<string, unknown>): str
   const dir = path.join(import.meta.dirname, 'results')
   fs.mkdirSync(dir, { recursive: true })
   const file = path.join(dir, `${name}.json`)
-  const machine = { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version }
-  fs.writeFileSync(file, JSON.stringify({ name, date: new Date().toISOString(), machine, results }, null, 2) + '\n')
-  console.log(`\n${name}:\n${JSON.stringify(results, null, 2)}\n-> ${path.relative(process.cwd(), file)}`)
+  const machine = {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  }
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ name, date: new Date().toISOString(), machine, results }, null, 2) + '\n',
+  )
+  console.log(
+    `\n${name}:\n${JSON.stringify(results, null, 2)}\n-> ${path.relative(process.cwd(), file)}`,
+  )
   return file
 }
 

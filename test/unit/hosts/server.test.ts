@@ -146,3 +146,58 @@ describe('browser host', () => {
     )
   })
 })
+
+describe('import jobs', () => {
+  it('cancels a running import from the API and keeps nothing of it', async () => {
+    const dir = tempDir()
+    fs.mkdirSync(path.join(dir, 'images'))
+    // Large enough to still be running when the cancel arrives (about 25 MB).
+    const images = Array.from({ length: 20_000 }, (_, i) => ({
+      id: i + 1,
+      file_name: `${i}.jpg`,
+      width: 640,
+      height: 480,
+    }))
+    const annotations = Array.from({ length: 150_000 }, (_, i) => ({
+      id: i + 1,
+      image_id: (i % 20_000) + 1,
+      category_id: 1,
+      iscrowd: 0,
+      area: 100,
+      bbox: [1, 2, 10, 10],
+      segmentation: [[1, 2, 11, 2, 11, 12, 1, 12]],
+    }))
+    const file = path.join(dir, 'instances_big.json')
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ images, annotations, categories: [{ id: 1, name: 'thing' }] }),
+    )
+    const before = ((await (await call('datasets:list', {})).json()) as { value: unknown[] }).value
+      .length
+    const started = (await (
+      await call('datasets:import', {
+        kind: 'coco',
+        annotations: file,
+        images: path.join(dir, 'images'),
+      })
+    ).json()) as { value: { jobId: string } }
+    const jobId = started.value.jobId
+    // Wait until it is really working, then cancel.
+    await expect
+      .poll(async () => server.studio.jobs.get(jobId)?.done ?? 0, { timeout: 20_000 })
+      .toBeGreaterThan(0)
+    const cancelled = (await (await call('jobs:cancel', { jobId })).json()) as {
+      value: { cancelled: boolean }
+    }
+    expect(cancelled.value.cancelled).toBe(true)
+    const end = await server.studio.jobs.settled(jobId)
+    expect(end.state).toBe('cancelled')
+    const after = ((await (await call('datasets:list', {})).json()) as { value: unknown[] }).value
+      .length
+    expect(after).toBe(before)
+    const rows = server.studio.db
+      .prepare(`SELECT count(*) AS n FROM datasets WHERE status = 'importing'`)
+      .get() as { n: number }
+    expect(rows.n).toBe(0)
+  })
+})
