@@ -4,6 +4,7 @@
  * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
  */
 import { z } from 'zod'
+import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 
 const id = z.number().int().positive()
 
@@ -157,6 +158,157 @@ export const AppInfo = z.object({
 })
 export type AppInfo = z.infer<typeof AppInfo>
 
+// ---- Models, runs and inference results ----------------------------------------------------
+
+export const GcBlockInfo = z.object({
+  index: z.number().int(),
+  stage: z.enum(['c2', 'c3', 'c4', 'c5']).nullable(),
+  indexInStage: z.number().int(),
+  channels: z.number().int(),
+  hidden: z.number().int(),
+  ratio: z.number(),
+  fusion: z.array(z.enum(['channel_add', 'channel_mul'])),
+  layerNorm: z.enum(['LayerNormalization', 'decomposed', 'none']),
+  attentionSize: z.tuple([z.number().int(), z.number().int()]).nullable(),
+})
+export type GcBlockInfo = z.infer<typeof GcBlockInfo>
+
+const TensorInfo = z.object({
+  name: z.string(),
+  elemType: z.string(),
+  shape: z.array(z.union([z.number(), z.string(), z.null()])).nullable(),
+})
+
+export const ModelCard = z.object({
+  format: ModelFormat.nullable(),
+  formatError: z.string().nullable(),
+  opset: z.number().int(),
+  irVersion: z.number().int(),
+  producer: z.string(),
+  inputs: z.array(TensorInfo),
+  outputs: z.array(TensorInfo),
+  params: z.number(),
+  flops: z.number(),
+  flopsPerRoi: z.number(),
+  flopsInput: z.tuple([z.number(), z.number()]),
+  gcBlocks: z.array(GcBlockInfo),
+  gcRatioLabel: z.string().nullable(),
+})
+
+export const Model = z.object({
+  id,
+  sha256: z.string(),
+  name: z.string(),
+  task: ModelTask,
+  format: ModelFormat,
+  path: z.string(),
+  source: z.string(),
+  config: ModelConfig,
+  card: ModelCard,
+  createdAt: z.string(),
+})
+export type Model = z.infer<typeof Model>
+
+export const EpChoice = z.enum(['auto', 'cuda', 'dml', 'coreml', 'cpu'])
+
+export const RunSettings = z.object({
+  modelId: id,
+  datasetId: id,
+  /** Defaults to the model's own threshold. */
+  scoreThreshold: z.number().min(0).max(1).optional(),
+  ep: EpChoice.default('auto'),
+  taps: z.boolean().default(true),
+  /** onnxruntime intra-op threads; 0 lets it choose. */
+  threads: z.number().int().min(0).max(256).default(0),
+  /** Only the first N images of the dataset. */
+  limit: z.number().int().positive().optional(),
+})
+export type RunSettings = z.input<typeof RunSettings>
+
+export const RunStatus = z.enum(['queued', 'running', 'paused', 'cancelled', 'failed', 'done'])
+export const Run = z.object({
+  id,
+  modelId: id,
+  modelName: z.string(),
+  datasetId: id,
+  datasetName: z.string(),
+  task: ModelTask,
+  status: RunStatus,
+  settings: RunSettings.extend({ ep: EpChoice, taps: z.boolean(), threads: z.number() }),
+  executionProvider: z.string().nullable(),
+  imagesTotal: z.number().int(),
+  imagesDone: z.number().int(),
+  imagesFailed: z.number().int(),
+  /** Images per second, while running; the run's mean once finished. */
+  rate: z.number().nullable(),
+  etaSeconds: z.number().nullable(),
+  meanInferenceMs: z.number().nullable(),
+  gcBlocks: z.number().int(),
+  error: z.string().nullable(),
+  notes: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+})
+export type Run = z.infer<typeof Run>
+
+export const Prediction = z.object({
+  categoryId: z.number().int(),
+  score: z.number(),
+  bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  /** Full-image mask as column-major run lengths. */
+  mask: z
+    .object({
+      size: z.tuple([z.number().int(), z.number().int()]),
+      counts: z.array(z.number().int()),
+    })
+    .nullable(),
+})
+export type Prediction = z.infer<typeof Prediction>
+
+export const AttentionMap = z.object({
+  block: z.number().int(),
+  stage: z.string().nullable(),
+  indexInStage: z.number().int(),
+  channels: z.number().int(),
+  height: z.number().int(),
+  width: z.number().int(),
+  min: z.number(),
+  max: z.number(),
+  /** uint8 (0..255 between min and max), row-major, base64. */
+  data: z.string(),
+  /** The transform output (channel_add term), C values. */
+  transform: z.array(z.number()).nullable(),
+})
+export type AttentionMap = z.infer<typeof AttentionMap>
+
+export const Geometry = z.object({
+  width: z.number(),
+  height: z.number(),
+  resizedWidth: z.number(),
+  resizedHeight: z.number(),
+  inputWidth: z.number(),
+  inputHeight: z.number(),
+  scaleX: z.number(),
+  scaleY: z.number(),
+})
+
+export const ImageInference = z.object({
+  imageId: id,
+  status: z.enum(['done', 'error']),
+  error: z.string().nullable(),
+  geometry: Geometry.nullable(),
+  predictions: z.array(Prediction).nullable(),
+  /** Semantic map as dataset category ids: a one-channel PNG, base64. */
+  semanticPng: z.string().nullable(),
+  attention: z.array(AttentionMap).nullable(),
+  timings: z
+    .object({ preprocessMs: z.number(), inferenceMs: z.number(), postprocessMs: z.number() })
+    .nullable(),
+  executionProvider: z.string().nullable(),
+})
+export type ImageInference = z.infer<typeof ImageInference>
+
 const empty = z.object({}).strict()
 
 function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
@@ -203,6 +355,60 @@ export const contract = {
     z.object({ path: z.string().nullable() }),
     'Native file or folder picker (Electron host only).',
   ),
+  'models:add': method(
+    z
+      .object({
+        path: z.string().min(1),
+        name: z.string().min(1).max(200).optional(),
+        labelMapping: LabelMapping.optional(),
+      })
+      .strict(),
+    z.object({ model: Model, existed: z.boolean() }),
+    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+  ),
+  'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),
+  'models:get': method(
+    z.object({ id }).strict(),
+    Model,
+    'One model with its card and configuration.',
+  ),
+  'models:remove': method(
+    z.object({ id }).strict(),
+    z.object({ removed: z.boolean() }),
+    'Removes a model and its runs.',
+  ),
+  'runs:start': method(RunSettings, Run, 'Starts (or queues) a run of a model over a dataset.'),
+  'runs:list': method(
+    z.object({ datasetId: id.optional(), modelId: id.optional() }).strict(),
+    z.array(Run),
+    'Runs, newest first.',
+  ),
+  'runs:get': method(z.object({ id }).strict(), Run, 'One run.'),
+  'runs:cancel': method(
+    z.object({ id }).strict(),
+    Run,
+    'Stops a run; finished images stay and it can resume.',
+  ),
+  'runs:resume': method(
+    z.object({ id }).strict(),
+    Run,
+    'Continues a stopped, failed or interrupted run without redoing finished images.',
+  ),
+  'runs:delete': method(
+    z.object({ id }).strict(),
+    z.object({ deleted: z.boolean() }),
+    'Deletes a run and its results.',
+  ),
+  'runs:imageResult': method(
+    z.object({ runId: id, imageId: id }).strict(),
+    ImageInference.nullable(),
+    'A stored result of one image.',
+  ),
+  'inference:image': method(
+    z.object({ modelId: id, imageId: id, taps: z.boolean().default(true) }).strict(),
+    ImageInference,
+    'Runs one image now (the viewer), without storing it.',
+  ),
 } as const
 
 export type Contract = typeof contract
@@ -214,6 +420,8 @@ export type MethodOutput<M extends Method> = z.output<Contract[M]['output']>
 export const eventSchemas = {
   'job:progress': Job,
   'datasets:changed': z.object({ datasetId: z.number().int().nullable() }),
+  'run:progress': Run,
+  'models:changed': z.object({ modelId: z.number().int().nullable() }),
 } as const
 export type EventName = keyof typeof eventSchemas
 export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>

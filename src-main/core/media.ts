@@ -95,6 +95,11 @@ export class MediaService {
     return row
   }
 
+  /** The file behind an image id (for the inference process; never handed to the renderer). */
+  filePath(id: number): string {
+    return this.#file(this.#row(id))
+  }
+
   #file(row: ImageFileRow): string {
     const file = path.resolve(row.images_root, row.file_name)
     if (!isInside(row.images_root, file))

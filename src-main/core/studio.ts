@@ -20,6 +20,11 @@ import {
 } from './datasets/queries'
 import { discoverDemoDatasets } from './demo'
 import { packageRoot, resourcesDir } from './paths'
+import { RunManager } from './inference/runs'
+import { InteractiveInference } from './inference/interactive'
+import type { ProcessLauncher } from './inference/engine'
+import { storedInference } from './inference/results'
+import { addModel, getModel, listModels, removeModel } from './models/registry'
 
 export interface StudioOptions {
   dataDir: string
@@ -27,6 +32,8 @@ export interface StudioOptions {
   nativeBinding?: string
   /** Host-specific methods (native pickers in Electron). */
   overrides?: Partial<Handlers>
+  /** How the inference process starts: a Node child process, or an Electron utility process. */
+  launcher?: ProcessLauncher
   log?: (line: string) => void
 }
 
@@ -39,6 +46,8 @@ export class Studio {
   readonly bus = new EventBus()
   readonly jobs: JobManager
   readonly media: MediaService
+  readonly runs: RunManager
+  readonly interactive: InteractiveInference
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -62,6 +71,19 @@ export class Studio {
       ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
     })
     this.media = new MediaService(this.db, options.dataDir)
+    const launcher = options.launcher ? { launcher: options.launcher } : {}
+    this.runs = new RunManager({
+      db: this.db,
+      dataDir: options.dataDir,
+      bus: this.bus,
+      ...launcher,
+    })
+    this.interactive = new InteractiveInference({
+      db: this.db,
+      dataDir: options.dataDir,
+      media: this.media,
+      ...launcher,
+    })
     this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
   }
 
@@ -102,6 +124,39 @@ export class Studio {
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'images:query': (q) => queryImages(db, q),
       'images:get': ({ id }) => getImage(db, id),
+      'models:add': ({ path, name, labelMapping }) => {
+        const out = addModel(db, path, {
+          ...(name ? { name } : {}),
+          ...(labelMapping ? { labelMapping } : {}),
+        })
+        if (!out.existed) this.bus.emit('models:changed', { modelId: out.model.id })
+        return out
+      },
+      'models:list': () => listModels(db),
+      'models:get': ({ id }) => getModel(db, id),
+      'models:remove': ({ id }) => {
+        const removed = removeModel(db, id)
+        if (removed) this.bus.emit('models:changed', { modelId: id })
+        return { removed }
+      },
+      'runs:start': (settings) => this.runs.start(settings),
+      'runs:list': (filter) => this.runs.list(filter),
+      'runs:get': ({ id }) => this.runs.get(id),
+      'runs:cancel': ({ id }) => this.runs.cancel(id),
+      'runs:resume': ({ id }) => this.runs.resume(id),
+      'runs:delete': ({ id }) => ({ deleted: this.runs.delete(id) }),
+      'runs:imageResult': ({ runId, imageId }) => {
+        const run = this.runs.get(runId)
+        return storedInference(
+          db,
+          runId,
+          imageId,
+          getModel(db, run.modelId).card.gcBlocks,
+          run.executionProvider,
+        )
+      },
+      'inference:image': ({ modelId, imageId, taps }) =>
+        this.interactive.image(modelId, imageId, taps),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',
@@ -135,6 +190,8 @@ export class Studio {
   }
 
   async close(): Promise<void> {
+    this.interactive.dispose()
+    await this.runs.shutdown()
     await this.jobs.shutdown()
     this.db.close()
   }

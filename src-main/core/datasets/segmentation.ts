@@ -102,6 +102,24 @@ export function rleCountsFromString(s: string, where = 'RLE'): number[] {
   return counts
 }
 
+/** Run lengths of a column-major binary mask (first run counts zeros), as COCO's RLE. */
+export function binaryMaskCounts(colMajor: Uint8Array): number[] {
+  const counts: number[] = []
+  let current = 0
+  let run = 0
+  for (let i = 0; i < colMajor.length; i++) {
+    const v = colMajor[i]! ? 1 : 0
+    if (v !== current) {
+      counts.push(run)
+      run = 0
+      current = v
+    }
+    run++
+  }
+  counts.push(run)
+  return counts
+}
+
 /** Encodes run lengths as COCO's compressed RLE string (maskApi `rleToString`). */
 export function rleCountsToString(counts: readonly number[]): string {
   let out = ''

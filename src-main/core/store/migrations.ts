@@ -133,7 +133,12 @@ export const migrations: readonly Migration[] = [
         name TEXT NOT NULL,
         task TEXT NOT NULL CHECK (task IN ('detection', 'instance_segmentation', 'semantic_segmentation')),
         format TEXT NOT NULL,
+        -- The ONNX file, referenced in place; size and mtime let a run notice a changed file
+        -- without hashing it again.
         path TEXT NOT NULL,
+        source TEXT NOT NULL,
+        file_size INTEGER NOT NULL,
+        file_mtime REAL NOT NULL,
         -- Resolved preprocessing, output adapter, classes and label mapping.
         config TEXT NOT NULL,
         -- The model card read from the graph: io, opset, params, FLOPs, GC blocks.
@@ -147,7 +152,11 @@ export const migrations: readonly Migration[] = [
         dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
         settings TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'paused', 'cancelled', 'failed', 'done')),
+        -- The process running it; a run whose process is gone was interrupted and can resume.
+        owner_pid INTEGER,
         execution_provider TEXT,
+        -- Counts and warnings in words (unmapped labels, exporter quirks).
+        notes TEXT,
         error TEXT,
         images_total INTEGER NOT NULL DEFAULT 0,
         images_done INTEGER NOT NULL DEFAULT 0,
@@ -168,6 +177,8 @@ export const migrations: readonly Migration[] = [
         preprocess_ms REAL,
         inference_ms REAL,
         postprocess_ms REAL,
+        -- Resize/pad geometry, to place attention maps and outputs over the image.
+        meta TEXT,
         PRIMARY KEY (run_id, image_id)
       ) WITHOUT ROWID;
 

@@ -1,0 +1,485 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Run, RunSettings } from '../../common/api'
+import { AppError, toErrorShape } from '../../common/errors'
+import { rateTracker } from '../../common/rate'
+import type { EventBus } from '../events'
+import { getCategories, getDataset } from '../datasets/queries'
+import type { ImageProbe } from '../datasets/imageProbe'
+import { isInside } from '../paths'
+import { getModel, verifyModelFile, type ModelRecord } from '../models/registry'
+import { findGcBlocks } from '../models/gcBlocks'
+import { decodeModel, Graph } from '../models/onnx'
+import { tapModel, type BlockTaps } from '../models/taps'
+import { storeIoError, type Db } from '../store/store'
+import { InferenceEngine, type ProcessLauncher, forkLauncher } from './engine'
+import { buildLabelTable } from './labels'
+import type { InferItem, ItemResult } from './protocol'
+
+type Settings = Run['settings']
+
+interface RunRow {
+  id: number
+  model_id: number
+  dataset_id: number
+  settings: string
+  status: Run['status']
+  owner_pid: number | null
+  execution_provider: string | null
+  notes: string | null
+  error: string | null
+  images_total: number
+  images_done: number
+  images_failed: number
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+  model_name: string
+  task: Run['task']
+  card: string
+  dataset_name: string
+}
+
+const BATCH = 8
+const FLUSH_EVERY = 16
+const FLUSH_MS = 400
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Where the tapped copy of a model lives: one per source sha256, made once. */
+export function tappedModelPath(
+  dataDir: string,
+  m: ModelRecord,
+): { file: string; taps: BlockTaps[] } {
+  const bytes = fs.readFileSync(m.path)
+  const model = decodeModel(bytes, m.path)
+  const blocks = findGcBlocks(new Graph(model.graph))
+  const file = path.join(dataDir, 'models', `${m.sha256}.tapped.onnx`)
+  const { bytes: tapped, taps } = tapModel(bytes, model, blocks)
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true })
+    const tmp = `${file}.${process.pid}.tmp`
+    fs.writeFileSync(tmp, tapped)
+    fs.renameSync(tmp, file)
+  }
+  return { file, taps }
+}
+
+/**
+ * Runs: a model over a dataset with settings. One runs at a time (one inference process);
+ * others queue. Results are written in batched transactions as they stream in, so a crash,
+ * a cancel or a closed app keeps every finished image, and resume skips them.
+ */
+export class RunManager {
+  #queue: number[] = []
+  #active: { runId: number; engine: InferenceEngine | null; cancel: boolean } | null = null
+  #live = new Map<number, { rate: number | null; etaSeconds: number | null }>()
+  #idle: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly opts: {
+      db: Db
+      dataDir: string
+      bus: EventBus
+      launcher?: ProcessLauncher
+      imageTimeoutMs?: number
+    },
+  ) {
+    // Runs whose process is gone were interrupted (crash, closed app): they can resume.
+    const stale = opts.db
+      .prepare(`SELECT id, owner_pid FROM runs WHERE status IN ('running', 'queued')`)
+      .all() as { id: number; owner_pid: number | null }[]
+    for (const r of stale) {
+      if (r.owner_pid !== null && r.owner_pid !== process.pid && processAlive(r.owner_pid)) continue
+      opts.db
+        .prepare(
+          `UPDATE runs SET status = 'paused', notes = coalesce(notes || ' ', '') || 'Interrupted; resume continues where it stopped.' WHERE id = ?`,
+        )
+        .run(r.id)
+    }
+  }
+
+  #row(id: number): RunRow {
+    const row = this.opts.db
+      .prepare(
+        `SELECT r.*, m.name AS model_name, m.task AS task, m.card AS card, d.name AS dataset_name
+         FROM runs r JOIN models m ON m.id = r.model_id JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?`,
+      )
+      .get(id) as RunRow | undefined
+    if (!row) throw new AppError('NOT_FOUND', `Run ${id} does not exist.`)
+    return row
+  }
+
+  #toRun(row: RunRow): Run {
+    const live = this.#live.get(row.id)
+    const stats = this.opts.db
+      .prepare(
+        `SELECT avg(inference_ms) AS inf, sum(preprocess_ms + inference_ms + postprocess_ms) AS total FROM run_images WHERE run_id = ? AND status = 'done'`,
+      )
+      .get(row.id) as { inf: number | null; total: number | null }
+    const finishedRate =
+      row.status !== 'running' && stats.total ? (row.images_done * 1000) / stats.total : null
+    const card = JSON.parse(row.card) as { gcBlocks: unknown[] }
+    return {
+      id: row.id,
+      modelId: row.model_id,
+      modelName: row.model_name,
+      datasetId: row.dataset_id,
+      datasetName: row.dataset_name,
+      task: row.task,
+      status: row.status,
+      settings: JSON.parse(row.settings) as Settings,
+      executionProvider: row.execution_provider,
+      imagesTotal: row.images_total,
+      imagesDone: row.images_done,
+      imagesFailed: row.images_failed,
+      rate: row.status === 'running' ? (live?.rate ?? null) : finishedRate,
+      etaSeconds: row.status === 'running' ? (live?.etaSeconds ?? null) : null,
+      meanInferenceMs: stats.inf,
+      gcBlocks: card.gcBlocks.length,
+      error: row.error,
+      notes: row.notes,
+      createdAt: row.created_at,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+    }
+  }
+
+  get(id: number): Run {
+    return this.#toRun(this.#row(id))
+  }
+
+  list(filter: { datasetId?: number; modelId?: number } = {}): Run[] {
+    const ids = this.opts.db
+      .prepare(
+        `SELECT id FROM runs WHERE (@d IS NULL OR dataset_id = @d) AND (@m IS NULL OR model_id = @m) ORDER BY id DESC`,
+      )
+      .all({ d: filter.datasetId ?? null, m: filter.modelId ?? null }) as { id: number }[]
+    return ids.map((r) => this.get(r.id))
+  }
+
+  #emit(id: number): void {
+    this.opts.bus.emit('run:progress', this.get(id))
+  }
+
+  start(input: RunSettings & { ep: Settings['ep']; taps: boolean; threads: number }): Run {
+    const model = getModel(this.opts.db, input.modelId)
+    const dataset = getDataset(this.opts.db, input.datasetId)
+    if (
+      model.task === 'semantic_segmentation'
+        ? dataset.kind !== 'cityscapes' && model.config.labelMapping === 'train-id'
+        : false
+    ) {
+      throw new AppError(
+        'CONFLICT',
+        `"${model.name}" predicts Cityscapes train ids; "${dataset.name}" is a COCO dataset.`,
+      )
+    }
+    const settings: Settings = {
+      ...input,
+      scoreThreshold: input.scoreThreshold ?? model.config.scoreThreshold,
+    }
+    const total = Math.min(dataset.imageCount, input.limit ?? Infinity)
+    const info = this.opts.db
+      .prepare(
+        `INSERT INTO runs (model_id, dataset_id, settings, status, images_total) VALUES (?, ?, ?, 'queued', ?)`,
+      )
+      .run(model.id, dataset.id, JSON.stringify(settings), total)
+    const id = Number(info.lastInsertRowid)
+    this.#enqueue(id)
+    return this.get(id)
+  }
+
+  resume(id: number): Run {
+    const row = this.#row(id)
+    if (row.status === 'running' || row.status === 'queued') return this.get(id)
+    if (row.status === 'done' && row.images_done + row.images_failed >= row.images_total) {
+      throw new AppError('CONFLICT', `Run ${id} is complete; start a new run to recompute it.`)
+    }
+    this.opts.db
+      .prepare(`UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = ?`)
+      .run(id)
+    this.#enqueue(id)
+    return this.get(id)
+  }
+
+  cancel(id: number): Run {
+    const row = this.#row(id)
+    if (this.#active?.runId === id) {
+      this.#active.cancel = true
+      this.#active.engine?.cancel()
+    } else if (row.status === 'queued') {
+      this.#queue = this.#queue.filter((q) => q !== id)
+      this.opts.db
+        .prepare(
+          `UPDATE runs SET status = 'cancelled', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+        )
+        .run(id)
+      this.#emit(id)
+    }
+    return this.get(id)
+  }
+
+  delete(id: number): boolean {
+    if (this.#active?.runId === id) this.cancel(id)
+    this.#queue = this.#queue.filter((q) => q !== id)
+    return this.opts.db.prepare('DELETE FROM runs WHERE id = ?').run(id).changes > 0
+  }
+
+  /** Resolves when nothing is running or queued. */
+  idle(): Promise<void> {
+    return this.#idle
+  }
+
+  #enqueue(id: number): void {
+    this.#queue.push(id)
+    this.#emit(id)
+    if (!this.#active) this.#idle = this.#drain()
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length) {
+      const id = this.#queue.shift()!
+      await this.#execute(id)
+    }
+  }
+
+  async #execute(id: number): Promise<void> {
+    const db = this.opts.db
+    const active = { runId: id, engine: null as InferenceEngine | null, cancel: false }
+    this.#active = active
+    const rate = rateTracker()
+    db.prepare(
+      `UPDATE runs SET status = 'running', owner_pid = ?, started_at = coalesce(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) WHERE id = ?`,
+    ).run(process.pid, id)
+    this.#emit(id)
+    const notes: string[] = []
+    let unmapped = 0
+    const writer = this.#writer(id, () => {
+      const r = this.#row(id)
+      this.#live.set(
+        id,
+        rate({ phase: 'run', done: r.images_done + r.images_failed, total: r.images_total }),
+      )
+      this.#emit(id)
+    })
+    try {
+      const row = this.#row(id)
+      const settings = JSON.parse(row.settings) as Settings
+      const model = getModel(db, row.model_id)
+      verifyModelFile(db, model)
+      const dataset = getDataset(db, row.dataset_id)
+      const labelTable = buildLabelTable(model.config, getCategories(db, dataset.id), dataset.kind)
+      let modelPath = model.path
+      let taps: BlockTaps[] | null = null
+      if (settings.taps && model.card.gcBlocks.length > 0)
+        ({ file: modelPath, taps } = tappedModelPath(this.opts.dataDir, model))
+      if (model.card.gcBlocks.length === 0)
+        notes.push('No GC blocks in this model: no attention maps.')
+      const engine = new InferenceEngine(
+        this.opts.launcher ?? forkLauncher,
+        this.opts.imageTimeoutMs,
+      )
+      active.engine = engine
+      try {
+        const ready = await engine.init({
+          modelPath,
+          config: {
+            ...model.config,
+            scoreThreshold: settings.scoreThreshold ?? model.config.scoreThreshold,
+          },
+          taps,
+          ep: settings.ep,
+          threads: settings.threads,
+          labelTable,
+        })
+        db.prepare('UPDATE runs SET execution_provider = ? WHERE id = ?').run(ready.ep, id)
+        this.#emit(id)
+        const pending = db
+          .prepare(
+            `SELECT i.id, i.file_name, i.width, i.height, i.missing, i.probe FROM images i
+             WHERE i.dataset_id = @d AND i.id NOT IN (SELECT image_id FROM run_images WHERE run_id = @r)
+               AND i.id IN (SELECT id FROM images WHERE dataset_id = @d ORDER BY id LIMIT @limit)
+             ORDER BY i.id`,
+          )
+          .all({ d: dataset.id, r: id, limit: settings.limit ?? -1 }) as {
+          id: number
+          file_name: string
+          width: number
+          height: number
+          missing: number
+          probe: string | null
+        }[]
+        const items: InferItem[] = []
+        for (const p of pending) {
+          const file = path.resolve(dataset.imagesRoot, p.file_name)
+          if (p.missing || !isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
+            writer.error(p.id, `The image file ${p.file_name} is missing.`)
+            continue
+          }
+          const probe = p.probe ? (JSON.parse(p.probe) as ImageProbe) : null
+          items.push({
+            imageId: p.id,
+            file,
+            width: p.width,
+            height: p.height,
+            applyOrientation: probe?.applyOrientation ?? null,
+          })
+        }
+        for (let i = 0; i < items.length && !active.cancel; i += BATCH) {
+          await engine.infer(items.slice(i, i + BATCH), {
+            onResult: (r) => {
+              unmapped += writer.result(r)
+            },
+            onImageError: (imageId, message) => writer.error(imageId, message),
+          })
+        }
+      } finally {
+        engine.dispose()
+      }
+      writer.flush()
+      if (unmapped > 0)
+        notes.push(
+          `${unmapped} predictions had labels with no dataset category and were dropped: was the model exported for another class list?`,
+        )
+      const status = active.cancel ? 'cancelled' : 'done'
+      db.prepare(
+        `UPDATE runs SET status = ?, notes = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      ).run(status, notes.join(' ') || null, id)
+    } catch (err) {
+      try {
+        writer.flush()
+      } catch {
+        // The store itself failed (a full disk): the images flushed before are what is kept.
+      }
+      const shape = (err as { code?: string }).code?.startsWith('SQLITE_')
+        ? storeIoError(err, this.opts.dataDir).toShape()
+        : toErrorShape(err)
+      db.prepare(
+        `UPDATE runs SET status = 'failed', error = ?, notes = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      ).run(
+        `${shape.message} Finished images are kept; resume continues from there.`,
+        notes.join(' ') || null,
+        id,
+      )
+    } finally {
+      this.#active = null
+      this.#live.delete(id)
+      this.#emit(id)
+    }
+  }
+
+  /** Batched writes of one run's results: one transaction per few images or per 400 ms. */
+  #writer(runId: number, onFlush: () => void) {
+    const db = this.opts.db
+    const insertImage = db.prepare(
+      `INSERT OR REPLACE INTO run_images (run_id, image_id, status, error, preprocess_ms, inference_ms, postprocess_ms, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const insertPrediction = db.prepare(
+      `INSERT INTO predictions (run_id, image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h, mask_rle, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const insertSemantic = db.prepare(
+      `INSERT OR REPLACE INTO semantic_outputs (run_id, image_id, png) VALUES (?, ?, ?)`,
+    )
+    const insertAttention = db.prepare(
+      `INSERT OR REPLACE INTO attention_maps (run_id, image_id, block_index, height, width, min_value, max_value, data, transform_f16) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    const counters = db.prepare(
+      `UPDATE runs SET images_done = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'done'),
+         images_failed = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'error') WHERE id = @r`,
+    )
+    let buffer: (() => void)[] = []
+    let last = Date.now()
+    const flush = () => {
+      if (buffer.length === 0) return
+      const work = buffer
+      buffer = []
+      db.transaction(() => {
+        for (const w of work) w()
+        counters.run({ r: runId })
+      })()
+      last = Date.now()
+      onFlush()
+    }
+    const maybeFlush = () => {
+      if (buffer.length >= FLUSH_EVERY || Date.now() - last > FLUSH_MS) flush()
+    }
+    return {
+      result(r: ItemResult): number {
+        let unmapped = 0
+        const kept = (r.detections ?? []).filter((d) => {
+          if (d.categoryId === null) unmapped++
+          return d.categoryId !== null
+        })
+        buffer.push(() => {
+          insertImage.run(
+            runId,
+            r.imageId,
+            'done',
+            r.note,
+            r.timings.preprocessMs,
+            r.timings.inferenceMs,
+            r.timings.postprocessMs,
+            JSON.stringify(r.geometry),
+          )
+          db.prepare('DELETE FROM predictions WHERE run_id = ? AND image_id = ?').run(
+            runId,
+            r.imageId,
+          )
+          for (const d of kept)
+            insertPrediction.run(
+              runId,
+              r.imageId,
+              d.categoryId,
+              d.score,
+              d.bbox[0],
+              d.bbox[1],
+              d.bbox[2],
+              d.bbox[3],
+              d.maskRle,
+              d.area,
+            )
+          if (r.semanticPng) insertSemantic.run(runId, r.imageId, Buffer.from(r.semanticPng))
+          for (const a of r.attention ?? []) {
+            insertAttention.run(
+              runId,
+              r.imageId,
+              a.block,
+              a.height,
+              a.width,
+              a.min,
+              a.max,
+              Buffer.from(a.data),
+              a.transform
+                ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength)
+                : null,
+            )
+          }
+        })
+        maybeFlush()
+        return unmapped
+      },
+      error(imageId: number, message: string) {
+        buffer.push(() => insertImage.run(runId, imageId, 'error', message, null, null, null, null))
+        maybeFlush()
+      },
+      flush,
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    this.#queue = []
+    if (this.#active) {
+      this.#active.cancel = true
+      this.#active.engine?.cancel()
+    }
+    await Promise.race([this.#idle, new Promise((r) => setTimeout(r, 5000))])
+  }
+}

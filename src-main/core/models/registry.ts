@@ -1,0 +1,364 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import path from 'node:path'
+import { AppError } from '../../common/errors'
+import {
+  ModelConfig,
+  ModelSidecar,
+  type LabelMapping,
+  type PreprocessSpec,
+} from '../../common/models'
+import type { Db } from '../store/store'
+import { buildCard, type ModelCard } from './card'
+import { taskOf, type ModelFormat } from './formats'
+import { isMmdeployFolder, readMmdeployFolder, type MmdeployInfo } from './mmdeploy'
+import { decodeModel } from './onnx'
+
+export interface ModelRecord {
+  id: number
+  sha256: string
+  name: string
+  task: ModelConfig['task']
+  format: ModelFormat
+  /** The ONNX file. */
+  path: string
+  /** What the user imported: the file or the mmdeploy folder. */
+  source: string
+  config: ModelConfig
+  card: ModelCard
+  createdAt: string
+}
+
+const imagenet = {
+  mean: [123.675, 116.28, 103.53] as [number, number, number],
+  std: [58.395, 57.12, 57.375] as [number, number, number],
+}
+
+export function sha256File(file: string): string {
+  const h = crypto.createHash('sha256')
+  const fd = fs.openSync(file, 'r')
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20)
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null)
+      if (n === 0) break
+      h.update(buf.subarray(0, n))
+    }
+  } finally {
+    fs.closeSync(fd)
+  }
+  return h.digest('hex')
+}
+
+function readSidecar(file: string): ModelSidecar | null {
+  if (!fs.existsSync(file)) return null
+  let raw: unknown
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new AppError('INVALID_INPUT', `${file} is not valid JSON (${(err as Error).message}).`)
+  }
+  const parsed = ModelSidecar.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new AppError(
+      'INVALID_INPUT',
+      `${file}: ${issue?.path.join('.') || 'top level'}: ${issue?.message}.`,
+    )
+  }
+  return parsed.data
+}
+
+/** Resolves what a model import needs: the ONNX file, mmdeploy's description, a sidecar. */
+function locate(source: string): {
+  onnxFile: string
+  mmdeploy: MmdeployInfo | null
+  sidecar: ModelSidecar | null
+  sidecarFile: string | null
+} {
+  const abs = path.resolve(source)
+  if (!fs.existsSync(abs)) throw new AppError('NOT_FOUND', `${abs} does not exist.`)
+  if (fs.statSync(abs).isDirectory()) {
+    const sidecarFile = path.join(abs, 'gcstudio.json')
+    if (isMmdeployFolder(abs)) {
+      const mmdeploy = readMmdeployFolder(abs)
+      return {
+        onnxFile: mmdeploy.onnxFile,
+        mmdeploy,
+        sidecar: readSidecar(sidecarFile),
+        sidecarFile,
+      }
+    }
+    const onnx = fs.readdirSync(abs).filter((f) => f.endsWith('.onnx'))
+    if (onnx.length === 1) {
+      const f = path.join(abs, onnx[0]!)
+      return {
+        onnxFile: f,
+        mmdeploy: null,
+        sidecar: readSidecar(sidecarFile) ?? readSidecar(`${f}.gcstudio.json`),
+        sidecarFile,
+      }
+    }
+    throw new AppError(
+      'INVALID_INPUT',
+      `${abs} is a folder without mmdeploy's deploy.json/pipeline.json${onnx.length ? ` and with ${onnx.length} .onnx files (${onnx.join(', ')}): choose one` : ' and without an .onnx file'}.`,
+    )
+  }
+  const sidecarFile = `${abs}.gcstudio.json`
+  return { onnxFile: abs, mmdeploy: null, sidecar: readSidecar(sidecarFile), sidecarFile }
+}
+
+function defaultConfig(format: ModelFormat, card: ModelCard, mm: MmdeployInfo | null): ModelConfig {
+  const sources: string[] = []
+  const input = card.inputs[0]!
+  const shape = input.shape ?? []
+  const staticHw =
+    typeof shape[shape.length - 2] === 'number' && typeof shape[shape.length - 1] === 'number'
+      ? ([shape[shape.length - 1] as number, shape[shape.length - 2] as number] as [number, number])
+      : null
+  let preprocess: PreprocessSpec
+  let labelMapping: LabelMapping
+  let scoreThreshold = 0.05
+  if (format.startsWith('torchvision')) {
+    preprocess = {
+      resize: { mode: 'none', scale: [1, 1] },
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      padDivisor: 0,
+      unitRange: true,
+      channelOrder: 'rgb',
+    }
+    labelMapping = 'category-id'
+    sources.push(
+      'torchvision export: resize and normalisation inside the graph; labels are category ids',
+    )
+  } else {
+    const seg = format.startsWith('mmseg')
+    const resize: PreprocessSpec['resize'] = mm?.resize
+      ? { mode: mm.resize.keepRatio ? 'keep_ratio' : 'fixed', scale: mm.resize.size }
+      : staticHw
+        ? { mode: 'fixed', scale: staticHw }
+        : seg
+          ? { mode: 'keep_ratio', scale: [2048, 1024] }
+          : { mode: 'keep_ratio', scale: [1333, 800] }
+    preprocess = {
+      resize,
+      mean: mm?.mean ?? imagenet.mean,
+      std: mm?.std ?? imagenet.std,
+      padDivisor: mm ? mm.padDivisor : seg ? 0 : 32,
+      unitRange: false,
+      channelOrder: mm && !mm.toRgb ? 'bgr' : 'rgb',
+      ...(staticHw && resize.mode === 'keep_ratio' ? { padTo: staticHw } : {}),
+    }
+    sources.push(
+      mm
+        ? 'preprocessing from mmdeploy pipeline.json'
+        : staticHw
+          ? `input fixed at ${staticHw[0]}x${staticHw[1]} by the graph`
+          : `mm${seg ? 'seg' : 'det'} defaults (keep-ratio ${resize.scale.join('x')}, ImageNet mean/std${seg ? '' : ', pad to 32'})`,
+    )
+    labelMapping = seg ? 'train-id' : 'index'
+    sources.push(
+      seg
+        ? 'labels are train ids (mmseg)'
+        : 'labels index the dataset categories in id order (mmdet)',
+    )
+    if (mm?.scoreThreshold !== null && mm?.scoreThreshold !== undefined)
+      scoreThreshold = mm.scoreThreshold
+  }
+  return {
+    format,
+    task: taskOf(format),
+    inputName: mm?.inputName ?? input.name,
+    inputRank: shape.length === 3 ? 3 : 4,
+    preprocess,
+    scoreThreshold,
+    maskThreshold: mm?.maskThreshold ?? 0.5,
+    labelMapping,
+    sources,
+  }
+}
+
+function applySidecar(
+  config: ModelConfig,
+  sidecar: ModelSidecar | null,
+  file: string | null,
+): ModelConfig {
+  if (!sidecar) return config
+  return ModelConfig.parse({
+    ...config,
+    ...(sidecar.classNames ? { classNames: sidecar.classNames } : {}),
+    ...(sidecar.labelMapping ? { labelMapping: sidecar.labelMapping } : {}),
+    ...(sidecar.labelMap
+      ? { labelMap: sidecar.labelMap, labelMapping: sidecar.labelMapping ?? 'explicit' }
+      : {}),
+    ...(sidecar.scoreThreshold !== undefined ? { scoreThreshold: sidecar.scoreThreshold } : {}),
+    ...(sidecar.maskThreshold !== undefined ? { maskThreshold: sidecar.maskThreshold } : {}),
+    preprocess: { ...config.preprocess, ...(sidecar.preprocess ?? {}) },
+    sources: [...config.sources, `overrides from ${file}`],
+  })
+}
+
+export interface AddModelOptions {
+  name?: string
+  labelMapping?: LabelMapping
+  classNames?: string[]
+}
+
+/**
+ * Reads a model (an .onnx file or an mmdeploy folder), builds its card from the graph and its
+ * configuration from what the exporter wrote, and stores it by sha256. Importing the same file
+ * twice returns the existing model.
+ */
+export function addModel(
+  db: Db,
+  source: string,
+  opts: AddModelOptions = {},
+): { model: ModelRecord; existed: boolean } {
+  const located = locate(source)
+  const { onnxFile } = located
+  const stat = fs.statSync(onnxFile)
+  const sha256 = sha256File(onnxFile)
+  const existing = db.prepare('SELECT id FROM models WHERE sha256 = ?').get(sha256) as
+    { id: number } | undefined
+  if (existing) return { model: getModel(db, existing.id), existed: true }
+  const model = decodeModel(fs.readFileSync(onnxFile), onnxFile)
+  const { card } = buildCard(
+    model,
+    located.mmdeploy?.resize
+      ? [located.mmdeploy.resize.size[1], located.mmdeploy.resize.size[0]]
+      : undefined,
+  )
+  if (!card.format) throw new AppError('UNSUPPORTED', `${onnxFile}: ${card.formatError}`)
+  let config = applySidecar(
+    defaultConfig(card.format, card, located.mmdeploy),
+    located.sidecar,
+    located.sidecarFile,
+  )
+  if (opts.labelMapping)
+    config = {
+      ...config,
+      labelMapping: opts.labelMapping,
+      sources: [...config.sources, `label mapping ${opts.labelMapping} chosen at import`],
+    }
+  if (opts.classNames) config = { ...config, classNames: opts.classNames }
+  const name =
+    opts.name ??
+    located.sidecar?.name ??
+    defaultName(located.mmdeploy ? path.dirname(onnxFile) : onnxFile, card)
+  const info = db
+    .prepare(
+      `INSERT INTO models (sha256, name, task, format, path, source, file_size, file_mtime, config, card)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    .run(
+      sha256,
+      name,
+      config.task,
+      config.format,
+      onnxFile,
+      path.resolve(source),
+      stat.size,
+      stat.mtimeMs,
+      JSON.stringify(config),
+      JSON.stringify(card),
+    )
+  return { model: getModel(db, Number(info.lastInsertRowid)), existed: false }
+}
+
+function defaultName(file: string, card: ModelCard): string {
+  const base = path.basename(file).replace(/\.onnx$/, '')
+  return card.gcRatioLabel ? `${base} (GC ${card.gcRatioLabel})` : base
+}
+
+interface ModelRow {
+  id: number
+  sha256: string
+  name: string
+  task: ModelConfig['task']
+  format: ModelFormat
+  path: string
+  source: string
+  config: string
+  card: string
+  created_at: string
+}
+
+const toRecord = (r: ModelRow): ModelRecord => ({
+  id: r.id,
+  sha256: r.sha256,
+  name: r.name,
+  task: r.task,
+  format: r.format,
+  path: r.path,
+  source: r.source,
+  config: ModelConfig.parse(JSON.parse(r.config)),
+  card: JSON.parse(r.card) as ModelCard,
+  createdAt: r.created_at,
+})
+
+export function getModel(db: Db, id: number): ModelRecord {
+  const row = db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined
+  if (!row) throw new AppError('NOT_FOUND', `Model ${id} does not exist.`)
+  return toRecord(row)
+}
+
+export function listModels(db: Db): ModelRecord[] {
+  return (db.prepare('SELECT * FROM models ORDER BY id DESC').all() as ModelRow[]).map(toRecord)
+}
+
+export function findModel(db: Db, ref: string): ModelRecord {
+  const byId = /^\d+$/.test(ref)
+    ? (db.prepare('SELECT id FROM models WHERE id = ?').get(Number(ref)) as
+        { id: number } | undefined)
+    : undefined
+  const row =
+    byId ??
+    (db
+      .prepare('SELECT id FROM models WHERE name = ? OR sha256 LIKE ? ORDER BY id DESC')
+      .get(ref, `${ref}%`) as { id: number } | undefined)
+  if (!row)
+    throw new AppError(
+      'NOT_FOUND',
+      `No model "${ref}" (give its id, name or sha256 prefix; \`gcstudio model list\` shows them).`,
+    )
+  return getModel(db, row.id)
+}
+
+/**
+ * Checks that the model file is still the one imported: same size and mtime, or else the same
+ * sha256. A researcher who re-exported into the same path must import it as a new model, or
+ * earlier runs would silently describe a different network.
+ */
+export function verifyModelFile(db: Db, m: ModelRecord): void {
+  let stat: fs.Stats
+  try {
+    stat = fs.statSync(m.path)
+  } catch {
+    throw new AppError(
+      'NOT_FOUND',
+      `The model file ${m.path} of "${m.name}" is gone. Put it back or import the model again from its new place.`,
+    )
+  }
+  const row = db.prepare('SELECT file_size, file_mtime FROM models WHERE id = ?').get(m.id) as {
+    file_size: number
+    file_mtime: number
+  }
+  if (row.file_size === stat.size && row.file_mtime === stat.mtimeMs) return
+  const now = sha256File(m.path)
+  if (now !== m.sha256) {
+    throw new AppError(
+      'CONFLICT',
+      `The model file ${m.path} changed since "${m.name}" was imported (sha256 ${m.sha256.slice(0, 12)}… then, ${now.slice(0, 12)}… now). Import it again as a new model; earlier runs keep describing the old one.`,
+    )
+  }
+  db.prepare('UPDATE models SET file_size = ?, file_mtime = ? WHERE id = ?').run(
+    stat.size,
+    stat.mtimeMs,
+    m.id,
+  )
+}
+
+export function removeModel(db: Db, id: number): boolean {
+  return db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0
+}
