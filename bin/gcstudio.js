@@ -10,5 +10,12 @@ if (!existsSync(cli)) {
   )
   process.exit(1)
 }
+// `gcstudio model list | head` closes the pipe early: that is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
+}
 const { main } = await import(cli.href)
 process.exitCode = await main(process.argv.slice(2))

@@ -5,8 +5,10 @@ import { packageRoot } from '../core/paths'
 import { CliUsageError, type CliCommand, type CliIo } from './command'
 import { importCommand } from './commands/import'
 import { serveCommand } from './commands/serve'
+import { modelCommand } from './commands/model'
+import { inferCommand } from './commands/infer'
 
-const commands: CliCommand[] = [serveCommand, importCommand]
+const commands: CliCommand[] = [serveCommand, importCommand, modelCommand, inferCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

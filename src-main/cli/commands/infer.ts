@@ -1,0 +1,124 @@
+import { parseArgs } from 'node:util'
+import { EpChoice } from '../../common/api'
+import { AppError } from '../../common/errors'
+import { EventBus } from '../../core/events'
+import { RunManager } from '../../core/inference/runs'
+import { findModel } from '../../core/models/registry'
+import { resolveDataDir } from '../../core/paths'
+import { openStore, type Db } from '../../core/store/store'
+import { CliUsageError, type CliCommand } from '../command'
+import { progressReporter } from '../progress'
+
+export function findDatasetId(db: Db, ref: string): number {
+  const row = (
+    /^\d+$/.test(ref)
+      ? db.prepare(`SELECT id FROM datasets WHERE id = ? AND status = 'ready'`).get(Number(ref))
+      : db
+          .prepare(`SELECT id FROM datasets WHERE name = ? AND status = 'ready' ORDER BY id DESC`)
+          .get(ref)
+  ) as { id: number } | undefined
+  if (!row)
+    throw new AppError(
+      'NOT_FOUND',
+      `No dataset "${ref}" (give its id or name; the app's dataset list shows them).`,
+    )
+  return row.id
+}
+
+export const inferCommand: CliCommand = {
+  name: 'infer',
+  summary: 'Run a model over a dataset: predictions and GC attention maps into the store',
+  usage: `gcstudio infer --model M --dataset D [--ep auto|cpu|cuda|dml|coreml] [--limit N] [--no-taps] [--threads N] [--score-thr X] [--resume RUN] [--data-dir DIR]
+
+  --model M     model id, name or sha256 prefix (gcstudio model list)
+  --dataset D   dataset id or name
+  --limit N     only the first N images
+  --no-taps     skip the GC-block attention outputs
+  --resume RUN  continue an interrupted or cancelled run
+Ctrl-C stops the run; finished images are kept and --resume continues it.`,
+  async run(argv, io) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        dataset: { type: 'string' },
+        ep: { type: 'string', default: 'auto' },
+        limit: { type: 'string' },
+        'no-taps': { type: 'boolean', default: false },
+        threads: { type: 'string', default: '0' },
+        'score-thr': { type: 'string' },
+        resume: { type: 'string' },
+        'data-dir': { type: 'string' },
+      },
+      strict: true,
+    })
+    const ep = EpChoice.safeParse(values.ep)
+    if (!ep.success) throw new CliUsageError(`--ep must be one of ${EpChoice.options.join(', ')}.`)
+    const int = (v: string | undefined, name: string) => {
+      if (v === undefined) return undefined
+      const n = Number(v)
+      if (!Number.isInteger(n) || n < 0)
+        throw new CliUsageError(`${name} must be a whole number, got "${v}".`)
+      return n
+    }
+    const scoreThr = values['score-thr'] === undefined ? undefined : Number(values['score-thr'])
+    if (scoreThr !== undefined && !(scoreThr >= 0 && scoreThr <= 1))
+      throw new CliUsageError('--score-thr must be between 0 and 1.')
+    const dataDir = resolveDataDir(values['data-dir'], io.env)
+    const db = openStore(dataDir)
+    const bus = new EventBus()
+    const runs = new RunManager({ db, dataDir, bus })
+    const bar = progressReporter(io)
+    bus.subscribe((e) => {
+      if (e.name !== 'run:progress') return
+      const r = e.payload as ReturnType<RunManager['get']>
+      bar.update({
+        phase: `Run ${r.id} (${r.executionProvider ?? '…'})`,
+        done: r.imagesDone + r.imagesFailed,
+        total: r.imagesTotal,
+        unit: 'images',
+        rate: r.rate,
+        etaSeconds: r.etaSeconds,
+        detail: r.imagesFailed ? `${r.imagesFailed} failed` : '',
+      })
+    })
+    let runId: number
+    try {
+      if (values.resume) {
+        runId = runs.resume(int(values.resume, '--resume')!).id
+      } else {
+        if (!values.model || !values.dataset)
+          throw new CliUsageError('infer needs --model and --dataset.')
+        const model = findModel(db, values.model)
+        const limit = int(values.limit, '--limit')
+        runId = runs.start({
+          modelId: model.id,
+          datasetId: findDatasetId(db, values.dataset),
+          ep: ep.data,
+          taps: !values['no-taps'],
+          threads: int(values.threads, '--threads') ?? 0,
+          ...(limit ? { limit } : {}),
+          ...(scoreThr !== undefined ? { scoreThreshold: scoreThr } : {}),
+        }).id
+      }
+      const onAbort = () => runs.cancel(runId)
+      io.signal.addEventListener('abort', onAbort, { once: true })
+      await runs.idle()
+      io.signal.removeEventListener('abort', onAbort)
+      bar.end()
+      const r = runs.get(runId)
+      io.stdout.write(
+        `Run ${r.id} ${r.status}: ${r.imagesDone} images done, ${r.imagesFailed} failed, on ${r.executionProvider ?? '?'}` +
+          `${r.rate ? `, ${r.rate.toFixed(2)} images/s` : ''}${r.meanInferenceMs ? `, ${r.meanInferenceMs.toFixed(1)} ms per forward pass` : ''}.\n`,
+      )
+      if (r.notes) io.stdout.write(`note: ${r.notes}\n`)
+      if (r.error) io.stderr.write(`error: ${r.error}\n`)
+      if (r.status === 'cancelled')
+        io.stdout.write(`Resume with: gcstudio infer --resume ${r.id}\n`)
+      return r.status === 'done' ? 0 : r.status === 'cancelled' ? 130 : 1
+    } finally {
+      await runs.shutdown()
+      db.close()
+    }
+  },
+}

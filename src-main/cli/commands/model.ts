@@ -1,0 +1,146 @@
+import { parseArgs } from 'node:util'
+import { LabelMapping } from '../../common/models'
+import { buildCard, type ModelCard } from '../../core/models/card'
+import { addModel, listModels } from '../../core/models/registry'
+import { readModelFile } from '../../core/models/onnx'
+import { isMmdeployFolder, readMmdeployFolder } from '../../core/models/mmdeploy'
+import { resolveDataDir } from '../../core/paths'
+import { openStore } from '../../core/store/store'
+import { CliUsageError, type CliCommand, type CliIo } from '../command'
+import fs from 'node:fs'
+
+const fmt = (n: number) =>
+  n >= 1e9
+    ? `${(n / 1e9).toFixed(2)} G`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(2)} M`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)} k`
+        : String(n)
+
+/** The `--json` shape of `gcstudio model inspect`: a stable interface for scripts. */
+export function inspectJson(card: ModelCard) {
+  return {
+    format: card.format,
+    opset: card.opset,
+    params: card.params,
+    flops: card.flops,
+    gcBlocks: card.gcBlocks.map((b) => ({
+      index: b.index,
+      stage: b.stage,
+      indexInStage: b.indexInStage,
+      channels: b.channels,
+      hidden: b.hidden,
+      ratio: b.ratio,
+      fusion: b.fusion,
+    })),
+  }
+}
+
+export function printCard(io: CliIo, name: string, card: ModelCard): void {
+  const w = (s: string) => io.stdout.write(s + '\n')
+  w(`${name}`)
+  w(`  format   ${card.format ?? `unknown: ${card.formatError}`}`)
+  w(`  opset    ${card.opset} (IR ${card.irVersion}${card.producer ? `, ${card.producer}` : ''})`)
+  for (const i of card.inputs)
+    w(`  input    ${i.name} ${i.elemType}[${i.shape?.map((d) => d ?? '?').join(', ') ?? '?'}]`)
+  for (const o of card.outputs)
+    w(`  output   ${o.name} ${o.elemType}[${o.shape?.map((d) => d ?? '?').join(', ') ?? '?'}]`)
+  w(`  params   ${fmt(card.params)}`)
+  w(
+    `  FLOPs    ${fmt(card.flops)} multiply-adds at ${card.flopsInput[1]}x${card.flopsInput[0]}${card.flopsPerRoi ? ` + ${fmt(card.flopsPerRoi)} per RoI` : ''}`,
+  )
+  if (card.gcBlocks.length === 0) {
+    w('  GC blocks: none (a model without global context blocks)')
+    return
+  }
+  w(`  GC blocks: ${card.gcBlocks.length}, ${card.gcRatioLabel}`)
+  w('    #  stage  C      P     r     fusion                    LayerNorm')
+  for (const b of card.gcBlocks) {
+    w(
+      `    ${String(b.index).padEnd(3)}${`${b.stage ?? '?'}.${b.indexInStage}`.padEnd(7)}${String(b.channels).padEnd(7)}${String(b.hidden).padEnd(6)}${String(b.ratio).padEnd(6)}${b.fusion.join('+').padEnd(26)}${b.layerNorm}`,
+    )
+  }
+}
+
+export const modelCommand: CliCommand = {
+  name: 'model',
+  summary: 'Import an ONNX model or mmdeploy folder, inspect its graph and GC blocks, list models',
+  usage: `gcstudio model inspect PATH [--json]       the model card from the graph: format, opset, params, FLOPs, GC blocks
+gcstudio model add PATH [--name NAME] [--labels index|index-from-1|category-id|train-id] [--data-dir DIR]
+gcstudio model list [--data-dir DIR]
+
+PATH is an .onnx file or an mmdeploy export folder (end2end.onnx + deploy.json, pipeline.json, detail.json).
+What the graph cannot tell (class names, a label map) goes in a sidecar: PATH.gcstudio.json, or
+gcstudio.json inside the folder.`,
+  async run(argv, io) {
+    const [sub, ...rest] = argv
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        name: { type: 'string' },
+        labels: { type: 'string' },
+        'data-dir': { type: 'string' },
+      },
+      strict: true,
+    })
+    if (sub === 'inspect') {
+      const target = positionals[0]
+      if (!target) throw new CliUsageError('inspect needs a PATH.')
+      const mm =
+        fs.existsSync(target) && fs.statSync(target).isDirectory() && isMmdeployFolder(target)
+          ? readMmdeployFolder(target)
+          : null
+      const file = mm?.onnxFile ?? target
+      const { model } = readModelFile(file)
+      const { card } = buildCard(
+        model,
+        mm?.resize ? [mm.resize.size[1], mm.resize.size[0]] : undefined,
+      )
+      if (values.json) io.stdout.write(JSON.stringify(inspectJson(card), null, 2) + '\n')
+      else printCard(io, file, card)
+      return 0
+    }
+    const db = openStore(resolveDataDir(values['data-dir'], io.env))
+    try {
+      if (sub === 'add') {
+        const target = positionals[0]
+        if (!target) throw new CliUsageError('add needs a PATH.')
+        let labelMapping
+        if (values.labels !== undefined) {
+          const parsed = LabelMapping.safeParse(values.labels)
+          if (!parsed.success)
+            throw new CliUsageError(`--labels must be one of ${LabelMapping.options.join(', ')}.`)
+          labelMapping = parsed.data
+        }
+        const { model, existed } = addModel(db, target, {
+          ...(values.name ? { name: values.name } : {}),
+          ...(labelMapping ? { labelMapping } : {}),
+        })
+        io.stdout.write(
+          existed
+            ? `Already imported as model ${model.id} (same sha256).\n`
+            : `Imported model ${model.id}: ${model.name}\n`,
+        )
+        printCard(io, model.name, model.card)
+        for (const s of model.config.sources) io.stdout.write(`  config: ${s}\n`)
+        return 0
+      }
+      if (sub === 'list') {
+        const models = listModels(db)
+        if (models.length === 0) io.stdout.write('No models yet: gcstudio model add PATH\n')
+        for (const m of models) {
+          io.stdout.write(
+            `${String(m.id).padStart(4)}  ${m.name}  ${m.format}  ${m.card.gcRatioLabel ? `GC ${m.card.gcRatioLabel} x${m.card.gcBlocks.length}` : 'no GC'}  ${fmt(m.card.params)} params  ${m.sha256.slice(0, 12)}\n`,
+          )
+        }
+        return 0
+      }
+      throw new CliUsageError(sub ? `Unknown model command "${sub}".` : 'Say inspect, add or list.')
+    } finally {
+      db.close()
+    }
+  },
+}
