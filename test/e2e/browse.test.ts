@@ -21,18 +21,19 @@ afterAll(async () => {
   await server?.close()
 })
 
-async function importThroughUi(fill: () => Promise<void>): Promise<void> {
+async function importThroughUi(source: string, fill: () => Promise<void>): Promise<void> {
   await page.goto(server.url)
   await fill()
   await page.getByRole('button', { name: 'Import', exact: true }).click()
-  const job = page.getByTestId('job').first()
+  // This import's own job: earlier ones stay in the tray.
+  const job = page.getByTestId('job').filter({ hasText: source })
   await job.getByRole('button', { name: 'Open dataset' }).click({ timeout: 20_000 })
 }
 
 describe('browsing in the browser host', () => {
   it('imports a COCO folder through the UI, filters, opens an image and draws its ground truth', async () => {
     const fx = await makeCocoFixture()
-    await importThroughUi(async () => {
+    await importThroughUi(fx.annotations, async () => {
       await page.getByRole('tab', { name: 'COCO' }).click()
       await page.locator('input[name="annotations"]').fill(fx.annotations)
       await page.locator('input[name="images"]').fill(fx.images)
@@ -85,7 +86,7 @@ describe('browsing in the browser host', () => {
 
   it('imports a Cityscapes folder through the UI and shows the official palette with opacity control', async () => {
     const fx = await makeCityscapesFixture()
-    await importThroughUi(async () => {
+    await importThroughUi(fx.root, async () => {
       await page.getByRole('tab', { name: 'Cityscapes' }).click()
       await page.locator('input[name="root"]').fill(fx.root)
     })

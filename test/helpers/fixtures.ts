@@ -257,3 +257,45 @@ export async function makeCityscapesFixture(dir = tempDir()): Promise<Cityscapes
   }
   return { root: dir, split, frames }
 }
+
+/**
+ * A COCO dataset of `n` small flat-grey images with one box each: enough images for a run to
+ * last a few seconds, so the UI can be watched, cancelled and resumed.
+ */
+export async function makeBulkCoco(n: number, dir = tempDir()): Promise<CocoFixture> {
+  const images = path.join(dir, 'images')
+  fs.mkdirSync(images, { recursive: true })
+  fs.mkdirSync(path.join(dir, 'annotations'))
+  const png = await sharp({
+    create: { width: 64, height: 48, channels: 3, background: { r: GREY, g: GREY, b: GREY } },
+  })
+    .png()
+    .toBuffer()
+  const categories = [
+    { id: 3, name: 'car' },
+    { id: 17, name: 'cat' },
+    { id: 90, name: 'toothbrush' },
+  ]
+  const doc = {
+    images: Array.from({ length: n }, (_, i) => ({
+      id: i + 1,
+      file_name: `img${String(i).padStart(5, '0')}.png`,
+      width: 64,
+      height: 48,
+    })),
+    annotations: Array.from({ length: n }, (_, i) => ({
+      id: i + 1,
+      image_id: i + 1,
+      category_id: 3,
+      iscrowd: 0,
+      area: 256,
+      bbox: [4, 4, 16, 16],
+      segmentation: [[4, 4, 20, 4, 20, 20, 4, 20]],
+    })),
+    categories,
+  }
+  for (const im of doc.images) fs.writeFileSync(path.join(images, im.file_name), png)
+  const annotations = path.join(dir, 'annotations', 'instances_bulk.json')
+  fs.writeFileSync(annotations, JSON.stringify(doc))
+  return { root: dir, annotations, images, categories }
+}

@@ -1,6 +1,8 @@
 /** Hash routes, so reloads and the back button work the same in Electron and the browser. */
 export type Route =
   | { name: 'datasets' }
+  | { name: 'models'; modelId: number | null }
+  | { name: 'runs' }
   | { name: 'browse'; datasetId: number }
   | { name: 'image'; datasetId: number; imageId: number; index: number | null }
 
@@ -8,6 +10,8 @@ export function parseRoute(hash: string): Route {
   const [pathPart, query] = hash.replace(/^#/, '').split('?')
   const parts = (pathPart ?? '').split('/').filter(Boolean)
   const params = new URLSearchParams(query ?? '')
+  if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
+  if (parts[0] === 'runs') return { name: 'runs' }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
@@ -28,6 +32,10 @@ export function formatRoute(r: Route): string {
   switch (r.name) {
     case 'datasets':
       return '#/datasets'
+    case 'models':
+      return r.modelId === null ? '#/models' : `#/models/${r.modelId}`
+    case 'runs':
+      return '#/runs'
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image':
