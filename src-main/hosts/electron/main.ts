@@ -7,12 +7,25 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { app, BrowserWindow, dialog, ipcMain, protocol, shell } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, protocol, shell, utilityProcess } from 'electron'
 import { ipcChannels, mediaKinds, mediaProtocol, type MediaKind } from '../../common/bridge'
 import { AppError, toErrorShape } from '../../common/errors'
 import { Studio } from '../../core/studio'
 import { packageRoot, resolveDataDir, productName, isInside } from '../../core/paths'
 import { acquireInstanceLock } from '../../core/store/instanceLock'
+import type { ProcessLauncher } from '../../core/inference/engine'
+import type { FromWorker } from '../../core/inference/protocol'
+
+/** Inference runs in an Electron utility process (Chromium's process model, crash-isolated). */
+const utilityLauncher: ProcessLauncher = (script) => {
+  const child = utilityProcess.fork(script, [], { serviceName: 'GC Studio inference', stdio: 'inherit' })
+  return {
+    send: (m) => child.postMessage(m),
+    onMessage: (cb) => child.on('message', (m: FromWorker) => cb(m)),
+    onExit: (cb) => child.on('exit', (code) => cb(code, null)),
+    kill: () => void child.kill(),
+  }
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -87,6 +100,7 @@ async function start(): Promise<void> {
     studio = Studio.open({
       dataDir,
       host: 'electron',
+      launcher: utilityLauncher,
       ...(nativeBinding ? { nativeBinding } : {}),
       log: (line) => console.log(line),
       overrides: {
