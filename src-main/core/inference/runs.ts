@@ -333,13 +333,28 @@ export class RunManager {
             applyOrientation: probe?.applyOrientation ?? null,
           })
         }
+        // A model that rejects every input (wrong input size, wrong layout) fails fast with
+        // the reason, instead of recording the same error for every image.
+        let results = 0
+        let firstErrors: string[] = []
         for (let i = 0; i < items.length && !active.cancel; i += BATCH) {
           await engine.infer(items.slice(i, i + BATCH), {
             onResult: (r) => {
+              results++
               unmapped += writer.result(r)
             },
-            onImageError: (imageId, message) => writer.error(imageId, message),
+            onImageError: (imageId, message) => {
+              writer.error(imageId, message)
+              if (results === 0) firstErrors.push(message)
+            },
           })
+          if (results === 0 && firstErrors.length >= BATCH) {
+            throw new AppError(
+              'INFERENCE_FAILED',
+              `The first ${firstErrors.length} images all failed: ${firstErrors[0]}`,
+            )
+          }
+          if (results > 0) firstErrors = []
         }
       } finally {
         engine.dispose()

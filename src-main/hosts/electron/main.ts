@@ -18,7 +18,10 @@ import type { FromWorker } from '../../core/inference/protocol'
 
 /** Inference runs in an Electron utility process (Chromium's process model, crash-isolated). */
 const utilityLauncher: ProcessLauncher = (script) => {
-  const child = utilityProcess.fork(script, [], { serviceName: 'GC Studio inference', stdio: 'inherit' })
+  const child = utilityProcess.fork(script, [], {
+    serviceName: 'GC Studio inference',
+    stdio: 'inherit',
+  })
   return {
     send: (m) => child.postMessage(m),
     onMessage: (cb) => child.on('message', (m: FromWorker) => cb(m)),
