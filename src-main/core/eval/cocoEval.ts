@@ -392,15 +392,21 @@ export function evaluatePrepared(
   const precision = new Float64Array(T * R * K * A * M).fill(-1)
   const recall = new Float64Array(T * K * A * M).fill(-1)
   const scores = new Float64Array(T * R * K * A * M).fill(-1)
+  const recallThresholds = p.recallThresholds
   let pr = new Float64Array(1024)
   let rc = new Float64Array(1024)
+  let sortedScores = new Float64Array(1024)
+  let sortedMatched = new Uint16Array(1024)
+  let sortedIgnored = new Uint16Array(1024)
   for (let k = 0; k < K; k++) {
     throwIfAborted(signal)
     const from = slotStart[k * I]!
     const to = slotStart[(k + 1) * I]!
     // np.argsort(-dtScores, kind='mergesort') over the images' detections concatenated in order.
-    const sortedAll = Array.from({ length: to - from }, (_, s) => from + s).sort(
-      (x, y) => dtScore[slotDet[y]!]! - dtScore[slotDet[x]!]! || x - y,
+    const sortedAll = Int32Array.from(
+      Array.from({ length: to - from }, (_, s) => from + s).sort(
+        (x, y) => dtScore[slotDet[y]!]! - dtScore[slotDet[x]!]! || x - y,
+      ),
     )
     for (let m = 0; m < M; m++) {
       const limit = p.maxDets[m]!
@@ -409,18 +415,25 @@ export function evaluatePrepared(
       if (pr.length < nd) {
         pr = new Float64Array(nd * 2)
         rc = new Float64Array(nd * 2)
+        sortedScores = new Float64Array(nd * 2)
+        sortedMatched = new Uint16Array(nd * 2)
+        sortedIgnored = new Uint16Array(nd * 2)
       }
+      for (let i = 0; i < nd; i++) sortedScores[i] = dtScore[slotDet[sorted[i]!]!]!
       for (let a = 0; a < A; a++) {
         const positives = npig[k * A + a]!
         if (positives === 0) continue
         const bitsBase = a * slots
+        for (let i = 0; i < nd; i++) {
+          sortedMatched[i] = matchedBits[bitsBase + sorted[i]!]!
+          sortedIgnored[i] = ignoredBits[bitsBase + sorted[i]!]!
+        }
         for (let t = 0; t < T; t++) {
           let tp = 0
           let fp = 0
           for (let i = 0; i < nd; i++) {
-            const s = sorted[i]!
-            if (!((ignoredBits[bitsBase + s]! >> t) & 1)) {
-              if ((matchedBits[bitsBase + s]! >> t) & 1) tp++
+            if (!((sortedIgnored[i]! >> t) & 1)) {
+              if ((sortedMatched[i]! >> t) & 1) tp++
               else fp++
             }
             rc[i] = tp / positives
@@ -428,22 +441,23 @@ export function evaluatePrepared(
           }
           recall[((t * K + k) * A + a) * M + m] = nd ? rc[nd - 1]! : 0
           for (let i = nd - 1; i > 0; i--) if (pr[i]! > pr[i - 1]!) pr[i - 1] = pr[i]!
-          // searchsorted(rc, recThrs, side='left'), walking both sorted arrays together.
+          // searchsorted(rc, recThrs, side='left'), walking both sorted arrays together; cells
+          // past the last detection stay 0 (COCOeval's zeros, filled when its loop raises).
+          const stride = K * A * M
+          let cell = (((t * R) * K + k) * A + a) * M + m
           let i = 0
-          for (let r = 0; r < R; r++) {
-            const threshold = p.recallThresholds[r]!
+          for (let r = 0; r < R; r++, cell += stride) {
+            const threshold = recallThresholds[r]!
             while (i < nd && rc[i]! < threshold) i++
-            const cell = (((t * R + r) * K + k) * A + a) * M + m
             if (i >= nd) {
-              for (let rest = r; rest < R; rest++) {
-                const c = (((t * R + rest) * K + k) * A + a) * M + m
-                precision[c] = 0
-                scores[c] = 0
+              for (; r < R; r++, cell += stride) {
+                precision[cell] = 0
+                scores[cell] = 0
               }
               break
             }
             precision[cell] = pr[i]!
-            scores[cell] = dtScore[slotDet[sorted[i]!]!]!
+            scores[cell] = sortedScores[i]!
           }
         }
       }

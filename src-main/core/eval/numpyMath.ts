@@ -59,7 +59,16 @@ export function pairwiseSum(
   return pairwiseSum(values, start, half) + pairwiseSum(values, start + half, n - half)
 }
 
-/** `np.mean` of a 1-D float64 array (the reduction starts from 0.0, then adds the pairwise sum). */
+/**
+ * `np.mean` of a 1-D float64 array. The add reduction runs through numpy's iterator buffer, so
+ * the pairwise sum applies to blocks of 8192 values that are then added one after another,
+ * starting from 0.0.
+ */
 export function numpyMean(values: ArrayLike<number>): number {
-  return (0 + pairwiseSum(values)) / values.length
+  const buffer = 8192
+  let sum = 0
+  for (let start = 0; start < values.length; start += buffer) {
+    sum += pairwiseSum(values, start, Math.min(buffer, values.length - start))
+  }
+  return sum / values.length
 }

@@ -452,23 +452,19 @@ export function rleIouMatrix(
   return out
 }
 
-// Scratch buffers for rleFromPolygon, grown on demand: polygons are rasterised by the thousand.
-let scratchU = new Int32Array(1024)
-let scratchV = new Int32Array(1024)
-
-function ensureScratch(size: number): void {
-  if (scratchU.length < size) {
-    const grown = Math.max(size, scratchU.length * 2)
-    scratchU = new Int32Array(grown)
-    scratchV = new Int32Array(grown)
-  }
-}
+// Scratch buffer for rleFromPolygon's column crossings: polygons are rasterised by the thousand.
+let scratchCrossings = new Uint32Array(4096)
 
 /**
- * maskApi `rleFrPoly`: rasterises one polygon `[x0, y0, x1, y1, ...]` by walking its edges on a 5x
- * upsampled grid and keeping the points where the walk crosses a pixel column's centre. The C
- * casts (`(int)` truncates toward zero) and the order of floating point operations are kept, so
- * areas match pixel for pixel, self-intersecting and out-of-image polygons included.
+ * maskApi `rleFrPoly`: rasterises one polygon `[x0, y0, x1, y1, ...]`. maskApi walks every edge on
+ * a 5x upsampled grid, one point per step along the edge's major axis, and keeps the points where
+ * the walk crosses a pixel column's centre; the rows below each crossing's ordinate are inside.
+ *
+ * This computes the same points with the same C arithmetic (`(int)` truncates toward zero; the
+ * order of floating point operations is kept), so areas match pixel for pixel, self-intersecting
+ * and out-of-image polygons included. It only skips work: along an x-major edge every step moves
+ * one upsampled column and only one column in five is a pixel centre, so just those steps are
+ * evaluated; points are consumed as they are made instead of being stored.
  */
 export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: number): Rle {
   const scale = 5
@@ -483,10 +479,28 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
   for (let j = 0; j < k; j++) {
     total += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1
   }
-  ensureScratch(total)
-  const u = scratchU
-  const v = scratchV
-  let m = 0
+  if (scratchCrossings.length < total + 1) scratchCrossings = new Uint32Array(total * 2 + 1)
+  const a = scratchCrossings
+  let n = 0
+  const lastColumn = width - 1
+
+  // One pair of consecutive walk points (u0, v0) -> (u1, v1) with u0 != u1: maskApi's test for a
+  // pixel-centre crossing, downsampled to the image grid.
+  const cross = (u0: number, v0: number, u1: number, v1: number): void => {
+    let xd = u1 < u0 ? u1 : u1 - 1
+    xd = (xd + 0.5) / scale - 0.5
+    if (Math.floor(xd) !== xd || xd < 0 || xd > lastColumn) return
+    let yd = v1 < v0 ? v1 : v0
+    yd = (yd + 0.5) / scale - 0.5
+    if (yd < 0) yd = 0
+    else if (yd > height) yd = height
+    yd = Math.ceil(yd)
+    a[n++] = xd * height + yd
+  }
+
+  let previousU = 0
+  let previousV = 0
+  let started = false
   for (let j = 0; j < k; j++) {
     let xs = x[j]!
     let xe = x[j + 1]!
@@ -503,60 +517,68 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
       ys = ye
       ye = t
     }
-    // A zero-length edge gives 0/0 = NaN here, as in C; its single point never starts a column
-    // crossing, so the garbage ordinate it produces is never read.
-    const s = dx >= dy ? (ye - ys) / dx : (xe - xs) / dy
     if (dx >= dy) {
-      for (let d = 0; d <= dx; d++) {
-        const t = flip ? dx - d : d
-        u[m] = t + xs
-        v[m] = Math.trunc(ys + s * t + 0.5)
-        m++
+      if (dx === 0) {
+        // A zero-length edge: C computes 0/0 and (int)NaN, which x86 turns into INT_MIN.
+        if (started && xs !== previousU) cross(previousU, previousV, xs, -2147483648)
+        previousU = xs
+        previousV = -2147483648
+        started = true
+        continue
       }
+      const s = (ye - ys) / dx
+      // Point d has t = flip ? dx - d : d, u = t + xs, v = (int)(ys + s*t + .5).
+      const t0 = flip ? dx : 0
+      const u0 = t0 + xs
+      const v0 = Math.trunc(ys + s * t0 + 0.5)
+      if (started && u0 !== previousU) cross(previousU, previousV, u0, v0)
+      // Inside the edge u moves by exactly one per step, so the pair (d-1, d) can only cross a
+      // pixel centre when min(u(d-1), u(d)) is 2 modulo 5; visit just those steps.
+      const residue = flip ? (((xs + dx - 2) % 5) + 5) % 5 : (((3 - xs) % 5) + 5) % 5
+      for (let d = residue === 0 ? 5 : residue; d <= dx; d += 5) {
+        const ta = flip ? dx - d + 1 : d - 1
+        const tb = flip ? dx - d : d
+        cross(ta + xs, Math.trunc(ys + s * ta + 0.5), tb + xs, Math.trunc(ys + s * tb + 0.5))
+      }
+      const tLast = flip ? 0 : dx
+      previousU = tLast + xs
+      previousV = Math.trunc(ys + s * tLast + 0.5)
     } else {
+      const s = (xe - xs) / dy
       for (let d = 0; d <= dy; d++) {
         const t = flip ? dy - d : d
-        v[m] = t + ys
-        u[m] = Math.trunc(xs + s * t + 0.5)
-        m++
+        const v = t + ys
+        const u = Math.trunc(xs + s * t + 0.5)
+        if (started && u !== previousU) cross(previousU, previousV, u, v)
+        previousU = u
+        previousV = v
+        started = true
       }
     }
+    started = true
   }
-  // Points where the boundary crosses a pixel column centre, downsampled to the image grid.
-  const points = m
-  const a: number[] = []
-  for (let j = 1; j < points; j++) {
-    if (u[j] === u[j - 1]) continue
-    let xd = u[j]! < u[j - 1]! ? u[j]! : u[j]! - 1
-    xd = (xd + 0.5) / scale - 0.5
-    if (Math.floor(xd) !== xd || xd < 0 || xd > width - 1) continue
-    let yd = v[j]! < v[j - 1]! ? v[j]! : v[j - 1]!
-    yd = (yd + 0.5) / scale - 0.5
-    if (yd < 0) yd = 0
-    else if (yd > height) yd = height
-    yd = Math.ceil(yd)
-    a.push(((xd | 0) * height + (yd | 0)) >>> 0)
-  }
-  a.push((height * width) >>> 0)
-  const sorted = Uint32Array.from(a).sort()
+
+  a[n++] = height * width
+  const sorted = a.subarray(0, n).sort()
   let previous = 0
-  for (let j = 0; j < sorted.length; j++) {
+  for (let j = 0; j < n; j++) {
     const t = sorted[j]!
     sorted[j] = t - previous
     previous = t
   }
-  const b = new Uint32Array(sorted.length)
+  // Runs of zero length (two crossings at one pixel) are folded into the previous run.
+  const b = new Uint32Array(n)
   let j = 0
-  let n = 0
-  b[n++] = sorted[j++]!
-  while (j < sorted.length) {
-    if (sorted[j]! > 0) b[n++] = sorted[j++]!
+  let runs = 0
+  b[runs++] = sorted[j++]!
+  while (j < n) {
+    if (sorted[j]! > 0) b[runs++] = sorted[j++]!
     else {
       j++
-      if (j < sorted.length) b[n - 1]! += sorted[j++]!
+      if (j < n) b[runs - 1]! += sorted[j++]!
     }
   }
-  return { height, width, counts: b.slice(0, n) }
+  return { height, width, counts: runs === n ? b : b.slice(0, runs) }
 }
 
 /** maskApi `rleFrBbox`: the box as the polygon (x,y) (x,y+h) (x+w,y+h) (x+w,y). */
