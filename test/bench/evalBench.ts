@@ -46,19 +46,31 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-function pycocotools(gt: string, dets: string, iouType: IouType): { total: number; evalAcc: number; stats: number[] } {
-  const run = spawnSync(python, [runner, 'coco', '--gt', gt, '--dets', dets, '--iou-type', iouType], {
-    env: { ...process.env, PYTHONPATH: pythonPath },
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  })
+function pycocotools(
+  gt: string,
+  dets: string,
+  iouType: IouType,
+): { total: number; evalAcc: number; stats: number[] } {
+  const run = spawnSync(
+    python,
+    [runner, 'coco', '--gt', gt, '--dets', dets, '--iou-type', iouType],
+    {
+      env: { ...process.env, PYTHONPATH: pythonPath },
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    },
+  )
   if (run.status !== 0) throw new Error(`pycocotools failed: ${run.stderr}`)
   const out = JSON.parse(run.stdout) as {
     stats: number[]
     seconds: { loadRes: number; evaluate: number; accumulate: number }
   }
   const s = out.seconds
-  return { total: s.loadRes + s.evaluate + s.accumulate, evalAcc: s.evaluate + s.accumulate, stats: out.stats }
+  return {
+    total: s.loadRes + s.evaluate + s.accumulate,
+    evalAcc: s.evaluate + s.accumulate,
+    stats: out.stats,
+  }
 }
 
 function fmt(seconds: number): string {
@@ -87,7 +99,9 @@ async function main(): Promise<void> {
   const runs = option('--runs', 5)
   const dir = mkdtempSync(join(tmpdir(), 'gcstudio-evalbench-'))
   console.log(
-    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`,
+    `node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
   )
   try {
     const set = generateCocoSet({
@@ -163,7 +177,10 @@ async function main(): Promise<void> {
       )
       const self = fileURLToPath(import.meta.url)
       for (let run = 0; run < Math.min(runs, 3); run++) {
-        const child = spawnSync(process.execPath, [self, '--child-5k', dir], { encoding: 'utf8', maxBuffer: 1 << 26 })
+        const child = spawnSync(process.execPath, [self, '--child-5k', dir], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 26,
+        })
         if (child.status !== 0) throw new Error(child.stderr)
         const r = JSON.parse(child.stdout) as { parse: number; evaluate: number; maxRssMiB: number }
         console.log(

@@ -444,7 +444,7 @@ export function evaluatePrepared(
           // searchsorted(rc, recThrs, side='left'), walking both sorted arrays together; cells
           // past the last detection stay 0 (COCOeval's zeros, filled when its loop raises).
           const stride = K * A * M
-          let cell = (((t * R) * K + k) * A + a) * M + m
+          let cell = ((t * R * K + k) * A + a) * M + m
           let i = 0
           for (let r = 0; r < R; r++, cell += stride) {
             const threshold = recallThresholds[r]!

@@ -595,8 +595,10 @@ export type Segmentation = number[][] | CompressedRle | UncompressedRle
 /**
  * pycocotools `COCO.annToRLE` for one annotation's `segmentation`: polygon parts are rasterised and
  * merged; compressed and uncompressed RLE keep their own `size` (the caller checks it against the
- * image). As in `frPyObjects`, a polygon list whose first part has exactly four numbers is read as a
- * list of `[x, y, w, h]` boxes.
+ * image). pycocotools decides "polygons" from the first part alone (more than four numbers; with
+ * exactly four it tries to read boxes and fails), so later parts may be lines or single points,
+ * which rasterise to what maskApi makes of them. A part with fewer than two numbers has no defined
+ * result in maskApi and is an error here.
  */
 export function segmentationToRle(segmentation: unknown, height: number, width: number): Rle {
   if (Array.isArray(segmentation)) {
@@ -604,12 +606,11 @@ export function segmentationToRle(segmentation: unknown, height: number, width: 
     if (parts.length === 0) {
       throw new EvalError('EVAL_BAD_SEGMENTATION', 'segmentation is an empty polygon list')
     }
-    const firstLength = Array.isArray(parts[0]) ? (parts[0] as unknown[]).length : -1
-    const asBoxes = firstLength === 4
-    if (!asBoxes && firstLength <= 4) {
+    const first = parts[0]
+    if (!Array.isArray(first) || first.length <= 4) {
       throw new EvalError(
         'EVAL_BAD_SEGMENTATION',
-        'segmentation must be a list of polygons [x0, y0, x1, y1, ...] with at least 3 points',
+        'segmentation must be a list of polygons [x0, y0, x1, y1, ...], the first with at least 3 points',
       )
     }
     const rles = parts.map((part, index) => {
@@ -619,18 +620,12 @@ export function segmentationToRle(segmentation: unknown, height: number, width: 
           `segmentation polygon ${index} is not a list of finite numbers`,
         )
       }
-      if (asBoxes) {
-        if (part.length !== 4) {
-          throw new EvalError(
-            'EVAL_BAD_SEGMENTATION',
-            `segmentation polygon ${index} has ${part.length} numbers; pycocotools reads this list as boxes of 4`,
-          )
-        }
-        return rleFromBox(part as number[], height, width)
+      if (part.length < 2) {
+        throw new EvalError('EVAL_BAD_SEGMENTATION', `segmentation polygon ${index} has no point`)
       }
       return rleFromPolygon(part as number[], height, width)
     })
-    return rleMerge(rles)
+    return rles.length === 1 ? rles[0]! : rleMerge(rles)
   }
   if (segmentation !== null && typeof segmentation === 'object') {
     const { size, counts } = segmentation as { size?: unknown; counts?: unknown }

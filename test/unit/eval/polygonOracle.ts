@@ -113,7 +113,6 @@ export function rleFromPolygonOracle(xy: ArrayLike<number>, height: number, widt
   return { height, width, counts: b.slice(0, n) }
 }
 
-
 /** C's `(int)` of a double on x86: truncation, with NaN becoming INT_MIN. */
 function cInt(value: number): number {
   return Number.isNaN(value) ? -2147483648 : Math.trunc(value)
