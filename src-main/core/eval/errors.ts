@@ -17,6 +17,7 @@ export type EvalErrorCode =
   | 'EVAL_LABEL_OUT_OF_SET' // a pixel value that is not a Cityscapes label (or train) id
   | 'EVAL_PAIRING' // Cityscapes files that cannot be paired one to one
   | 'EVAL_ABORTED' // cancelled by the caller
+  | 'EVAL_INTERNAL' // a bug in the evaluator, not in the input (the message carries the stack)
 
 export class EvalError extends Error {
   override name = 'EvalError'
