@@ -136,11 +136,11 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     return 0
   } catch (error) {
     if (error instanceof EvalError) {
-      if (error.code === 'EVAL_ABORTED') {
+      if (error.reason === 'EVAL_ABORTED') {
         io.stderr.write('interrupted: nothing was written\n')
         return 130
       }
-      io.stderr.write(`error: ${error.message}\n`)
+      io.stderr.write(`gcstudio eval: ${error.message}\n`)
       return 1
     }
     throw error

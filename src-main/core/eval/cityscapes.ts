@@ -11,12 +11,12 @@ import { basename, join, relative } from 'node:path'
 import {
   CITYSCAPES_AVG_CLASS_SIZE,
   CITYSCAPES_CATEGORIES,
-  CITYSCAPES_LABELS,
   EVALUATED_LABELS,
   LABEL_BY_ID,
   LABEL_COUNT,
-  trainIdToLabelId,
-} from './cityscapesLabels'
+  labelIdForTrainId,
+  labelsOfCategory,
+} from './cityscapesClasses'
 import { EvalError, throwIfAborted } from './errors'
 import { type LabelImage, decodeLabelPng } from './png'
 
@@ -100,12 +100,9 @@ const nan = (value: number): number | null => (Number.isNaN(value) ? null : valu
 
 /** The instance categories of the script: every label with an id has instances. */
 const INSTANCE_CATEGORIES = CITYSCAPES_CATEGORIES.filter((category) => {
-  const labels = CITYSCAPES_LABELS.filter((l) => l.category === category && l.id >= 0)
+  const labels = labelsOfCategory(category)
   return labels.length > 0 && labels.every((l) => l.hasInstances)
-}).map((name) => ({
-  name,
-  labelIds: CITYSCAPES_LABELS.filter((l) => l.category === name && l.id >= 0).map((l) => l.id),
-}))
+}).map((name) => ({ name, labelIds: labelsOfCategory(name).map((l) => l.id) }))
 
 interface InstanceTally {
   tp: number
@@ -147,10 +144,8 @@ export class CityscapesAccumulator {
     if (this.predictionIds === 'label') {
       for (const label of LABEL_BY_ID) this.#predictionLut[label.id] = label.id
     } else {
-      for (const label of CITYSCAPES_LABELS) {
-        if (label.trainId >= 0 && this.#predictionLut[label.trainId] === -1) {
-          this.#predictionLut[label.trainId] = trainIdToLabelId(label.trainId)!
-        }
+      for (let trainId = 0; trainId < 256; trainId++) {
+        this.#predictionLut[trainId] = labelIdForTrainId(trainId) ?? -1
       }
     }
   }
@@ -530,7 +525,7 @@ async function readPng(file: string): Promise<LabelImage> {
   try {
     buffer = await readFile(file)
   } catch (error) {
-    throw new EvalError('EVAL_BAD_PNG', `Cannot read ${file}: ${(error as Error).message}`, {
+    throw new EvalError('EVAL_READ_FAILED', `Cannot read ${file}: ${(error as Error).message}`, {
       file,
     })
   }

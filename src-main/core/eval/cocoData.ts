@@ -161,9 +161,9 @@ function maskFor(
     rle = segmentationToRle(segmentation, height, width)
   } catch (error) {
     if (error instanceof EvalError) {
-      throw new EvalError(error.code, `${where}: ${error.message}`, {
-        ...details,
+      throw new EvalError(error.reason, `${where}: ${error.message}`, {
         ...error.details,
+        ...details,
       })
     }
     throw error

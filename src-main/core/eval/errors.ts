@@ -1,9 +1,14 @@
 /**
- * Every way an evaluation input can be wrong. The code is stable (scripts and the UI branch on it);
- * the message names the first offending entry so a person can find it in their file.
+ * Evaluation errors are AppErrors (so they cross the worker / host / renderer boundaries with the
+ * app's error codes) that also carry a precise `reason` scripts and the UI can branch on. The
+ * message names the first offending entry so a person can find it in their file.
  */
-export type EvalErrorCode =
-  | 'EVAL_BAD_INPUT' // structurally wrong JSON: missing arrays, wrong types
+import { AppError, type ErrorCode } from '../../common/errors'
+
+export type EvalErrorReason =
+  | 'EVAL_BAD_INPUT' // structurally wrong input: missing arrays, wrong types
+  | 'EVAL_READ_FAILED' // a file or directory that cannot be read
+  | 'EVAL_BAD_JSON' // a file that is not JSON
   | 'EVAL_DUPLICATE_ID' // two images, categories or annotations share an id
   | 'EVAL_UNKNOWN_IMAGE' // a result names an image id the ground truth does not have
   | 'EVAL_UNKNOWN_CATEGORY' // a result names a category id the ground truth does not have
@@ -19,16 +24,30 @@ export type EvalErrorCode =
   | 'EVAL_ABORTED' // cancelled by the caller
   | 'EVAL_INTERNAL' // a bug in the evaluator, not in the input (the message carries the stack)
 
-export class EvalError extends Error {
-  override name = 'EvalError'
-  readonly code: EvalErrorCode
-  /** Machine-readable pointer to the offending entry, e.g. `{ index: 12, imageId: 397133 }`. */
-  readonly details: Record<string, unknown>
+function appCode(reason: EvalErrorReason): ErrorCode {
+  switch (reason) {
+    case 'EVAL_ABORTED':
+      return 'CANCELLED'
+    case 'EVAL_INTERNAL':
+      return 'INTERNAL'
+    case 'EVAL_READ_FAILED':
+      return 'IO_ERROR'
+    case 'EVAL_BAD_JSON':
+      return 'PARSE_ERROR'
+    default:
+      return 'INVALID_INPUT'
+  }
+}
 
-  constructor(code: EvalErrorCode, message: string, details: Record<string, unknown> = {}) {
-    super(message)
-    this.code = code
-    this.details = details
+export class EvalError extends AppError {
+  override name = 'EvalError'
+  readonly reason: EvalErrorReason
+  /** `{ reason, ...pointer to the offending entry }`, e.g. `{ reason, index: 12, imageId: 397133 }`. */
+  declare readonly details: Record<string, unknown> & { reason: EvalErrorReason }
+
+  constructor(reason: EvalErrorReason, message: string, details: Record<string, unknown> = {}) {
+    super(appCode(reason), message, { ...details, reason })
+    this.reason = reason
   }
 }
 

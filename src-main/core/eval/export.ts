@@ -4,7 +4,7 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { trainIdToLabelId } from './cityscapesLabels'
+import { labelIdForTrainId } from './cityscapesClasses'
 import type { CocoId, CocoResult } from './cocoData'
 import { EvalError } from './errors'
 import { encodeLabelPng } from './png'
@@ -95,7 +95,7 @@ export interface SegmentationPrediction {
 /** Train ids -> Cityscapes label ids (what the official script reads); throws on other values. */
 export function trainIdsToLabelIds(trainIds: Uint8Array, name = 'prediction'): Uint8Array {
   const lut = new Int16Array(256).fill(-1)
-  for (let t = 0; t < 256; t++) lut[t] = trainIdToLabelId(t) ?? -1
+  for (let t = 0; t < 256; t++) lut[t] = labelIdForTrainId(t) ?? -1
   const out = new Uint8Array(trainIds.length)
   for (let i = 0; i < trainIds.length; i++) {
     const id = lut[trainIds[i]!]!

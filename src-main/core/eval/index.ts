@@ -37,7 +37,7 @@ export {
 } from './cocoEval'
 export { type CocoConfusionMatrix, type ConfusionOptions } from './confusion'
 export { type CocoJsonReport, cocoJsonReport, formatCocoSummary } from './cocoReport'
-export * from './cityscapesLabels'
+export * from './cityscapesClasses'
 export {
   type CityscapesCategoryScore,
   type CityscapesClassScore,

@@ -42,7 +42,7 @@ export function runEvalInWorker(
       if (message.type === 'progress') options.onProgress?.(message.done, message.total)
       else if (message.type === 'result') finish(() => resolve(message.result))
       else if (message.type === 'error') {
-        finish(() => reject(new EvalError(message.code, message.message, message.details)))
+        finish(() => reject(new EvalError(message.reason, message.message, message.details)))
       }
     })
     worker.on('error', (error) =>

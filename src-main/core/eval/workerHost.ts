@@ -44,6 +44,7 @@ export function createEvalWorkerHost(post: (message: EvalWorkerMessage) => void)
             type: 'error',
             id,
             code: error.code,
+            reason: error.reason,
             message: error.message,
             details: error.details,
           })
@@ -52,7 +53,8 @@ export function createEvalWorkerHost(post: (message: EvalWorkerMessage) => void)
           post({
             type: 'error',
             id,
-            code: 'EVAL_INTERNAL',
+            code: 'INTERNAL',
+            reason: 'EVAL_INTERNAL',
             message: `Evaluation failed unexpectedly: ${e?.stack ?? String(error)}`,
             details: {},
           })

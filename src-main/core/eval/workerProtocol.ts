@@ -13,7 +13,8 @@
  * A job ends with exactly one `result` or `error`; nothing is posted after it. The result holds
  * typed arrays (structured clone keeps them) and is complete: a failed job posts no result.
  */
-import type { EvalErrorCode } from './errors'
+import type { ErrorCode } from '../../common/errors'
+import type { EvalErrorReason } from './errors'
 import type { EvalJob, EvalJobResult } from './job'
 
 export type EvalWorkerRequest =
@@ -25,7 +26,10 @@ export type EvalWorkerMessage =
   | {
       type: 'error'
       id: number
-      code: EvalErrorCode
+      /** The app-wide code (INVALID_INPUT, CANCELLED, IO_ERROR, PARSE_ERROR, INTERNAL). */
+      code: ErrorCode
+      /** What exactly is wrong, e.g. EVAL_UNKNOWN_IMAGE. */
+      reason: EvalErrorReason
       message: string
       details: Record<string, unknown>
     }

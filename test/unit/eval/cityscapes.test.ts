@@ -9,7 +9,7 @@ import {
   cityscapesStem,
   evaluateCityscapesDirectories,
 } from '../../../src-main/core/eval/cityscapes'
-import { LABEL_BY_ID } from '../../../src-main/core/eval/cityscapesLabels'
+import { LABEL_BY_ID } from '../../../src-main/core/eval/cityscapesClasses'
 import { formatCityscapesTables } from '../../../src-main/core/eval/cityscapesReport'
 import { decodeLabelPng, encodeLabelPng } from '../../../src-main/core/eval/png'
 import { fixtureDir, loadFixture } from './fixtures'
@@ -215,7 +215,7 @@ describe('Cityscapes bad input', () => {
   ])('%s is named in the error', async (name, code, message, change) => {
     const dir = await predictionsWith(name.replace(/ /g, '-'), change)
     await expect(evaluateCityscapesDirectories(gtDir, dir)).rejects.toMatchObject({
-      code,
+      reason: code,
       message: expect.stringMatching(message),
     })
   })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { CocoDataset, CocoResult } from '../../../src-main/core/eval/cocoData'
 import { evaluateCoco } from '../../../src-main/core/eval/cocoEval'
-import type { EvalErrorCode } from '../../../src-main/core/eval/errors'
+import type { EvalErrorReason } from '../../../src-main/core/eval/errors'
 
 function dataset(): CocoDataset {
   return {
@@ -57,7 +57,7 @@ type Case = [
   name: string,
   iouType: 'bbox' | 'segm',
   build: () => { gt: CocoDataset; dets: unknown },
-  code: EvalErrorCode,
+  reason: EvalErrorReason,
   message: RegExp,
 ]
 
@@ -266,7 +266,7 @@ const cases: Case[] = [
 ]
 
 describe('bad COCO input is refused with the first offending entry named', () => {
-  it.each(cases)('%s', (_, iouType, build, code, message) => {
+  it.each(cases)('%s', (_, iouType, build, reason, message) => {
     const { gt, dets } = build()
     let thrown: unknown
     try {
@@ -274,7 +274,7 @@ describe('bad COCO input is refused with the first offending entry named', () =>
     } catch (error) {
       thrown = error
     }
-    expect(thrown).toMatchObject({ name: 'EvalError', code })
+    expect(thrown).toMatchObject({ name: 'EvalError', reason, code: 'INVALID_INPUT' })
     expect((thrown as Error).message).toMatch(message)
   })
 })

@@ -110,7 +110,7 @@ describe('malformed RLE strings are rejected', () => {
     ['negative run', '1O', 1, 1, 'EVAL_BAD_RLE'],
     ['a space', '1 1', 2, 1, 'EVAL_BAD_RLE'],
   ]
-  it.each(bad)('%s', (_, counts, h, w, code) => {
-    expect(() => rleFromString(counts, h, w)).toThrowError(expect.objectContaining({ code }))
+  it.each(bad)('%s', (_, counts, h, w, reason) => {
+    expect(() => rleFromString(counts, h, w)).toThrowError(expect.objectContaining({ reason }))
   })
 })

@@ -64,9 +64,10 @@ describe('evaluation worker protocol (in-process host)', () => {
     expect(messages.at(-1)).toMatchObject({
       type: 'error',
       id: 7,
-      code: 'EVAL_UNKNOWN_IMAGE',
+      code: 'INVALID_INPUT',
+      reason: 'EVAL_UNKNOWN_IMAGE',
       message: expect.stringMatching(/results\[4\] names image_id 42/),
-      details: { index: 4, imageId: 42 },
+      details: { index: 4, imageId: 42, reason: 'EVAL_UNKNOWN_IMAGE' },
     })
   })
 
@@ -129,7 +130,8 @@ describe('evaluation on a real worker thread', () => {
         detections: { data: [] },
       }),
     ).rejects.toMatchObject({
-      code: 'EVAL_BAD_INPUT',
+      code: 'IO_ERROR',
+      reason: 'EVAL_READ_FAILED',
       message: expect.stringMatching(/instances\.json/),
     })
   })
@@ -157,7 +159,7 @@ describe('evaluation on a real worker thread', () => {
       },
       { signal: controller.signal, onProgress: () => controller.abort() },
     )
-    await expect(pending).rejects.toMatchObject({ code: 'EVAL_ABORTED' })
+    await expect(pending).rejects.toMatchObject({ reason: 'EVAL_ABORTED', code: 'CANCELLED' })
     expect(Date.now() - started).toBeLessThan(10_000)
   })
 })
