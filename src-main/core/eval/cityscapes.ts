@@ -446,7 +446,7 @@ async function listPngs(dir: string): Promise<string[]> {
     entries = (await readdir(dir, { recursive: true })) as string[]
   } catch (error) {
     throw new EvalError(
-      'EVAL_BAD_INPUT',
+      'EVAL_READ_FAILED',
       `Cannot read directory ${dir}: ${(error as Error).message}`,
       { dir },
     )

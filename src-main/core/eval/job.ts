@@ -53,7 +53,7 @@ export async function readJsonFile<T>(path: string, what: string): Promise<T> {
     text = await readFile(path, 'utf8')
   } catch (error) {
     throw new EvalError(
-      'EVAL_BAD_INPUT',
+      'EVAL_READ_FAILED',
       `Cannot read ${what} ${path}: ${(error as Error).message}`,
       {
         file: path,
@@ -64,7 +64,7 @@ export async function readJsonFile<T>(path: string, what: string): Promise<T> {
     return JSON.parse(text) as T
   } catch (error) {
     throw new EvalError(
-      'EVAL_BAD_INPUT',
+      'EVAL_BAD_JSON',
       `${what} ${path} is not valid JSON: ${(error as Error).message}`,
       {
         file: path,
