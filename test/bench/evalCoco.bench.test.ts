@@ -12,8 +12,6 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { expect, it } from 'vitest'
 import type { CocoDataset, CocoResult, IouType } from '../../src-main/core/eval/cocoData'
 import { evaluateCoco } from '../../src-main/core/eval/cocoEval'
@@ -23,11 +21,6 @@ import { pycocotoolsAvailable, runPycocotools } from './evalReference'
 import { writeReport } from './report'
 
 const RUNS = Number(process.env.EVAL_BENCH_RUNS ?? 7)
-
-// Collect the previous run's garbage before each timed run: pycocotools (reference counting)
-// frees as it goes, and a deferred major GC of the last parse would otherwise be charged to us.
-setFlagsFromString('--expose-gc')
-const collectGarbage = runInNewContext('gc') as () => void
 
 const median = (values: number[]): number => {
   const s = [...values].sort((a, b) => a - b)
@@ -76,7 +69,6 @@ it('COCO bbox and segm: evaluate + accumulate against pycocotools', () => {
     for (let run = 0; run < RUNS; run++) {
       const dataset = JSON.parse(fs.readFileSync(gtFile, 'utf8')) as CocoDataset
       const dets = JSON.parse(fs.readFileSync(detFile, 'utf8')) as CocoResult[]
-      collectGarbage()
       const t0 = performance.now()
       ourStats = evaluateCoco(dataset, dets, { iouType }).stats
       ours.push((performance.now() - t0) / 1000)

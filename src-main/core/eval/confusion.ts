@@ -12,7 +12,8 @@
  * IoU is box IoU for bbox evaluation and mask IoU for segm, computed exactly as COCOeval does.
  */
 import type { PreparedGroundTruth, PreparedResults } from './cocoData'
-import { boxIouAt, rleArea, rleIouWithBoxes, rleToBbox } from './rle'
+import type { MaskGeometry } from './cocoEval'
+import { boxIouAt, rleIouGivenBoxOverlap } from './rle'
 
 export interface ConfusionOptions {
   iouThreshold?: number
@@ -37,41 +38,32 @@ export function computeConfusionMatrix(
   gt: PreparedGroundTruth,
   dt: PreparedResults,
   options: ConfusionOptions,
+  /** Mask boxes and areas (segm), as the evaluation computed them; null for bbox. */
+  geometry: MaskGeometry | null,
 ): CocoConfusionMatrix {
   const iouThreshold = options.iouThreshold ?? 0.5
   const scoreThreshold = options.scoreThreshold ?? 0.5
   const K = gt.categoryIds.length
   const I = gt.imageIds.length
   const matrix = Array.from({ length: K + 1 }, () => new Array<number>(K + 1).fill(0))
-  const segm = gt.iouType === 'segm'
 
   const gtByImage = bucket(gt.gt.count, (g) => gt.gt.image[g]!, I)
   const kept: number[] = []
   for (let d = 0; d < dt.count; d++) if (dt.score[d]! >= scoreThreshold) kept.push(d)
   const dtByImage = bucket(kept.length, (j) => dt.image[kept[j]!]!, I)
 
-  const gtBoxCache = new Map<number, number[]>()
-  const gtAreaCache = new Map<number, number>()
-  const gtBox = (g: number): number[] => {
-    let box = gtBoxCache.get(g)
-    if (!box) gtBoxCache.set(g, (box = rleToBbox(gt.gt.masks![g]!)))
-    return box
+  // Box IoU, or mask IoU with maskApi's box test first (boxes and areas from the evaluation).
+  const iou = (d: number, g: number, crowd: boolean): number => {
+    if (!geometry) return boxIouAt(dt.boxes, d * 4, gt.gt.boxes, g * 4, crowd)
+    if (!(boxIouAt(geometry.dtBoxes, d * 4, geometry.gtBoxes, g * 4, crowd) > 0)) return 0
+    return rleIouGivenBoxOverlap(
+      dt.masks![d]!,
+      geometry.dtAreas[d]!,
+      gt.gt.masks![g]!,
+      geometry.gtAreas[g]!,
+      crowd,
+    )
   }
-  const gtArea = (g: number): number => {
-    let area = gtAreaCache.get(g)
-    if (area === undefined) gtAreaCache.set(g, (area = rleArea(gt.gt.masks![g]!)))
-    return area
-  }
-  const iou = (
-    d: number,
-    dBox: number[] | null,
-    dArea: number,
-    g: number,
-    crowd: boolean,
-  ): number =>
-    segm
-      ? rleIouWithBoxes(dt.masks![d]!, dBox!, dArea, gt.gt.masks![g]!, gtBox(g), gtArea(g), crowd)
-      : boxIouAt(dt.boxes, d * 4, gt.gt.boxes, g * 4, crowd)
 
   let ignoredDetections = 0
   for (let i = 0; i < I; i++) {
@@ -80,8 +72,6 @@ export function computeConfusionMatrix(
     dets.sort((a, b) => dt.score[b]! - dt.score[a]! || a - b)
     const taken = new Uint8Array(gts.length)
     for (const d of dets) {
-      const dBox = segm ? rleToBbox(dt.masks![d]!) : null
-      const dArea = segm ? rleArea(dt.masks![d]!) : 0
       const category = dt.category[d]!
       let bestSame = -1
       let bestSameIou = iouThreshold
@@ -93,12 +83,11 @@ export function computeConfusionMatrix(
         const crowd = gt.gt.crowd[g] === 1
         const sameCategory = gt.gt.category[g] === category
         if (crowd) {
-          if (sameCategory && !onCrowd && iou(d, dBox, dArea, g, true) >= iouThreshold)
-            onCrowd = true
+          if (sameCategory && !onCrowd && iou(d, g, true) >= iouThreshold) onCrowd = true
           continue
         }
         if (taken[j]) continue
-        const value = iou(d, dBox, dArea, g, false)
+        const value = iou(d, g, false)
         if (sameCategory) {
           if (value >= bestSameIou && (bestSame < 0 || value > bestSameIou)) {
             bestSame = j

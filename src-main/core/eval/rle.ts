@@ -131,8 +131,11 @@ export function rleToString(rle: Rle): string {
  * negative runs silently; here both are errors, as are characters outside '0'..'o' and runs that do
  * not cover exactly height x width pixels.
  */
+let scratchRuns = new Uint32Array(4096)
+
 export function rleFromString(counts: string, height: number, width: number): Rle {
-  const out = new Uint32Array(counts.length)
+  if (scratchRuns.length < counts.length) scratchRuns = new Uint32Array(counts.length * 2)
+  const out = scratchRuns
   let m = 0
   let p = 0
   let total = 0
@@ -228,9 +231,19 @@ export function rleArea(rle: Rle): number {
  * the whole height, even if the run only touches the bottom of one column and the top of the next.
  */
 export function rleToBbox(rle: Rle): Box {
+  const out = new Float64Array(4)
+  rleToBboxInto(rle, out, 0)
+  return [out[0]!, out[1]!, out[2]!, out[3]!]
+}
+
+/** `rleToBbox` written to `out[offset..offset+3]` (for many masks without an array each). */
+export function rleToBboxInto(rle: Rle, out: Float64Array, offset: number): void {
   const { height: h, width: w, counts } = rle
   const m = Math.floor(counts.length / 2) * 2
-  if (m === 0) return [0, 0, 0, 0]
+  if (m === 0) {
+    out[offset] = out[offset + 1] = out[offset + 2] = out[offset + 3] = 0
+    return
+  }
   let xs = w
   let ys = h
   let xe = 0
@@ -240,19 +253,22 @@ export function rleToBbox(rle: Rle): Box {
   for (let j = 0; j < m; j++) {
     cc = (cc + counts[j]!) >>> 0
     const t = (cc - (j % 2)) >>> 0
-    const y = t % h
-    const x = (t - y) / h
+    const x = Math.floor(t / h)
+    const y = t - x * h
     if (j % 2 === 0) xp = x
     else if (xp < x) {
       ys = 0
       ye = h - 1
     }
-    xs = Math.min(xs, x)
-    xe = Math.max(xe, x)
-    ys = Math.min(ys, y)
-    ye = Math.max(ye, y)
+    if (x < xs) xs = x
+    if (x > xe) xe = x
+    if (y < ys) ys = y
+    if (y > ye) ye = y
   }
-  return [xs, ys, xe - xs + 1, ye - ys + 1]
+  out[offset] = xs
+  out[offset + 1] = ys
+  out[offset + 2] = xe - xs + 1
+  out[offset + 3] = ye - ys + 1
 }
 
 /** maskApi `rleMerge`: union (default) or intersection; masks of different sizes give an empty 0x0. */
@@ -419,6 +435,17 @@ export function rleIouWithBoxes(
   crowd: boolean,
 ): number {
   if (!(boxIou(dtBox, gtBox, crowd) > 0)) return 0
+  return rleIouGivenBoxOverlap(dt, dtArea, gt, gtArea, crowd)
+}
+
+/** The run-length part of maskApi `rleIou`, for a pair whose boxes overlap. */
+export function rleIouGivenBoxOverlap(
+  dt: Rle,
+  dtArea: number,
+  gt: Rle,
+  gtArea: number,
+  crowd: boolean,
+): number {
   if (dt.height !== gt.height || dt.width !== gt.width) return -1
   const i = rleIntersection(dt.counts, gt.counts)
   if (i === 0) return 0
@@ -452,8 +479,11 @@ export function rleIouMatrix(
   return out
 }
 
-// Scratch buffer for rleFromPolygon's column crossings: polygons are rasterised by the thousand.
+// Scratch buffers for rleFromPolygon (vertices, column crossings): polygons are rasterised by
+// the thousand, and small allocations dominate otherwise.
 let scratchCrossings = new Uint32Array(4096)
+let scratchX = new Int32Array(64)
+let scratchY = new Int32Array(64)
 
 /**
  * maskApi `rleFrPoly`: rasterises one polygon `[x0, y0, x1, y1, ...]`. maskApi walks every edge on
@@ -469,8 +499,12 @@ let scratchCrossings = new Uint32Array(4096)
 export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: number): Rle {
   const scale = 5
   const k = Math.floor(xy.length / 2)
-  const x = new Int32Array(k + 1)
-  const y = new Int32Array(k + 1)
+  if (scratchX.length < k + 1) {
+    scratchX = new Int32Array((k + 1) * 2)
+    scratchY = new Int32Array((k + 1) * 2)
+  }
+  const x = scratchX
+  const y = scratchY
   for (let j = 0; j < k; j++) x[j] = Math.trunc(scale * xy[j * 2]! + 0.5)
   x[k] = x[0] ?? 0
   for (let j = 0; j < k; j++) y[j] = Math.trunc(scale * xy[j * 2 + 1]! + 0.5)
