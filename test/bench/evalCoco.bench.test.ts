@@ -5,8 +5,9 @@
  *
  * Timed: pycocotools `loadRes + evaluate + accumulate` (its own timers, in its process) against
  * the studio's whole `evaluateCoco` (validation, rasterising, evaluate, accumulate, summarize,
- * per-image rows, confusion matrix). Both start from parsed JSON. Runs alternate so both see the
- * same machine load; the first of ours is a cold start (no JIT yet), reported separately.
+ * per-image rows, confusion matrix), and the same without the confusion matrix. Both start from
+ * parsed JSON. Runs alternate so both see the same machine load; the first of ours is a cold
+ * start (code not yet optimised by V8), reported separately.
  * Run: npm run bench -- evalCoco.bench   (EVAL_BENCH_RUNS=N, default 7)
  */
 import fs from 'node:fs'
@@ -62,6 +63,7 @@ it('COCO bbox and segm: evaluate + accumulate against pycocotools', () => {
       JSON.stringify(iouType === 'bbox' ? set.bboxResults : set.segmResults),
     )
     const ours: number[] = []
+    const oursWithoutConfusion: number[] = []
     const theirs: number[] = []
     const theirsEvalAccumulate: number[] = []
     let ourStats: number[] = []
@@ -72,6 +74,11 @@ it('COCO bbox and segm: evaluate + accumulate against pycocotools', () => {
       const t0 = performance.now()
       ourStats = evaluateCoco(dataset, dets, { iouType }).stats
       ours.push((performance.now() - t0) / 1000)
+      // The same without the confusion matrix (which COCOeval does not compute).
+      const again = JSON.parse(fs.readFileSync(detFile, 'utf8')) as CocoResult[]
+      const t1 = performance.now()
+      evaluateCoco(dataset, again, { iouType, confusion: false })
+      oursWithoutConfusion.push((performance.now() - t1) / 1000)
       if (withPython) {
         const ref = runPycocotools(gtFile, detFile, iouType)
         const s = ref.seconds
@@ -84,6 +91,7 @@ it('COCO bbox and segm: evaluate + accumulate against pycocotools', () => {
       oursMedianSeconds: round3(median(ours)),
       oursColdStartSeconds: round3(ours[0]!),
       oursRuns: ours.map(round3),
+      oursWithoutConfusionMedianSeconds: round3(median(oursWithoutConfusion)),
     }
     if (withPython) {
       expect(ourStats).toEqual(theirStats)
@@ -95,6 +103,8 @@ it('COCO bbox and segm: evaluate + accumulate against pycocotools', () => {
         ratioEvaluateAccumulateOnly:
           Math.round((median(theirsEvalAccumulate) / median(ours)) * 100) / 100,
         ratioColdStart: Math.round((median(theirs) / ours[0]!) * 100) / 100,
+        ratioWithoutConfusion:
+          Math.round((median(theirs) / median(oursWithoutConfusion)) * 100) / 100,
         statsIdentical: true,
       })
     }

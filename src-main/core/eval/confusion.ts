@@ -13,7 +13,7 @@
  */
 import type { PreparedGroundTruth, PreparedResults } from './cocoData'
 import type { MaskGeometry } from './cocoEval'
-import { boxIouAt, rleIouGivenBoxOverlap } from './rle'
+import { type Rle, boxIouAt, rleIouGivenBoxOverlap } from './rle'
 
 export interface ConfusionOptions {
   iouThreshold?: number
@@ -52,18 +52,9 @@ export function computeConfusionMatrix(
   for (let d = 0; d < dt.count; d++) if (dt.score[d]! >= scoreThreshold) kept.push(d)
   const dtByImage = bucket(kept.length, (j) => dt.image[kept[j]!]!, I)
 
-  // Box IoU, or mask IoU with maskApi's box test first (boxes and areas from the evaluation).
-  const iou = (d: number, g: number, crowd: boolean): number => {
-    if (!geometry) return boxIouAt(dt.boxes, d * 4, gt.gt.boxes, g * 4, crowd)
-    if (!(boxIouAt(geometry.dtBoxes, d * 4, geometry.gtBoxes, g * 4, crowd) > 0)) return 0
-    return rleIouGivenBoxOverlap(
-      dt.masks![d]!,
-      geometry.dtAreas[d]!,
-      gt.gt.masks![g]!,
-      geometry.gtAreas[g]!,
-      crowd,
-    )
-  }
+  const pairIou = new PairIou(gt, dt, geometry)
+  const gtCrowd = gt.gt.crowd
+  const gtCategory = gt.gt.category
 
   let ignoredDetections = 0
   for (let i = 0; i < I; i++) {
@@ -80,14 +71,14 @@ export function computeConfusionMatrix(
       let onCrowd = false
       for (let j = 0; j < gts.length; j++) {
         const g = gts[j]!
-        const crowd = gt.gt.crowd[g] === 1
-        const sameCategory = gt.gt.category[g] === category
+        const crowd = gtCrowd[g] === 1
+        const sameCategory = gtCategory[g] === category
         if (crowd) {
-          if (sameCategory && !onCrowd && iou(d, g, true) >= iouThreshold) onCrowd = true
+          if (sameCategory && !onCrowd && pairIou.iou(d, g, true) >= iouThreshold) onCrowd = true
           continue
         }
         if (taken[j]) continue
-        const value = iou(d, g, false)
+        const value = pairIou.iou(d, g, false)
         if (sameCategory) {
           if (value >= bestSameIou && (bestSame < 0 || value > bestSameIou)) {
             bestSame = j
@@ -115,6 +106,35 @@ export function computeConfusionMatrix(
     categoryIds: [...gt.categoryIds],
     matrix,
     ignoredDetections,
+  }
+}
+
+/** Box IoU, or mask IoU with maskApi's box test first (boxes and areas from the evaluation). */
+class PairIou {
+  readonly #dtBoxes: Float64Array
+  readonly #gtBoxes: Float64Array
+  readonly #geometry: MaskGeometry | null
+  readonly #dtMasks: Rle[] | null
+  readonly #gtMasks: Rle[] | null
+
+  constructor(gt: PreparedGroundTruth, dt: PreparedResults, geometry: MaskGeometry | null) {
+    this.#dtBoxes = geometry ? geometry.dtBoxes : dt.boxes
+    this.#gtBoxes = geometry ? geometry.gtBoxes : gt.gt.boxes
+    this.#geometry = geometry
+    this.#dtMasks = dt.masks
+    this.#gtMasks = gt.gt.masks
+  }
+
+  iou(d: number, g: number, crowd: boolean): number {
+    const box = boxIouAt(this.#dtBoxes, d * 4, this.#gtBoxes, g * 4, crowd)
+    if (!this.#geometry || !(box > 0)) return box
+    return rleIouGivenBoxOverlap(
+      this.#dtMasks![d]!,
+      this.#geometry.dtAreas[d]!,
+      this.#gtMasks![g]!,
+      this.#geometry.gtAreas[g]!,
+      crowd,
+    )
   }
 }
 

@@ -485,6 +485,32 @@ let scratchCrossings = new Uint32Array(4096)
 let scratchX = new Int32Array(64)
 let scratchY = new Int32Array(64)
 
+let crossingCount = 0
+
+/**
+ * One pair of consecutive walk points (u0, v0) -> (u1, v1) with u0 != u1: maskApi's test for a
+ * pixel-centre crossing, downsampled to the image grid; a crossing is kept in scratchCrossings as
+ * its column-major pixel index.
+ */
+function addCrossing(
+  u0: number,
+  v0: number,
+  u1: number,
+  v1: number,
+  height: number,
+  lastColumn: number,
+): void {
+  let xd = u1 < u0 ? u1 : u1 - 1
+  xd = (xd + 0.5) / 5 - 0.5
+  if (Math.floor(xd) !== xd || xd < 0 || xd > lastColumn) return
+  let yd = v1 < v0 ? v1 : v0
+  yd = (yd + 0.5) / 5 - 0.5
+  if (yd < 0) yd = 0
+  else if (yd > height) yd = height
+  yd = Math.ceil(yd)
+  scratchCrossings[crossingCount++] = xd * height + yd
+}
+
 /**
  * maskApi `rleFrPoly`: rasterises one polygon `[x0, y0, x1, y1, ...]`. maskApi walks every edge on
  * a 5x upsampled grid, one point per step along the edge's major axis, and keeps the points where
@@ -514,24 +540,8 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
     total += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1
   }
   if (scratchCrossings.length < total + 1) scratchCrossings = new Uint32Array(total * 2 + 1)
-  const a = scratchCrossings
-  let n = 0
+  crossingCount = 0
   const lastColumn = width - 1
-
-  // One pair of consecutive walk points (u0, v0) -> (u1, v1) with u0 != u1: maskApi's test for a
-  // pixel-centre crossing, downsampled to the image grid.
-  const cross = (u0: number, v0: number, u1: number, v1: number): void => {
-    let xd = u1 < u0 ? u1 : u1 - 1
-    xd = (xd + 0.5) / scale - 0.5
-    if (Math.floor(xd) !== xd || xd < 0 || xd > lastColumn) return
-    let yd = v1 < v0 ? v1 : v0
-    yd = (yd + 0.5) / scale - 0.5
-    if (yd < 0) yd = 0
-    else if (yd > height) yd = height
-    yd = Math.ceil(yd)
-    a[n++] = xd * height + yd
-  }
-
   let previousU = 0
   let previousV = 0
   let started = false
@@ -554,7 +564,8 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
     if (dx >= dy) {
       if (dx === 0) {
         // A zero-length edge: C computes 0/0 and (int)NaN, which x86 turns into INT_MIN.
-        if (started && xs !== previousU) cross(previousU, previousV, xs, -2147483648)
+        if (started && xs !== previousU)
+          addCrossing(previousU, previousV, xs, -2147483648, height, lastColumn)
         previousU = xs
         previousV = -2147483648
         started = true
@@ -565,14 +576,16 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
       const t0 = flip ? dx : 0
       const u0 = t0 + xs
       const v0 = Math.trunc(ys + s * t0 + 0.5)
-      if (started && u0 !== previousU) cross(previousU, previousV, u0, v0)
+      if (started && u0 !== previousU) addCrossing(previousU, previousV, u0, v0, height, lastColumn)
       // Inside the edge u moves by exactly one per step, so the pair (d-1, d) can only cross a
       // pixel centre when min(u(d-1), u(d)) is 2 modulo 5; visit just those steps.
       const residue = flip ? (((xs + dx - 2) % 5) + 5) % 5 : (((3 - xs) % 5) + 5) % 5
       for (let d = residue === 0 ? 5 : residue; d <= dx; d += 5) {
         const ta = flip ? dx - d + 1 : d - 1
         const tb = flip ? dx - d : d
-        cross(ta + xs, Math.trunc(ys + s * ta + 0.5), tb + xs, Math.trunc(ys + s * tb + 0.5))
+        const va = Math.trunc(ys + s * ta + 0.5)
+        const vb = Math.trunc(ys + s * tb + 0.5)
+        addCrossing(ta + xs, va, tb + xs, vb, height, lastColumn)
       }
       const tLast = flip ? 0 : dx
       previousU = tLast + xs
@@ -583,7 +596,7 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
         const t = flip ? dy - d : d
         const v = t + ys
         const u = Math.trunc(xs + s * t + 0.5)
-        if (started && u !== previousU) cross(previousU, previousV, u, v)
+        if (started && u !== previousU) addCrossing(previousU, previousV, u, v, height, lastColumn)
         previousU = u
         previousV = v
         started = true
@@ -592,6 +605,8 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
     started = true
   }
 
+  const a = scratchCrossings
+  let n = crossingCount
   a[n++] = height * width
   const sorted = a.subarray(0, n).sort()
   let previous = 0
