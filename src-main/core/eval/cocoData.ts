@@ -156,6 +156,15 @@ function maskFor(
   where: string,
   details: Record<string, unknown>,
 ): Rle {
+  // Images need no size for bbox evaluation; an RLE then keeps its own (as pycocotools does).
+  const sizeKnown = height > 0 && width > 0
+  if (!sizeKnown && Array.isArray(segmentation)) {
+    throw new EvalError(
+      'EVAL_BAD_INPUT',
+      `${where}: its image has no width and height, which polygons need to be rasterised`,
+      details,
+    )
+  }
   let rle: Rle
   try {
     rle = segmentationToRle(segmentation, height, width)
@@ -168,7 +177,7 @@ function maskFor(
     }
     throw error
   }
-  if (rle.height !== height || rle.width !== width) {
+  if (sizeKnown && (rle.height !== height || rle.width !== width)) {
     throw new EvalError(
       'EVAL_MASK_SIZE',
       `${where}: mask size ${rle.height}x${rle.width} differs from the image's ${height}x${width}`,

@@ -300,6 +300,15 @@ describe('input pycocotools accepts', () => {
     expect(evaluation.stats[4]).toBe(-1) // no medium ground truth
   })
 
+  it('evaluates mask results with bbox iouType on images without a size', () => {
+    const g = dataset()
+    g.images = g.images.map(({ id }) => ({ id }) as CocoDataset['images'][number])
+    const evaluation = evaluateCoco(g, masks().slice(1), { iouType: 'bbox' })
+    // The mask's box [40, 40, 2, 20] overlaps the object [40, 40, 20, 20] by IoU 0.1.
+    expect(evaluation.detections.outcome50[0]).toBe(2)
+    expect(evaluation.stats[0]).toBe(0)
+  })
+
   it('treats a missing iscrowd as 0', () => {
     const g = dataset()
     delete g.annotations[0]!.iscrowd
