@@ -1,0 +1,155 @@
+/**
+ * `gcstudio eval`: COCO box/mask AP and Cityscapes mIoU/iIoU on files from anywhere, with the
+ * numbers and printed tables of pycocotools and cityscapesScripts.
+ */
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { formatCityscapesTables } from '../../core/eval/cityscapesReport'
+import { formatCocoSummary } from '../../core/eval/cocoReport'
+import { EvalError } from '../../core/eval/errors'
+import { writeJsonAtomically } from '../../core/eval/export'
+import { type EvalJob, runEvalJob } from '../../core/eval/job'
+import { type CliCommand, type CliIo, CliUsageError } from '../command'
+
+const usage = `Usage:
+  gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--json out.json]
+  gcstudio eval cityscapes --gt DIR --pred DIR [--ids label|train] [--json out.json]
+
+coco        Detection AP exactly as pycocotools' COCOeval computes it.
+  --gt        COCO instances JSON (ground truth)
+  --dets      COCO results JSON: [{image_id, category_id, bbox or segmentation, score}]
+  --iou-type  bbox or segm
+
+cityscapes  Semantic segmentation IoU/iIoU exactly as cityscapesScripts'
+            evalPixelLevelSemanticLabeling.py computes them.
+  --gt        directory with *_gtFine_labelIds.png (and *_instanceIds.png beside them)
+  --pred      directory with one prediction PNG per ground truth image, paired by the
+              Cityscapes stem {city}_{seq}_{frame}, or by identical file name
+  --ids       what the prediction PNGs hold: label (default, the official format) or train
+
+  --json FILE also write the results as JSON (a stable format for scripts)
+
+Exit status: 0 evaluated, 1 the input is wrong (the message names the first bad entry),
+2 the command line is wrong, 130 interrupted.`
+
+function parse(argv: string[]): {
+  mode: 'coco' | 'cityscapes'
+  values: Record<string, string | boolean | undefined>
+} {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        gt: { type: 'string' },
+        dets: { type: 'string' },
+        'iou-type': { type: 'string' },
+        pred: { type: 'string' },
+        ids: { type: 'string' },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (error) {
+    throw new CliUsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  if (values.help) return { mode: 'coco', values }
+  const [mode, ...extra] = positionals
+  if (mode !== 'coco' && mode !== 'cityscapes') {
+    throw new CliUsageError(
+      mode === undefined
+        ? 'Say what to evaluate: coco or cityscapes'
+        : `Unknown evaluation "${mode}": use coco or cityscapes`,
+    )
+  }
+  if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`)
+  const allowed =
+    mode === 'coco' ? ['gt', 'dets', 'iou-type', 'json'] : ['gt', 'pred', 'ids', 'json']
+  const stray = Object.keys(values).find((key) => !allowed.includes(key) && key !== 'help')
+  if (stray) throw new CliUsageError(`--${stray} does not apply to eval ${mode}`)
+  const required = mode === 'coco' ? ['gt', 'dets', 'iou-type'] : ['gt', 'pred']
+  const missing = required.find((key) => values[key as keyof typeof values] === undefined)
+  if (missing) throw new CliUsageError(`eval ${mode} needs --${missing}`)
+  if (mode === 'coco' && !['bbox', 'segm'].includes(values['iou-type']!)) {
+    throw new CliUsageError(`--iou-type must be bbox or segm, not "${values['iou-type']}"`)
+  }
+  if (
+    mode === 'cityscapes' &&
+    values.ids !== undefined &&
+    !['label', 'train'].includes(values.ids)
+  ) {
+    throw new CliUsageError(`--ids must be label or train, not "${values.ids}"`)
+  }
+  return { mode, values }
+}
+
+async function run(argv: string[], io: CliIo): Promise<number> {
+  const { mode, values } = parse(argv)
+  if (values.help) {
+    io.stdout.write(usage + '\n')
+    return 0
+  }
+  const path = (key: string): string => resolve(io.cwd, values[key] as string)
+  const job: EvalJob =
+    mode === 'coco'
+      ? {
+          kind: 'coco',
+          iouType: values['iou-type'] as 'bbox' | 'segm',
+          groundTruth: { path: path('gt') },
+          detections: { path: path('dets') },
+        }
+      : {
+          kind: 'cityscapes',
+          groundTruthDir: path('gt'),
+          predictionDir: path('pred'),
+          predictionIds: (values.ids as 'label' | 'train' | undefined) ?? 'label',
+        }
+  try {
+    const result = await runEvalJob(job, { signal: io.signal })
+    if (result.kind === 'coco') {
+      const { evaluation, report } = result
+      io.stdout.write(
+        `COCO ${evaluation.iouType} evaluation: ${report.counts.images} images, ${report.counts.categories} categories, ` +
+          `${report.counts.groundTruth} ground truth objects, ${report.counts.detections} detections\n`,
+      )
+      io.stdout.write(formatCocoSummary(evaluation).join('\n') + '\n')
+      for (const warning of evaluation.warnings) io.stderr.write(`warning: ${warning}\n`)
+    } else {
+      const { evaluation, unusedPredictions } = result
+      io.stdout.write(
+        `Evaluated ${evaluation.images} pairs of images (${evaluation.predictionIds} ids)\n\n`,
+      )
+      io.stdout.write(formatCityscapesTables(evaluation))
+      if (unusedPredictions.length > 0) {
+        io.stderr.write(
+          `warning: ${unusedPredictions.length} prediction file(s) matched no ground truth, e.g. ${unusedPredictions[0]}\n`,
+        )
+      }
+    }
+    if (values.json !== undefined) {
+      await writeJsonAtomically(path('json'), result.report)
+      io.stderr.write(`wrote ${path('json')}\n`)
+    }
+    return 0
+  } catch (error) {
+    if (error instanceof EvalError) {
+      if (error.reason === 'EVAL_ABORTED') {
+        io.stderr.write('interrupted: nothing was written\n')
+        return 130
+      }
+      io.stderr.write(`gcstudio eval: ${error.message}\n`)
+      return 1
+    }
+    throw error
+  }
+}
+
+export const evalCommand: CliCommand = {
+  name: 'eval',
+  summary: 'COCO AP (bbox, segm) and Cityscapes mIoU/iIoU, identical to the official tools',
+  usage,
+  run,
+}

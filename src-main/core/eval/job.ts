@@ -1,0 +1,110 @@
+/**
+ * One evaluation as a self-contained job: what the worker thread runs, and what the CLI and tests
+ * can run in-process. Inputs may be file paths or data already in memory.
+ */
+import { readFile } from 'node:fs/promises'
+import { type CityscapesEvaluation, evaluateCityscapesDirectories } from './cityscapes'
+import { type CityscapesJsonReport, cityscapesJsonReport } from './cityscapesReport'
+import type { CocoDataset, CocoResult, IouType } from './cocoData'
+import { type CocoEvaluation, evaluateCoco } from './cocoEval'
+import { type CocoJsonReport, cocoJsonReport } from './cocoReport'
+import type { ConfusionOptions } from './confusion'
+import { EvalError } from './errors'
+
+/** A JSON input: a file to read, or the parsed value. */
+export type JsonSource<T> = { path: string } | { data: T }
+
+export type EvalJob =
+  | {
+      kind: 'coco'
+      iouType: IouType
+      groundTruth: JsonSource<CocoDataset>
+      detections: JsonSource<CocoResult[]>
+      perImageScoreThreshold?: number
+      confusion?: ConfusionOptions | false
+    }
+  | {
+      kind: 'cityscapes'
+      groundTruthDir: string
+      predictionDir: string
+      /** What the prediction PNGs hold (default: label ids, as the official script expects). */
+      predictionIds?: 'label' | 'train'
+    }
+
+export type EvalJobResult =
+  | { kind: 'coco'; evaluation: CocoEvaluation; report: CocoJsonReport }
+  | {
+      kind: 'cityscapes'
+      evaluation: CityscapesEvaluation
+      report: CityscapesJsonReport
+      /** Prediction files no ground truth image paired with. */
+      unusedPredictions: string[]
+    }
+
+export interface EvalJobHooks {
+  onProgress?: (done: number, total: number) => void
+  signal?: AbortSignal
+}
+
+/** Reads and parses a JSON file, naming it in any error. */
+export async function readJsonFile<T>(path: string, what: string): Promise<T> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw new EvalError(
+      'EVAL_READ_FAILED',
+      `Cannot read ${what} ${path}: ${(error as Error).message}`,
+      {
+        file: path,
+      },
+    )
+  }
+  try {
+    return JSON.parse(text) as T
+  } catch (error) {
+    throw new EvalError(
+      'EVAL_BAD_JSON',
+      `${what} ${path} is not valid JSON: ${(error as Error).message}`,
+      {
+        file: path,
+      },
+    )
+  }
+}
+
+async function resolve<T>(source: JsonSource<T>, what: string): Promise<T> {
+  return 'path' in source ? readJsonFile<T>(source.path, what) : source.data
+}
+
+export async function runEvalJob(job: EvalJob, hooks: EvalJobHooks = {}): Promise<EvalJobResult> {
+  if (job.kind === 'coco') {
+    const dataset = await resolve(job.groundTruth, 'ground truth')
+    const results = await resolve(job.detections, 'detections')
+    const evaluation = evaluateCoco(dataset, results, {
+      iouType: job.iouType,
+      perImageScoreThreshold: job.perImageScoreThreshold,
+      confusion: job.confusion,
+      onProgress: hooks.onProgress,
+      signal: hooks.signal,
+    })
+    return { kind: 'coco', evaluation, report: cocoJsonReport(evaluation) }
+  }
+  if (job.kind === 'cityscapes') {
+    const { unusedPredictions, ...evaluation } = await evaluateCityscapesDirectories(
+      job.groundTruthDir,
+      job.predictionDir,
+      { predictionIds: job.predictionIds, onProgress: hooks.onProgress, signal: hooks.signal },
+    )
+    return {
+      kind: 'cityscapes',
+      evaluation,
+      report: cityscapesJsonReport(evaluation),
+      unusedPredictions,
+    }
+  }
+  throw new EvalError(
+    'EVAL_BAD_INPUT',
+    `Unknown evaluation kind ${JSON.stringify((job as { kind: unknown }).kind)}`,
+  )
+}

@@ -1,0 +1,35 @@
+/**
+ * Messages between the app and the evaluation worker thread (`src-main/workers/evalWorker.ts`).
+ *
+ *   app -> worker   { type: 'run', id, job }      start a job
+ *                   { type: 'cancel', id }        stop it between images (Cityscapes); a COCO
+ *                                                 evaluation is one synchronous computation, so
+ *                                                 the app terminates the worker instead
+ *                                                 (`runEvalInWorker` does both)
+ *   worker -> app   { type: 'progress', id, done, total }   (throttled, monotonic)
+ *                   { type: 'result', id, result }          exactly once on success
+ *                   { type: 'error', id, code, message, details }   exactly once on failure
+ *
+ * A job ends with exactly one `result` or `error`; nothing is posted after it. The result holds
+ * typed arrays (structured clone keeps them) and is complete: a failed job posts no result.
+ */
+import type { ErrorCode } from '../../common/errors'
+import type { EvalErrorReason } from './errors'
+import type { EvalJob, EvalJobResult } from './job'
+
+export type EvalWorkerRequest =
+  { type: 'run'; id: number; job: EvalJob } | { type: 'cancel'; id: number }
+
+export type EvalWorkerMessage =
+  | { type: 'progress'; id: number; done: number; total: number }
+  | { type: 'result'; id: number; result: EvalJobResult }
+  | {
+      type: 'error'
+      id: number
+      /** The app-wide code (INVALID_INPUT, CANCELLED, IO_ERROR, PARSE_ERROR, INTERNAL). */
+      code: ErrorCode
+      /** What exactly is wrong, e.g. EVAL_UNKNOWN_IMAGE. */
+      reason: EvalErrorReason
+      message: string
+      details: Record<string, unknown>
+    }
