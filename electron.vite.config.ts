@@ -20,6 +20,7 @@ export default defineConfig({
           cli: r('src-main/cli/index.ts'),
           'workers/importWorker': r('src-main/workers/importWorker.ts'),
           'workers/inferenceProcess': r('src-main/workers/inferenceProcess.ts'),
+          'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
         },
         output: {
           format: 'es',

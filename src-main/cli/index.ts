@@ -7,8 +7,15 @@ import { importCommand } from './commands/import'
 import { serveCommand } from './commands/serve'
 import { modelCommand } from './commands/model'
 import { inferCommand } from './commands/infer'
+import { evalCommand } from './commands/eval'
 
-const commands: CliCommand[] = [serveCommand, importCommand, modelCommand, inferCommand]
+const commands: CliCommand[] = [
+  serveCommand,
+  importCommand,
+  modelCommand,
+  inferCommand,
+  evalCommand,
+]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

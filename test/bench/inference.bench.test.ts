@@ -32,7 +32,16 @@ interface BenchModel {
 function benchModels(): BenchModel[] {
   const manifest = path.join(packageRoot(), 'models', 'manifest.json')
   if (fs.existsSync(manifest)) {
-    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { models: { id: string; task: string; format: string; files?: string[]; path?: string; dir?: string }[] }
+    const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {
+      models: {
+        id: string
+        task: string
+        format: string
+        files?: string[]
+        path?: string
+        dir?: string
+      }[]
+    }
     return m.models
       .filter((x) => x.format.startsWith('mmdeploy') || x.format.startsWith('mmseg'))
       .map((x) => ({
@@ -41,7 +50,13 @@ function benchModels(): BenchModel[] {
         dataset: x.task.includes('semantic') ? ('cityscapes' as const) : ('coco' as const),
       }))
   }
-  return [{ id: 'fixture-mmdeploy-det', path: path.join(packageRoot(), 'test', 'fixtures', 'onnx', 'mmdeploy_det'), dataset: 'coco' }]
+  return [
+    {
+      id: 'fixture-mmdeploy-det',
+      path: path.join(packageRoot(), 'test', 'fixtures', 'onnx', 'mmdeploy_det'),
+      dataset: 'coco',
+    },
+  ]
 }
 
 it('measures inference throughput, pipeline and tap overhead, and UI frame times', async () => {
@@ -51,10 +66,14 @@ it('measures inference throughput, pipeline and tap overhead, and UI frame times
   const datasetIds: Record<string, number> = {}
   for (const kind of ['coco', 'cityscapes'] as const) {
     const demo = demos.find((d) => d.request.kind === kind)
-    const request = demo?.request ?? (kind === 'coco' ? await (async () => {
-      const fx = await makeBulkCoco(300)
-      return { kind: 'coco' as const, annotations: fx.annotations, images: fx.images }
-    })() : null)
+    const request =
+      demo?.request ??
+      (kind === 'coco'
+        ? await (async () => {
+            const fx = await makeBulkCoco(300)
+            return { kind: 'coco' as const, annotations: fx.annotations, images: fx.images }
+          })()
+        : null)
     if (!request) continue
     const job = studio.jobs.startImport(request)
     datasetIds[kind] = (await studio.jobs.settled(job.id)).datasetId!
@@ -65,17 +84,38 @@ it('measures inference throughput, pipeline and tap overhead, and UI frame times
     const datasetId = datasetIds[bm.dataset]
     if (!datasetId) continue
     const { model } = addModel(studio.db, bm.path)
-    const images = studio.db.prepare('SELECT id, file_name, width, height FROM images WHERE dataset_id = ? AND missing = 0 ORDER BY id').all(datasetId) as { id: number; file_name: string; width: number; height: number }[]
-    const root = (studio.db.prepare('SELECT images_root FROM datasets WHERE id = ?').get(datasetId) as { images_root: string }).images_root
+    const images = studio.db
+      .prepare(
+        'SELECT id, file_name, width, height FROM images WHERE dataset_id = ? AND missing = 0 ORDER BY id',
+      )
+      .all(datasetId) as { id: number; file_name: string; width: number; height: number }[]
+    const root = (
+      studio.db.prepare('SELECT images_root FROM datasets WHERE id = ?').get(datasetId) as {
+        images_root: string
+      }
+    ).images_root
     // Bare loop: tensors prepared up front, one session, same thread settings as a run.
     const tensors: ort.Tensor[] = []
     for (const im of images) {
-      const d = await decodeImage({ imageId: im.id, file: path.join(root, im.file_name), width: im.width, height: im.height, applyOrientation: null })
+      const d = await decodeImage({
+        imageId: im.id,
+        file: path.join(root, im.file_name),
+        width: im.width,
+        height: im.height,
+        applyOrientation: null,
+      })
       const g = geometry(d.width, d.height, model.config.preprocess)
-      const data = toTensor(resizeBilinearRgb(d.rgb, d.width, d.height, g.resizedWidth, g.resizedHeight), g, model.config.preprocess)
+      const data = toTensor(
+        resizeBilinearRgb(d.rgb, d.width, d.height, g.resizedWidth, g.resizedHeight),
+        g,
+        model.config.preprocess,
+      )
       tensors.push(new ort.Tensor('float32', data, [1, 3, g.inputHeight, g.inputWidth]))
     }
-    const session = await ort.InferenceSession.create(model.path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' })
+    const session = await ort.InferenceSession.create(model.path, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+    })
     for (const t of tensors.slice(0, 3)) await session.run({ [model.config.inputName]: t })
     const latencies: number[] = []
     const t0 = performance.now()
@@ -130,12 +170,24 @@ it('measures inference throughput, pipeline and tap overhead, and UI frame times
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
     await page.goto(server.url + '#/runs')
     await page.waitForTimeout(500)
-    const model = server.studio.db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').get() as { id: number }
+    const model = server.studio.db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').get() as {
+      id: number
+    }
     const ds = datasetIds.coco ?? datasetIds.cityscapes!
-    server.studio.runs.start({ modelId: model.id, datasetId: ds, ep: 'cpu', taps: true, threads: 0 })
+    server.studio.runs.start({
+      modelId: model.id,
+      datasetId: ds,
+      ep: 'cpu',
+      taps: true,
+      threads: 0,
+    })
     const frames = (await page.evaluate(
       () =>
         new Promise<number[]>((resolve) => {
+          // Runs in the page; the Node typings do not know the DOM.
+          const requestAnimationFrame = (
+            globalThis as unknown as { requestAnimationFrame(cb: (t: number) => void): void }
+          ).requestAnimationFrame.bind(globalThis)
           const out: number[] = []
           let last = performance.now()
           const end = last + 5000

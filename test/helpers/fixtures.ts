@@ -9,7 +9,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import sharp, { type Sharp } from 'sharp'
-import { encodeIdMap, rleCountsToString } from '../../src-main/core/datasets/segmentation'
+import { encodeIdMap } from '../../src-main/core/datasets/segmentation'
+import { rleFromUncompressed, rleToString } from '../../src-main/core/eval/rle'
 
 export const GREY = 128
 
@@ -142,7 +143,10 @@ export async function makeCocoFixture(dir = tempDir()): Promise<CocoFixture> {
         iscrowd: 0,
         area: 64,
         bbox: [2, 2, 8, 8],
-        segmentation: { size: [H, W], counts: rleCountsToString(rectCounts(W, H, 2, 2, 8, 8)) },
+        segmentation: {
+          size: [H, W],
+          counts: rleToString(rleFromUncompressed(rectCounts(W, H, 2, 2, 8, 8), H, W)),
+        },
       },
       {
         id: 5,

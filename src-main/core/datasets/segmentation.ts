@@ -1,5 +1,6 @@
 import type { Segmentation } from '../../common/api'
 import { AppError } from '../../common/errors'
+import { rleFromString } from '../eval/rle'
 
 export type StoredSegmentation =
   | { kind: 'none' }
@@ -49,7 +50,7 @@ export function normalizeSegmentation(
     )
   }
   const counts =
-    typeof seg.counts === 'string' ? rleCountsFromString(seg.counts, where) : seg.counts
+    typeof seg.counts === 'string' ? rleCountsFromString(seg.counts, h, w, where) : seg.counts
   let total = 0
   for (const c of counts) total += c
   if (total !== h * w) {
@@ -61,81 +62,18 @@ export function normalizeSegmentation(
   return { kind: 'rle', json: JSON.stringify({ size: seg.size, counts: seg.counts }), size: [h, w] }
 }
 
-/**
- * Decodes COCO's compressed RLE string (maskApi `rleFrString`): 5-bit groups, LSB first,
- * 0x20 = more groups follow, 0x10 in the last group = negative; counts after the second are
- * stored as the difference from the count two before.
- */
-export function rleCountsFromString(s: string, where = 'RLE'): number[] {
-  const counts: number[] = []
-  let p = 0
-  while (p < s.length) {
-    let x = 0
-    let k = 0
-    let more = 1
-    while (more) {
-      if (p >= s.length)
-        throw new AppError(
-          'IMPORT_FAILED',
-          `${where}: the compressed RLE string ends in the middle of a number.`,
-        )
-      const c = s.charCodeAt(p) - 48
-      if (c < 0 || c > 63)
-        throw new AppError(
-          'IMPORT_FAILED',
-          `${where}: the compressed RLE string has an invalid character at ${p}.`,
-        )
-      x |= (c & 0x1f) << (5 * k)
-      more = c & 0x20
-      p++
-      k++
-      if (!more && c & 0x10) x |= -1 << (5 * k)
-    }
-    if (counts.length > 2) x += counts[counts.length - 2]!
-    if (x < 0)
-      throw new AppError(
-        'IMPORT_FAILED',
-        `${where}: the compressed RLE string decodes to a negative run.`,
-      )
-    counts.push(x)
+/** Decodes COCO's compressed RLE string (maskApi `rleFrString`), naming the annotation on failure. */
+export function rleCountsFromString(
+  s: string,
+  height: number,
+  width: number,
+  where = 'RLE',
+): number[] {
+  try {
+    return Array.from(rleFromString(s, height, width).counts)
+  } catch (err) {
+    throw new AppError('IMPORT_FAILED', `${where}: ${(err as Error).message}`)
   }
-  return counts
-}
-
-/** Run lengths of a column-major binary mask (first run counts zeros), as COCO's RLE. */
-export function binaryMaskCounts(colMajor: Uint8Array): number[] {
-  const counts: number[] = []
-  let current = 0
-  let run = 0
-  for (let i = 0; i < colMajor.length; i++) {
-    const v = colMajor[i]! ? 1 : 0
-    if (v !== current) {
-      counts.push(run)
-      run = 0
-      current = v
-    }
-    run++
-  }
-  counts.push(run)
-  return counts
-}
-
-/** Encodes run lengths as COCO's compressed RLE string (maskApi `rleToString`). */
-export function rleCountsToString(counts: readonly number[]): string {
-  let out = ''
-  for (let i = 0; i < counts.length; i++) {
-    let x = counts[i]!
-    if (i > 2) x -= counts[i - 2]!
-    let more = true
-    while (more) {
-      let c = x & 0x1f
-      x >>= 5
-      more = c & 0x10 ? x !== -1 : x !== 0
-      if (more) c |= 0x20
-      out += String.fromCharCode(c + 48)
-    }
-  }
-  return out
 }
 
 /** The API form: polygons as arrays, RLE always as plain run lengths for the renderer. */
@@ -144,7 +82,10 @@ export function segmentationForApi(kind: string, json: string | null): Segmentat
     return { kind: 'polygon', polygons: JSON.parse(json) as number[][] }
   if (kind === 'rle' && json) {
     const rle = JSON.parse(json) as { size: [number, number]; counts: string | number[] }
-    const counts = typeof rle.counts === 'string' ? rleCountsFromString(rle.counts) : rle.counts
+    const counts =
+      typeof rle.counts === 'string'
+        ? rleCountsFromString(rle.counts, rle.size[0], rle.size[1])
+        : rle.counts
     return { kind: 'rle', size: rle.size, counts }
   }
   return { kind: 'none' }

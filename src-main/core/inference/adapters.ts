@@ -1,5 +1,5 @@
 import { AppError } from '../../common/errors'
-import { binaryMaskCounts, rleCountsToString } from '../datasets/segmentation'
+import { encodeMask, rleToString } from '../eval/rle'
 import type { ModelFormat } from '../models/formats'
 import { pasteMask } from './maskPaste'
 import type { Geometry } from './preprocess'
@@ -47,8 +47,9 @@ function clipBox(
   return [cx0, cy0, cx1, cy1]
 }
 
-function rleOf(colMajor: Uint8Array): string {
-  return rleCountsToString(binaryMaskCounts(colMajor))
+/** COCO's compressed RLE string of a column-major binary mask. */
+function rleOf(colMajor: Uint8Array, height: number, width: number): string {
+  return rleToString(encodeMask(colMajor, height, width, 'column-major'))
 }
 
 /**
@@ -87,7 +88,7 @@ export function adaptMmdeploy(
     if (masks && mh > 0) {
       const m = (masks.data as Float32Array).subarray(i * mh * mw, (i + 1) * mh * mw)
       const pasted = pasteMask(m, mh, mw, [x0, y0, x1, y1], g.width, g.height, o.maskThreshold)
-      maskRle = rleOf(pasted.colMajor)
+      maskRle = rleOf(pasted.colMajor, g.height, g.width)
       area = pasted.area
     }
     out.push({
@@ -156,7 +157,7 @@ export function adaptTorchvision(
           }
         }
       }
-      maskRle = rleOf(col)
+      maskRle = rleOf(col, mh, mw)
     }
     out.push({
       categoryId: o.labelToCategory(label),

@@ -55,7 +55,7 @@ export function inferenceFromItem(
             mask: d.maskRle
               ? {
                   size: [height, width] as [number, number],
-                  counts: rleCountsFromString(d.maskRle),
+                  counts: rleCountsFromString(d.maskRle, height, width),
                 }
               : null,
           }))
@@ -126,7 +126,10 @@ export function storedInference(
     bbox: [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h],
     mask:
       p.mask_rle && geometry
-        ? { size: [geometry.height, geometry.width], counts: rleCountsFromString(p.mask_rle) }
+        ? {
+            size: [geometry.height, geometry.width],
+            counts: rleCountsFromString(p.mask_rle, geometry.height, geometry.width),
+          }
         : null,
   }))
   return {

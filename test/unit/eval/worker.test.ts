@@ -1,7 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { builtinModules } from 'node:module'
-import { join, resolve } from 'node:path'
-import { build } from 'rolldown'
+import { join } from 'node:path'
+import { builtWorkerPath } from '../../../src-main/core/paths'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { CocoDataset, CocoResult } from '../../../src-main/core/eval/cocoData'
 import { evaluateCoco } from '../../../src-main/core/eval/cocoEval'
@@ -88,16 +86,10 @@ describe('evaluation worker protocol (in-process host)', () => {
 })
 
 describe('evaluation on a real worker thread', () => {
-  const bundle = resolve('.cache/eval-test/evalWorker.mjs')
-  beforeAll(async () => {
-    mkdirSync(resolve('.cache/eval-test'), { recursive: true })
-    await build({
-      input: resolve('src-main/workers/evalWorker.ts'),
-      platform: 'node',
-      external: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'sharp'],
-      output: { file: bundle, format: 'esm' },
-      logLevel: 'silent',
-    })
+  // The worker as the app runs it: the build's entry point (`npm test` builds first).
+  let bundle: string
+  beforeAll(() => {
+    bundle = builtWorkerPath('evalWorker')
   })
 
   it('returns the same evaluation as in-process, with typed arrays intact', async () => {
