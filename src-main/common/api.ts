@@ -309,6 +309,42 @@ export const ImageInference = z.object({
 })
 export type ImageInference = z.infer<typeof ImageInference>
 
+export const Evaluation = z.object({
+  id,
+  runId: id,
+  datasetId: id,
+  gtVersion: z.number().int(),
+  kind: z.enum(['coco-bbox', 'coco-segm', 'cityscapes']),
+  status: z.enum(['running', 'done', 'failed']),
+  /** COCO AP@[.5:.95] or Cityscapes mIoU, 0..1. */
+  primaryMetric: z.number().nullable(),
+  imageCount: z.number().int().nullable(),
+  error: z.string().nullable(),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+})
+export type Evaluation = z.infer<typeof Evaluation>
+
+export const EvaluationDetail = Evaluation.extend({
+  /** The `gcstudio eval --json` document: COCO `stats` (12) and more, or Cityscapes `mIoU`, `perClass`... */
+  metrics: z.record(z.string(), z.unknown()).nullable(),
+  /** Per-category (COCO) or per-class (Cityscapes) rows. */
+  categories: z.array(z.record(z.string(), z.unknown())),
+  warnings: z.array(z.string()),
+})
+export type EvaluationDetail = z.infer<typeof EvaluationDetail>
+
+export const EvaluationImage = z.object({
+  imageId: id,
+  fileName: z.string(),
+  ap: z.number().nullable(),
+  ap50: z.number().nullable(),
+  tp: z.number().int().nullable(),
+  fp: z.number().int().nullable(),
+  fn: z.number().int().nullable(),
+  miou: z.number().nullable(),
+})
+
 const empty = z.object({}).strict()
 
 function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
@@ -404,6 +440,34 @@ export const contract = {
     ImageInference.nullable(),
     'A stored result of one image.',
   ),
+  'evaluations:run': method(
+    z.object({ runId: id }).strict(),
+    z.array(Evaluation),
+    'Evaluates a run against the current ground truth (COCO bbox/segm, or Cityscapes), on a worker thread.',
+  ),
+  'evaluations:list': method(
+    z.object({ runId: id.optional() }).strict(),
+    z.array(Evaluation),
+    'Evaluations, newest first.',
+  ),
+  'evaluations:get': method(
+    z.object({ id }).strict(),
+    EvaluationDetail,
+    'One evaluation with its metrics and per-category rows.',
+  ),
+  'evaluations:images': method(
+    z
+      .object({
+        id,
+        order: z.enum(['ap', 'miou', 'fp', 'fn']).default('ap'),
+        direction: z.enum(['asc', 'desc']).default('asc'),
+        offset: z.number().int().min(0).default(0),
+        limit: z.number().int().min(1).max(500).default(100),
+      })
+      .strict(),
+    z.array(EvaluationImage),
+    'Per-image rows of an evaluation, sorted (worst first by default).',
+  ),
   'inference:image': method(
     z.object({ modelId: id, imageId: id, taps: z.boolean().default(true) }).strict(),
     ImageInference,
@@ -422,6 +486,11 @@ export const eventSchemas = {
   'datasets:changed': z.object({ datasetId: z.number().int().nullable() }),
   'run:progress': Run,
   'models:changed': z.object({ modelId: z.number().int().nullable() }),
+  'evaluation:changed': z.object({
+    id: z.number().int(),
+    runId: z.number().int(),
+    status: z.enum(['running', 'done', 'failed']),
+  }),
 } as const
 export type EventName = keyof typeof eventSchemas
 export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>

@@ -24,6 +24,7 @@ import { RunManager } from './inference/runs'
 import { InteractiveInference } from './inference/interactive'
 import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
+import { EvaluationManager } from './evaluations'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 
 export interface StudioOptions {
@@ -48,6 +49,7 @@ export class Studio {
   readonly media: MediaService
   readonly runs: RunManager
   readonly interactive: InteractiveInference
+  readonly evaluations: EvaluationManager
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -78,6 +80,7 @@ export class Studio {
       bus: this.bus,
       ...launcher,
     })
+    this.evaluations = new EvaluationManager({ db: this.db, bus: this.bus })
     this.interactive = new InteractiveInference({
       db: this.db,
       dataDir: options.dataDir,
@@ -155,6 +158,11 @@ export class Studio {
           run.executionProvider,
         )
       },
+      'evaluations:run': ({ runId }) => this.evaluations.evaluate(runId),
+      'evaluations:list': ({ runId }) => this.evaluations.list(runId),
+      'evaluations:get': ({ id }) => this.evaluations.get(id),
+      'evaluations:images': ({ id, order, direction, offset, limit }) =>
+        this.evaluations.images(id, order, direction, offset, limit),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       'dialog:pick': () => {

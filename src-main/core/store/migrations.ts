@@ -232,11 +232,16 @@ export const migrations: readonly Migration[] = [
         run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
         dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
         gt_version INTEGER NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('coco_bbox', 'coco_segm', 'cityscapes')),
+        kind TEXT NOT NULL CHECK (kind IN ('coco-bbox', 'coco-segm', 'cityscapes')),
         status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
-        -- The 12 COCO stats or mIoU/iIoU, per-category numbers, PR arrays, confusion matrix.
-        summary TEXT,
-        details BLOB,
+        -- The headline number (AP or mIoU) for sorting and comparing runs.
+        primary_metric REAL,
+        image_count INTEGER,
+        -- The \`gcstudio eval --json\` document (12 COCO stats, per-category, PR arrays, confusion
+        -- matrix; or mIoU, iIoU, per-class, categories) and per-category/per-class rows.
+        metrics TEXT,
+        categories TEXT,
+        warnings TEXT,
         error TEXT,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
         finished_at TEXT,
@@ -247,6 +252,7 @@ export const migrations: readonly Migration[] = [
         evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
         image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
         ap REAL,
+        ap50 REAL,
         tp INTEGER,
         fp INTEGER,
         fn INTEGER,

@@ -1,0 +1,411 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Evaluation, EvaluationDetail } from '../common/api'
+import { AppError, toErrorShape } from '../common/errors'
+import type { CocoDataset, CocoResult, EvalJob, EvalJobResult } from './eval'
+import {
+  cityscapesEvaluationRows,
+  cityscapesStem,
+  cocoEvaluationRows,
+  runEvalInWorker,
+} from './eval'
+import type { EventBus } from './events'
+import { builtWorkerPath } from './paths'
+import type { Db } from './store/store'
+
+interface RunInfo {
+  id: number
+  dataset_id: number
+  task: string
+  kind: 'coco' | 'cityscapes'
+  source: string
+  split: string | null
+  gt_version: number
+}
+
+interface EvaluationRow {
+  id: number
+  run_id: number
+  dataset_id: number
+  gt_version: number
+  kind: Evaluation['kind']
+  status: Evaluation['status']
+  primary_metric: number | null
+  image_count: number | null
+  metrics: string | null
+  categories: string | null
+  warnings: string | null
+  error: string | null
+  created_at: string
+  finished_at: string | null
+}
+
+const toEvaluation = (r: EvaluationRow): Evaluation => ({
+  id: r.id,
+  runId: r.run_id,
+  datasetId: r.dataset_id,
+  gtVersion: r.gt_version,
+  kind: r.kind,
+  status: r.status,
+  primaryMetric: r.primary_metric,
+  imageCount: r.image_count,
+  error: r.error,
+  createdAt: r.created_at,
+  finishedAt: r.finished_at,
+})
+
+/**
+ * Evaluations of stored runs against the dataset's current ground truth, computed by the
+ * evaluation library on a worker thread and saved per run, ground-truth version and kind. A
+ * label edit bumps the ground-truth version, so re-evaluating keeps the earlier numbers beside
+ * the new ones. Nothing is stored until an evaluation is complete.
+ */
+export class EvaluationManager {
+  constructor(private readonly opts: { db: Db; bus: EventBus }) {}
+
+  list(runId?: number): Evaluation[] {
+    const rows = this.opts.db
+      .prepare('SELECT * FROM evaluations WHERE (@r IS NULL OR run_id = @r) ORDER BY id DESC')
+      .all({ r: runId ?? null }) as EvaluationRow[]
+    return rows.map(toEvaluation)
+  }
+
+  get(id: number): EvaluationDetail {
+    const row = this.opts.db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as
+      EvaluationRow | undefined
+    if (!row) throw new AppError('NOT_FOUND', `Evaluation ${id} does not exist.`)
+    return {
+      ...toEvaluation(row),
+      metrics: row.metrics ? (JSON.parse(row.metrics) as Record<string, unknown>) : null,
+      categories: row.categories ? (JSON.parse(row.categories) as Record<string, unknown>[]) : [],
+      warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
+    }
+  }
+
+  /** Per-image rows, sortable (worst images first is the usual question). */
+  images(
+    id: number,
+    order: 'ap' | 'miou' | 'fp' | 'fn',
+    direction: 'asc' | 'desc',
+    offset: number,
+    limit: number,
+  ) {
+    const col = { ap: 'ap', miou: 'miou', fp: 'fp', fn: 'fn' }[order]
+    return this.opts.db
+      .prepare(
+        `SELECT e.image_id AS imageId, i.file_name AS fileName, e.ap, e.ap50 AS ap50, e.tp, e.fp, e.fn, e.miou
+         FROM evaluation_images e JOIN images i ON i.id = e.image_id
+         WHERE e.evaluation_id = ? ORDER BY e.${col} IS NULL, e.${col} ${direction === 'asc' ? 'ASC' : 'DESC'}, e.image_id LIMIT ? OFFSET ?`,
+      )
+      .all(id, limit, offset) as {
+      imageId: number
+      fileName: string
+      ap: number | null
+      ap50: number | null
+      tp: number | null
+      fp: number | null
+      fn: number | null
+      miou: number | null
+    }[]
+  }
+
+  #run(runId: number): RunInfo {
+    const row = this.opts.db
+      .prepare(
+        `SELECT r.id, r.dataset_id, m.task, d.kind, d.source, d.split, d.gt_version FROM runs r
+         JOIN models m ON m.id = r.model_id JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?`,
+      )
+      .get(runId) as RunInfo | undefined
+    if (!row) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
+    return row
+  }
+
+  /** Evaluates a run: COCO bbox (and segm when it has masks), or Cityscapes for label maps. */
+  async evaluate(
+    runId: number,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<Evaluation[]> {
+    const run = this.#run(runId)
+    const db = this.opts.db
+    const done = (
+      db
+        .prepare(`SELECT count(*) AS n FROM run_images WHERE run_id = ? AND status = 'done'`)
+        .get(runId) as { n: number }
+    ).n
+    if (done === 0)
+      throw new AppError('CONFLICT', `Run ${runId} has no finished images to evaluate.`)
+    const jobs: {
+      kind: Evaluation['kind']
+      job: EvalJob
+      cleanup?: () => void
+      imageIds?: Map<string, number>
+    }[] = []
+    if (run.task === 'semantic_segmentation') {
+      if (run.kind !== 'cityscapes')
+        throw new AppError('UNSUPPORTED', 'Label maps are evaluated against Cityscapes datasets.')
+      jobs.push({ kind: 'cityscapes', ...this.#cityscapesJob(run) })
+    } else {
+      const { gt, dets, hasMasks } = this.#cocoInputs(run)
+      jobs.push({
+        kind: 'coco-bbox',
+        job: {
+          kind: 'coco',
+          iouType: 'bbox',
+          groundTruth: { data: gt },
+          detections: { data: dets },
+        },
+      })
+      if (hasMasks)
+        jobs.push({
+          kind: 'coco-segm',
+          job: {
+            kind: 'coco',
+            iouType: 'segm',
+            groundTruth: { data: gt },
+            detections: { data: dets },
+          },
+        })
+    }
+    const out: Evaluation[] = []
+    for (const j of jobs) {
+      db.prepare(
+        `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status) VALUES (?, ?, ?, ?, 'running')
+         ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = 'running', error = NULL, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
+      ).run(runId, run.dataset_id, run.gt_version, j.kind)
+      const id = (
+        db
+          .prepare('SELECT id FROM evaluations WHERE run_id = ? AND gt_version = ? AND kind = ?')
+          .get(runId, run.gt_version, j.kind) as { id: number }
+      ).id
+      this.opts.bus.emit('evaluation:changed', { id, runId, status: 'running' })
+      try {
+        const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
+          ...(onProgress ? { onProgress } : {}),
+        })
+        this.#save(id, result, j.imageIds)
+      } catch (err) {
+        const shape = toErrorShape(err)
+        db.prepare(
+          `UPDATE evaluations SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+        ).run(shape.message, id)
+      } finally {
+        j.cleanup?.()
+      }
+      this.opts.bus.emit('evaluation:changed', { id, runId, status: this.get(id).status })
+      out.push(
+        toEvaluation(db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as EvaluationRow),
+      )
+    }
+    return out
+  }
+
+  /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */
+  #cocoInputs(run: RunInfo): { gt: CocoDataset; dets: CocoResult[]; hasMasks: boolean } {
+    const db = this.opts.db
+    const images = db
+      .prepare(
+        `SELECT i.id, i.file_name, i.width, i.height FROM images i JOIN run_images ri ON ri.image_id = i.id
+         WHERE ri.run_id = ? AND ri.status = 'done' ORDER BY i.id`,
+      )
+      .all(run.id) as { id: number; file_name: string; width: number; height: number }[]
+    const annotations = db
+      .prepare(
+        `SELECT a.id, a.image_id, a.category_id, a.iscrowd, a.area, a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.segm_kind, a.segmentation
+         FROM annotations a JOIN run_images ri ON ri.image_id = a.image_id AND ri.run_id = ? AND ri.status = 'done'
+         WHERE a.deleted = 0`,
+      )
+      .all(run.id) as {
+      id: number
+      image_id: number
+      category_id: number
+      iscrowd: number
+      area: number
+      bbox_x: number
+      bbox_y: number
+      bbox_w: number
+      bbox_h: number
+      segm_kind: string
+      segmentation: string | null
+    }[]
+    const categories = db
+      .prepare('SELECT id, name, supercategory FROM categories WHERE dataset_id = ? ORDER BY id')
+      .all(run.dataset_id) as { id: number; name: string; supercategory: string | null }[]
+    const preds = db
+      .prepare(
+        'SELECT image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h, mask_rle FROM predictions WHERE run_id = ? ORDER BY id',
+      )
+      .all(run.id) as {
+      image_id: number
+      category_id: number
+      score: number
+      bbox_x: number
+      bbox_y: number
+      bbox_w: number
+      bbox_h: number
+      mask_rle: string | null
+    }[]
+    const size = new Map(images.map((i) => [i.id, [i.height, i.width] as [number, number]]))
+    const gt: CocoDataset = {
+      images: images.map((i) => ({
+        id: i.id,
+        file_name: i.file_name,
+        width: i.width,
+        height: i.height,
+      })),
+      annotations: annotations.map((a) => {
+        let segmentation: unknown = undefined
+        if (a.segm_kind !== 'none' && a.segmentation) {
+          const s = JSON.parse(a.segmentation) as unknown
+          segmentation = Array.isArray(s)
+            ? s
+            : {
+                size: (s as { size: [number, number] }).size,
+                counts: (s as { counts: unknown }).counts,
+              }
+        }
+        return {
+          id: a.id,
+          image_id: a.image_id,
+          category_id: a.category_id,
+          iscrowd: a.iscrowd,
+          area: a.area,
+          bbox: [a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h],
+          ...(segmentation !== undefined ? { segmentation } : {}),
+        }
+      }) as CocoDataset['annotations'],
+      categories: categories.map((c) => ({
+        id: c.id,
+        name: c.name,
+        ...(c.supercategory ? { supercategory: c.supercategory } : {}),
+      })),
+    }
+    // As mmdet writes segm results: the box alongside the mask (pycocotools then takes the box
+    // area for the area ranges of segm detections too).
+    const dets: CocoResult[] = preds.map((p) => ({
+      image_id: p.image_id,
+      category_id: p.category_id,
+      score: p.score,
+      bbox: [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h],
+      ...(p.mask_rle ? { segmentation: { size: size.get(p.image_id)!, counts: p.mask_rle } } : {}),
+    })) as CocoResult[]
+    return { gt, dets, hasMasks: preds.some((p) => p.mask_rle !== null) }
+  }
+
+  /**
+   * The official script's layout in a temporary folder: the run's images' gtFine labelIds and
+   * instanceIds (linked), and the predicted label-id PNGs, paired by Cityscapes stem.
+   */
+  #cityscapesJob(run: RunInfo): {
+    job: EvalJob
+    cleanup: () => void
+    imageIds: Map<string, number>
+  } {
+    const db = this.opts.db
+    const rows = db
+      .prepare(
+        `SELECT i.id, i.file_name, i.semantic_path, i.instance_path, s.png FROM images i
+         JOIN run_images ri ON ri.image_id = i.id AND ri.run_id = ? AND ri.status = 'done'
+         JOIN semantic_outputs s ON s.run_id = ri.run_id AND s.image_id = i.id
+         WHERE i.semantic_path IS NOT NULL ORDER BY i.id`,
+      )
+      .all(run.id) as {
+      id: number
+      file_name: string
+      semantic_path: string
+      instance_path: string | null
+      png: Buffer
+    }[]
+    if (rows.length === 0)
+      throw new AppError(
+        'CONFLICT',
+        `Run ${run.id} has no label maps for images with ground truth.`,
+      )
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcstudio-eval-'))
+    const gtDir = path.join(tmp, 'gt')
+    const predDir = path.join(tmp, 'pred')
+    fs.mkdirSync(gtDir)
+    fs.mkdirSync(predDir)
+    const imageIds = new Map<string, number>()
+    for (const r of rows) {
+      const stem = cityscapesStem(r.file_name) ?? path.basename(r.file_name, '.png')
+      imageIds.set(stem, r.id)
+      fs.symlinkSync(
+        path.resolve(run.source, r.semantic_path),
+        path.join(gtDir, `${stem}_gtFine_labelIds.png`),
+      )
+      if (r.instance_path)
+        fs.symlinkSync(
+          path.resolve(run.source, r.instance_path),
+          path.join(gtDir, `${stem}_gtFine_instanceIds.png`),
+        )
+      fs.writeFileSync(path.join(predDir, `${stem}_gcstudio_labelIds.png`), r.png)
+    }
+    return {
+      job: {
+        kind: 'cityscapes',
+        groundTruthDir: gtDir,
+        predictionDir: predDir,
+        predictionIds: 'label',
+      },
+      cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }),
+      imageIds,
+    }
+  }
+
+  #save(id: number, result: EvalJobResult, imageIds?: Map<string, number>): void {
+    const db = this.opts.db
+    const insert = db.prepare(
+      `INSERT OR REPLACE INTO evaluation_images (evaluation_id, image_id, ap, ap50, tp, fp, fn, miou, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    )
+    db.transaction(() => {
+      db.prepare('DELETE FROM evaluation_images WHERE evaluation_id = ?').run(id)
+      let summary
+      let categories: unknown[]
+      if (result.kind === 'coco') {
+        const rows = cocoEvaluationRows(result.evaluation)
+        summary = rows.summary
+        categories = rows.categories
+        for (const r of rows.images) {
+          insert.run(
+            id,
+            Number(r.imageId),
+            r.ap,
+            r.ap50,
+            r.truePositives,
+            r.falsePositives,
+            r.falseNegatives,
+            null,
+            JSON.stringify({
+              groundTruth: r.groundTruth,
+              crowd: r.crowd,
+              detections: r.detections,
+              scoreThreshold: r.scoreThreshold,
+            }),
+          )
+        }
+      } else {
+        const rows = cityscapesEvaluationRows(result.evaluation)
+        summary = rows.summary
+        categories = rows.classes
+        for (const r of rows.images) {
+          const imageId =
+            imageIds?.get(cityscapesStem(r.imageName) ?? r.imageName) ?? imageIds?.get(r.imageName)
+          if (imageId !== undefined)
+            insert.run(id, imageId, null, null, null, null, null, r.mIoU, r.classIoUJson)
+        }
+      }
+      db.prepare(
+        `UPDATE evaluations SET status = 'done', primary_metric = ?, image_count = ?, metrics = ?, categories = ?, warnings = ?, error = NULL,
+           finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      ).run(
+        summary.primaryMetric,
+        summary.imageCount,
+        summary.metricsJson,
+        JSON.stringify(categories),
+        summary.warningsJson,
+        id,
+      )
+    })()
+  }
+}
