@@ -12,6 +12,7 @@ import {
 } from './eval'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
+import { writeRunLabelPngs } from './exports'
 import type { Db } from './store/store'
 
 interface RunInfo {
@@ -302,54 +303,43 @@ export class EvaluationManager {
     imageIds: Map<string, number>
   } {
     const db = this.opts.db
-    const rows = db
-      .prepare(
-        `SELECT i.id, i.file_name, i.semantic_path, i.instance_path, s.png FROM images i
-         JOIN run_images ri ON ri.image_id = i.id AND ri.run_id = ? AND ri.status = 'done'
-         JOIN semantic_outputs s ON s.run_id = ri.run_id AND s.image_id = i.id
-         WHERE i.semantic_path IS NOT NULL ORDER BY i.id`,
-      )
-      .all(run.id) as {
-      id: number
-      file_name: string
-      semantic_path: string
-      instance_path: string | null
-      png: Buffer
-    }[]
-    if (rows.length === 0)
-      throw new AppError(
-        'CONFLICT',
-        `Run ${run.id} has no label maps for images with ground truth.`,
-      )
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcstudio-eval-'))
-    const gtDir = path.join(tmp, 'gt')
-    const predDir = path.join(tmp, 'pred')
-    fs.mkdirSync(gtDir)
-    fs.mkdirSync(predDir)
-    const imageIds = new Map<string, number>()
-    for (const r of rows) {
-      const stem = cityscapesStem(r.file_name) ?? path.basename(r.file_name, '.png')
-      imageIds.set(stem, r.id)
-      fs.symlinkSync(
-        path.resolve(run.source, r.semantic_path),
-        path.join(gtDir, `${stem}_gtFine_labelIds.png`),
-      )
-      if (r.instance_path)
-        fs.symlinkSync(
-          path.resolve(run.source, r.instance_path),
-          path.join(gtDir, `${stem}_gtFine_instanceIds.png`),
+    try {
+      const gtDir = path.join(tmp, 'gt')
+      const predDir = path.join(tmp, 'pred')
+      fs.mkdirSync(gtDir)
+      const imageIds = writeRunLabelPngs(db, run.id, predDir, true)
+      const gt = db
+        .prepare(
+          `SELECT id, semantic_path, instance_path FROM images WHERE id IN (SELECT image_id FROM semantic_outputs WHERE run_id = ?) AND semantic_path IS NOT NULL`,
         )
-      fs.writeFileSync(path.join(predDir, `${stem}_gcstudio_labelIds.png`), r.png)
-    }
-    return {
-      job: {
-        kind: 'cityscapes',
-        groundTruthDir: gtDir,
-        predictionDir: predDir,
-        predictionIds: 'label',
-      },
-      cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }),
-      imageIds,
+        .all(run.id) as { id: number; semantic_path: string; instance_path: string | null }[]
+      const byId = new Map(gt.map((g) => [g.id, g]))
+      for (const [stem, id] of imageIds) {
+        const g = byId.get(id)!
+        fs.symlinkSync(
+          path.resolve(run.source, g.semantic_path),
+          path.join(gtDir, `${stem}_gtFine_labelIds.png`),
+        )
+        if (g.instance_path)
+          fs.symlinkSync(
+            path.resolve(run.source, g.instance_path),
+            path.join(gtDir, `${stem}_gtFine_instanceIds.png`),
+          )
+      }
+      return {
+        job: {
+          kind: 'cityscapes',
+          groundTruthDir: gtDir,
+          predictionDir: predDir,
+          predictionIds: 'label',
+        },
+        cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }),
+        imageIds,
+      }
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true })
+      throw err
     }
   }
 

@@ -5,6 +5,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
 import type { Model } from '../../../src-main/common/api'
 import { GREY, makeCityscapesFixture, tempDir } from '../../helpers/fixtures'
+import { PassThrough } from 'node:stream'
+import { exportCocoResults } from '../../../src-main/core/exports'
+import { evalCommand } from '../../../src-main/cli/commands/eval'
 
 const onnxDir = path.join(import.meta.dirname, '../../fixtures/onnx')
 let studio: Studio
@@ -19,6 +22,8 @@ afterEach(async () => studio.close())
  * the mask [8,16)x[8,16) (score 0.9) and a toothbrush [24,4,8,8] with its full box as mask
  * (score 0.6). Image 1's ground truth is exactly that; image 2's car is elsewhere.
  */
+let gtFile = ''
+
 async function dataset(): Promise<number> {
   const dir = tempDir()
   fs.mkdirSync(path.join(dir, 'images'))
@@ -59,7 +64,8 @@ async function dataset(): Promise<number> {
       { id: 90, name: 'toothbrush' },
     ],
   }
-  fs.writeFileSync(path.join(dir, 'gt.json'), JSON.stringify(doc))
+  gtFile = path.join(dir, 'gt.json')
+  fs.writeFileSync(gtFile, JSON.stringify(doc))
   const job = studio.jobs.startImport({
     kind: 'coco',
     annotations: path.join(dir, 'gt.json'),
@@ -113,6 +119,30 @@ describe('evaluating stored runs', () => {
         ['two.png', 1, 1, 1],
         ['one.png', 2, 0, 0],
       ])
+    }
+    // The exported results file, scored by `gcstudio eval coco` against the original annotation
+    // file, gives the numbers stored for the run: what a researcher cross-checking with the
+    // official tools would do.
+    const out = path.join(tempDir(), 'results.json')
+    expect(await exportCocoResults(studio.db, run.id, out)).toBe(4)
+    for (const e of evals) {
+      const json = path.join(tempDir(), 'eval.json')
+      const io = {
+        stdout: new PassThrough(),
+        stderr: new PassThrough(),
+        env: {},
+        cwd: process.cwd(),
+        signal: new AbortController().signal,
+      }
+      const code = await evalCommand.run(
+        ['coco', '--gt', gtFile, '--dets', out, '--iou-type', e.kind.slice(5), '--json', json],
+        io,
+      )
+      expect(code).toBe(0)
+      const stored = await call<{ metrics: { stats: number[] } }>('evaluations:get', { id: e.id })
+      expect((JSON.parse(fs.readFileSync(json, 'utf8')) as { stats: number[] }).stats).toEqual(
+        stored.metrics.stats,
+      )
     }
     // Re-evaluating the same run and ground truth replaces, not duplicates.
     await call('evaluations:run', { runId: run.id })
