@@ -54,21 +54,7 @@ export const COCO_PARAMS: CocoParams = {
   ],
 }
 
-/** The 12 summary numbers in COCOeval's order. */
-export const COCO_STAT_NAMES = [
-  'AP',
-  'AP50',
-  'AP75',
-  'APs',
-  'APm',
-  'APl',
-  'AR1',
-  'AR10',
-  'AR100',
-  'ARs',
-  'ARm',
-  'ARl',
-] as const
+export { COCO_STAT_NAMES } from '../../common/cocoStats'
 
 /** What happened to one detection at one IoU threshold (area range "all", maxDets 100). */
 export const DetectionOutcome = {

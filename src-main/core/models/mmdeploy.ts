@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
 import { AppError } from '../../common/errors'
+import { readJsonFile } from '../jsonFile'
 
 /**
  * mmdeploy's export description: deploy.json (which file is the net), pipeline.json (the
@@ -60,24 +61,6 @@ export interface MmdeployInfo {
   task: string | null
 }
 
-function readJson<T>(file: string, schema: z.ZodType<T>): T {
-  let raw: unknown
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new AppError('INVALID_INPUT', `${file} is not valid JSON (${(err as Error).message}).`)
-  }
-  const parsed = schema.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new AppError(
-      'INVALID_INPUT',
-      `${file}: ${issue?.path.join('.') || 'top level'}: ${issue?.message}.`,
-    )
-  }
-  return parsed.data
-}
-
 const triple = (v: unknown): [number, number, number] | null =>
   Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number')
     ? (v as [number, number, number])
@@ -101,7 +84,7 @@ export function isMmdeployFolder(dir: string): boolean {
 
 export function readMmdeployFolder(dir: string): MmdeployInfo {
   const deployFile = path.join(dir, 'deploy.json')
-  const deploy = fs.existsSync(deployFile) ? readJson(deployFile, DeployJson) : null
+  const deploy = fs.existsSync(deployFile) ? readJsonFile(deployFile, DeployJson) : null
   const onnxName = deploy?.models[0]?.net ?? 'end2end.onnx'
   const onnxFile = path.resolve(dir, onnxName)
   if (!onnxFile.startsWith(path.resolve(dir) + path.sep))
@@ -127,7 +110,7 @@ export function readMmdeployFolder(dir: string): MmdeployInfo {
   }
   const pipelineFile = path.join(dir, 'pipeline.json')
   if (fs.existsSync(pipelineFile)) {
-    const pipeline = readJson(pipelineFile, PipelineJson)
+    const pipeline = readJsonFile(pipelineFile, PipelineJson)
     for (const task of pipeline.pipeline.tasks) {
       for (const t of task.transforms ?? []) {
         if (t.type === 'Resize') {
@@ -153,7 +136,7 @@ export function readMmdeployFolder(dir: string): MmdeployInfo {
   }
   const detailFile = path.join(dir, 'detail.json')
   if (fs.existsSync(detailFile)) {
-    const detail = readJson(detailFile, DetailJson)
+    const detail = readJsonFile(detailFile, DetailJson)
     info.inputName = detail.onnx_config?.input_names?.[0] ?? null
     info.scoreThreshold ??= findNumber(detail.codebase_config?.post_processing, 'score_threshold')
   }

@@ -13,6 +13,7 @@ import { buildCard, type ModelCard } from './card'
 import { taskOf, type ModelFormat } from './formats'
 import { isMmdeployFolder, readMmdeployFolder, type MmdeployInfo } from './mmdeploy'
 import { decodeModel } from './onnx'
+import { readJsonFile } from '../jsonFile'
 
 export interface ModelRecord {
   id: number
@@ -51,22 +52,7 @@ export function sha256File(file: string): string {
 }
 
 function readSidecar(file: string): ModelSidecar | null {
-  if (!fs.existsSync(file)) return null
-  let raw: unknown
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new AppError('INVALID_INPUT', `${file} is not valid JSON (${(err as Error).message}).`)
-  }
-  const parsed = ModelSidecar.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new AppError(
-      'INVALID_INPUT',
-      `${file}: ${issue?.path.join('.') || 'top level'}: ${issue?.message}.`,
-    )
-  }
-  return parsed.data
+  return fs.existsSync(file) ? readJsonFile(file, ModelSidecar) : null
 }
 
 /** Resolves what a model import needs: the ONNX file, mmdeploy's description, a sidecar. */
