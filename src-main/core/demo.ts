@@ -53,3 +53,32 @@ export function discoverDemoDatasets(demoDir: string): DemoDataset[] {
   }
   return found
 }
+
+/**
+ * The bundled demo models under models/: every mmdeploy export folder (it holds deploy.json or
+ * pipeline.json) and every other .onnx file, found by layout like a user's exports would be.
+ * The training recipe's own folder (models/zoo) is not a model.
+ */
+export function discoverDemoModels(modelsDir: string): string[] {
+  const found: string[] = []
+  const walk = (dir: string, depth: number) => {
+    if (depth > 3 || !fs.existsSync(dir)) return
+    const entries = fs
+      .readdirSync(dir, { withFileTypes: true })
+      .sort((a, b) => a.name.localeCompare(b.name))
+    if (
+      entries.some((e) => e.isFile() && (e.name === 'deploy.json' || e.name === 'pipeline.json'))
+    ) {
+      found.push(dir)
+      return
+    }
+    for (const e of entries) {
+      const full = path.join(dir, e.name)
+      if (e.isDirectory() && e.name !== 'zoo' && e.name !== 'reference' && !e.name.startsWith('.'))
+        walk(full, depth + 1)
+      else if (e.isFile() && e.name.endsWith('.onnx')) found.push(full)
+    }
+  }
+  walk(modelsDir, 0)
+  return found
+}

@@ -18,7 +18,7 @@ import {
   removeDataset,
   renameDataset,
 } from './datasets/queries'
-import { discoverDemoDatasets } from './demo'
+import { discoverDemoDatasets, discoverDemoModels } from './demo'
 import { packageRoot, resourcesDir } from './paths'
 import { RunManager } from './inference/runs'
 import { InteractiveInference } from './inference/interactive'
@@ -195,6 +195,26 @@ export class Studio {
       }
     }
     return imported
+  }
+
+  /**
+   * Imports the bundled demo models the first time a data folder is used, so the demo datasets
+   * can be run at once. A model that fails to import is reported and skipped.
+   */
+  ensureDemoModels(modelsDir = path.join(packageRoot(), 'models')): number[] {
+    const added: number[] = []
+    for (const source of discoverDemoModels(modelsDir)) {
+      const key = `demo-model:${path.relative(modelsDir, source)}`
+      if (getSetting(this.db, key)) continue
+      try {
+        const { model } = addModel(this.db, source)
+        setSetting(this.db, key, String(model.id))
+        added.push(model.id)
+      } catch (err) {
+        this.options.log?.(`Demo model ${source} was not imported: ${(err as Error).message}`)
+      }
+    }
+    return added
   }
 
   async close(): Promise<void> {

@@ -179,6 +179,7 @@ async function start(): Promise<void> {
   studio.bus.subscribe((ev) => mainWindow?.webContents.send(ipcChannels.event, ev))
 
   await studio.ensureDemoDatasets()
+  studio.ensureDemoModels()
   mainWindow = createWindow()
 
   app.on('second-instance', () => {

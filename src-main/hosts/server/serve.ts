@@ -221,6 +221,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (opts.importDemo !== false) {
     // Small bundled datasets: ready within a second or two, before anyone opens the URL.
     await studio.ensureDemoDatasets()
+    studio.ensureDemoModels()
   }
 
   let closed = false

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
-import { discoverDemoDatasets } from '../../../src-main/core/demo'
+import { discoverDemoDatasets, discoverDemoModels } from '../../../src-main/core/demo'
 import { listDatasets } from '../../../src-main/core/datasets/queries'
 import { makeCityscapesFixture, makeCocoFixture, tempDir } from '../../helpers/fixtures'
 
@@ -44,5 +44,26 @@ describe('bundled demo datasets', () => {
     studio = Studio.open({ dataDir, host: 'browser' })
     expect(await studio.ensureDemoDatasets(dir)).toEqual([])
     expect(listDatasets(studio.db)).toHaveLength(1)
+  })
+})
+
+describe('bundled demo models', () => {
+  it('are found by layout (mmdeploy folders and .onnx files) and imported once', async () => {
+    const dir = tempDir()
+    const onnx = path.join(import.meta.dirname, '../../fixtures/onnx')
+    fs.cpSync(path.join(onnx, 'mmdeploy_det'), path.join(dir, 'detectors', 'gc_r4'), {
+      recursive: true,
+    })
+    fs.mkdirSync(path.join(dir, 'segmenters'))
+    fs.copyFileSync(path.join(onnx, 'mmseg_argmax.onnx'), path.join(dir, 'segmenters', 'fcn.onnx'))
+    fs.mkdirSync(path.join(dir, 'zoo'))
+    fs.writeFileSync(path.join(dir, 'zoo', 'scratch.onnx'), 'not a model')
+    expect(discoverDemoModels(dir).map((p) => path.relative(dir, p))).toEqual([
+      'detectors/gc_r4',
+      'segmenters/fcn.onnx',
+    ])
+    studio = Studio.open({ dataDir: tempDir(), host: 'browser' })
+    expect(studio.ensureDemoModels(dir)).toHaveLength(2)
+    expect(studio.ensureDemoModels(dir)).toEqual([])
   })
 })
