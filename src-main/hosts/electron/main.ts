@@ -62,6 +62,12 @@ function electronNativeBinding(): string | undefined {
 
 let mainWindow: BrowserWindow | null = null
 
+/** The methods that read a path the user names, and the fields that hold it. */
+const pathFieldsOf: Record<string, string[]> = {
+  'datasets:import': ['annotations', 'images', 'root'],
+  'models:add': ['path'],
+}
+
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
     width: 1440,
@@ -128,11 +134,10 @@ async function start(): Promise<void> {
   }
   const baseDispatch = studio.dispatch
   const dispatch = async (method: string, input: unknown) => {
-    if (method === 'datasets:import' && input && typeof input === 'object') {
+    const pathFields = pathFieldsOf[method]
+    if (pathFields && input && typeof input === 'object') {
       const req = input as Record<string, unknown>
-      const paths = ['annotations', 'images', 'root']
-        .map((k) => req[k])
-        .filter((v): v is string => typeof v === 'string')
+      const paths = pathFields.map((k) => req[k]).filter((v): v is string => typeof v === 'string')
       const denied = paths.find((p) => !isGranted(p))
       if (denied) {
         return {
