@@ -8,6 +8,7 @@ import { serveCommand } from './commands/serve'
 import { modelCommand } from './commands/model'
 import { inferCommand } from './commands/infer'
 import { evalCommand } from './commands/eval'
+import { exportCommand } from './commands/export'
 
 const commands: CliCommand[] = [
   serveCommand,
@@ -15,6 +16,7 @@ const commands: CliCommand[] = [
   modelCommand,
   inferCommand,
   evalCommand,
+  exportCommand,
 ]
 
 function help(): string {

@@ -71,3 +71,16 @@ describe('dispatcher', () => {
     if (!r.ok) expect(r.error.message).toMatch(/returned a value that breaks its contract/)
   })
 })
+
+describe('gcstudio --help', () => {
+  it('lists every subcommand', async () => {
+    const { main } = await import('../../../src-main/cli/index')
+    const { PassThrough } = await import('node:stream')
+    const out = new PassThrough()
+    let text = ''
+    out.on('data', (d) => (text += d))
+    expect(await main(['--help'], { stdout: out, stderr: out })).toBe(0)
+    for (const name of ['serve', 'import', 'model', 'infer', 'eval', 'export'])
+      expect(text).toMatch(new RegExp(`^  ${name} `, 'm'))
+  })
+})
