@@ -50,6 +50,8 @@ export const ImageSummary = z.object({
   height: z.number().int(),
   annotationCount: z.number().int(),
   missing: z.boolean(),
+  /** The file exists but cannot be decoded (known once its header was read). */
+  unreadable: z.boolean(),
 })
 export type ImageSummary = z.infer<typeof ImageSummary>
 

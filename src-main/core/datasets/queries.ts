@@ -107,6 +107,7 @@ interface ImageRow {
   height: number
   annotation_count: number
   missing: number
+  unreadable: number
 }
 
 const toImage = (r: ImageRow): ImageSummary => ({
@@ -117,6 +118,7 @@ const toImage = (r: ImageRow): ImageSummary => ({
   height: r.height,
   annotationCount: r.annotation_count,
   missing: r.missing === 1,
+  unreadable: r.unreadable === 1,
 })
 
 /**
@@ -151,7 +153,8 @@ export function queryImages(
   ).n
   const items = db
     .prepare(
-      `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing
+      `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
+         json_extract(i.probe, '$.error') IS NOT NULL AS unreadable
        FROM images i WHERE ${clause} ORDER BY i.id LIMIT @limit OFFSET @offset`,
     )
     .all(params) as ImageRow[]
@@ -161,7 +164,8 @@ export function queryImages(
 export function getImage(db: Db, id: number): ImageDetail {
   const row = db
     .prepare(
-      `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing, i.orientation, i.semantic_path
+      `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
+         json_extract(i.probe, '$.error') IS NOT NULL AS unreadable, i.orientation, i.semantic_path
        FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ? AND d.status = 'ready'`,
     )
     .get(id) as

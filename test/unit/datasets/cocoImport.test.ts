@@ -230,6 +230,27 @@ describe('COCO import', () => {
     })
   }
 
+  it('flags files that are not images, with a warning naming them, without failing', async () => {
+    fs.writeFileSync(path.join(fx.images, 'notes.jpg'), 'this is a text file')
+    const file = writeDoc({
+      images: [
+        { id: 1, file_name: 'a.png', width: 64, height: 48 },
+        { id: 2, file_name: 'notes.jpg', width: 64, height: 48 },
+      ],
+      annotations: [],
+      categories: [],
+    })
+    const out = await importCoco(ctx(), { annotations: file, images: fx.images })
+    expect(out.warnings.join('\n')).toMatch(
+      /1 of 2 \(e\.g\. notes\.jpg\) image files could not be decoded/,
+    )
+    const items = queryImages(db, { datasetId: out.datasetId }).items
+    expect(items.map((i) => [i.fileName, i.unreadable])).toEqual([
+      ['a.png', false],
+      ['notes.jpg', true],
+    ])
+  })
+
   it('accepts annotations listed before their images', async () => {
     const file = writeDoc({
       annotations: [ann(1, 1, 1)],
