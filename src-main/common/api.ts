@@ -376,6 +376,11 @@ export const contract = {
     Dataset,
     'Renames a dataset.',
   ),
+  'datasets:recheckFiles': method(
+    z.object({ id }).strict(),
+    z.object({ missing: z.number().int(), examples: z.array(z.string()) }),
+    'Looks for the image files on disk again (files copied in after the import).',
+  ),
   'jobs:list': method(empty, z.array(Job), 'Jobs of this session, running ones first.'),
   'jobs:cancel': method(
     z.object({ jobId: z.string() }).strict(),

@@ -8,7 +8,7 @@ import { JobManager } from './jobs'
 import { MediaService } from './media'
 import { getSetting, openStore, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
-import { sweepUnfinishedImports } from './datasets/datasetWriter'
+import { checkImageFiles, sweepUnfinishedImports } from './datasets/datasetWriter'
 import {
   getCategories,
   getDataset,
@@ -122,6 +122,12 @@ export class Studio {
         const d = renameDataset(db, id, name)
         this.bus.emit('datasets:changed', { datasetId: id })
         return d
+      },
+      'datasets:recheckFiles': async ({ id }) => {
+        const d = getDataset(db, id)
+        const out = await checkImageFiles(db, id, d.imagesRoot, new AbortController().signal)
+        this.bus.emit('datasets:changed', { datasetId: id })
+        return out
       },
       'jobs:list': () => this.jobs.list(),
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),

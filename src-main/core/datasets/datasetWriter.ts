@@ -165,43 +165,15 @@ export class DatasetWriter {
     root: string,
   ): Promise<{ missing: number; examples: string[] }> {
     this.commit()
-    const rows = this.db
-      .prepare(`SELECT id, file_name FROM images WHERE dataset_id = ?`)
-      .all(this.datasetId) as { id: number; file_name: string }[]
-    const markMissing = this.db.prepare('UPDATE images SET missing = 1 WHERE id = ?')
-    const examples: string[] = []
-    let missing = 0
-    const total = rows.length
-    const step = 2000
-    for (let start = 0; start < total; start += step) {
-      if (ctx.signal.aborted) throw new AppError('CANCELLED', 'Import cancelled.')
-      const slice = rows.slice(start, start + step)
-      const exists = await Promise.all(
-        slice.map((r) =>
-          fs.promises.access(path.join(root, r.file_name), fs.constants.R_OK).then(
-            () => true,
-            () => false,
-          ),
-        ),
-      )
-      this.db.transaction(() => {
-        slice.forEach((r, i) => {
-          if (!exists[i]) {
-            missing++
-            if (examples.length < 5) examples.push(r.file_name)
-            markMissing.run(r.id)
-          }
-        })
-      })()
+    return checkImageFiles(this.db, this.datasetId, root, ctx.signal, (done, total, missing) =>
       ctx.progress({
         phase: 'Checking image files',
-        done: Math.min(start + step, total),
+        done,
         total,
         unit: 'images',
         detail: `${missing} missing`,
-      })
-    }
-    return { missing, examples }
+      }),
+    )
   }
 
   /** Reads image headers (EXIF orientation, colour space) for datasets small enough to do it now. */
@@ -291,6 +263,51 @@ export class DatasetWriter {
 }
 
 export const PROBE_AT_IMPORT_LIMIT = 20_000
+
+/**
+ * Sets every image's `missing` flag from the disk, both ways (files copied in after the import
+ * are found), and the dataset's count. Async file checks in batches: never blocks the loop long.
+ */
+export async function checkImageFiles(
+  db: Db,
+  datasetId: number,
+  root: string,
+  signal: AbortSignal,
+  onProgress: (done: number, total: number, missing: number) => void = () => {},
+): Promise<{ missing: number; examples: string[] }> {
+  const rows = db
+    .prepare(`SELECT id, file_name FROM images WHERE dataset_id = ?`)
+    .all(datasetId) as { id: number; file_name: string }[]
+  const setMissing = db.prepare('UPDATE images SET missing = ? WHERE id = ? AND missing != ?')
+  const examples: string[] = []
+  let missing = 0
+  const step = 2000
+  for (let start = 0; start < rows.length; start += step) {
+    if (signal.aborted) throw new AppError('CANCELLED', 'Cancelled.')
+    const slice = rows.slice(start, start + step)
+    const exists = await Promise.all(
+      slice.map((r) =>
+        fs.promises.access(path.join(root, r.file_name), fs.constants.R_OK).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    )
+    db.transaction(() => {
+      slice.forEach((r, i) => {
+        const gone = exists[i] ? 0 : 1
+        if (gone) {
+          missing++
+          if (examples.length < 5) examples.push(r.file_name)
+        }
+        setMissing.run(gone, r.id, gone)
+      })
+    })()
+    onProgress(Math.min(start + step, rows.length), rows.length, missing)
+  }
+  db.prepare('UPDATE datasets SET missing_image_count = ? WHERE id = ?').run(missing, datasetId)
+  return { missing, examples }
+}
 
 export function deleteDataset(db: Db, datasetId: number): void {
   // Children first in explicit order: faster than relying on cascades row by row for 860k rows.

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { importCoco } from '../../../src-main/core/datasets/cocoImport'
+import { checkImageFiles } from '../../../src-main/core/datasets/datasetWriter'
 import {
   getCategories,
   getImage,
@@ -229,6 +230,22 @@ describe('COCO import', () => {
       expect(listDatasets(db)).toHaveLength(1)
     })
   }
+
+  it('finds image files copied in after the import', async () => {
+    const { datasetId } = await importCoco(ctx(), {
+      annotations: fx.annotations,
+      images: fx.images,
+    })
+    fs.copyFileSync(path.join(fx.images, 'b.jpg'), path.join(fx.images, 'not-copied-yet.jpg'))
+    const out = await checkImageFiles(db, datasetId, fx.images, new AbortController().signal)
+    expect(out.missing).toBe(0)
+    expect(listDatasets(db)[0]!.missingImageCount).toBe(0)
+    expect(queryImages(db, { datasetId, missingOnly: true }).total).toBe(0)
+    fs.rmSync(path.join(fx.images, 'a.png'))
+    expect(
+      (await checkImageFiles(db, datasetId, fx.images, new AbortController().signal)).examples,
+    ).toEqual(['a.png'])
+  })
 
   it('flags files that are not images, with a warning naming them, without failing', async () => {
     fs.writeFileSync(path.join(fx.images, 'notes.jpg'), 'this is a text file')
