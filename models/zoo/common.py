@@ -65,7 +65,7 @@ def load_json(path: str):
 
 def atomic_torch_save(obj, path: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + '.tmp'
+    tmp = f'{path}.{os.getpid()}.tmp'  # parallel writers must not share a temporary name
     torch.save(obj, tmp)
     os.replace(tmp, path)
 

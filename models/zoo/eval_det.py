@@ -24,7 +24,7 @@ MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
 
 
-def preprocess(rgb: np.ndarray, scale_wh=(128, 128), divisor: int = 32):
+def preprocess(rgb: np.ndarray, scale_wh=(192, 128), divisor: int = 32):
     """Returns (input [1,3,Hp,Wp], (w_scale, h_scale), resized (h, w))."""
     h, w = rgb.shape[:2]
     s = min(max(scale_wh) / max(h, w), min(scale_wh) / min(h, w))

@@ -113,7 +113,7 @@ def export_det_end2end(model, folder: str, opset: int, meta: dict) -> str:
     model.eval()
     wrapper = nets.End2EndDetector(model).eval()
     path = os.path.join(folder, 'end2end.onnx')
-    x = torch.zeros(1, 3, 128, 128)
+    x = torch.zeros(1, 3, 128, 192)
     _export(wrapper, (x,), path, opset, ['input'], ['dets', 'labels', 'masks'], DET_DYNAMIC_AXES)
     _write_mmdeploy_det_json(folder, opset, meta, model)
     return path
@@ -123,7 +123,7 @@ def export_det_torchvision(model, path: str, opset: int) -> str:
     """torchvision's own ONNX route (as in its test_onnx.py): one 0..1 RGB image [3,H,W],
     resize / normalise / pad inside the graph, masks pasted to full image size."""
     model.eval()
-    x = torch.rand(3, 128, 128)
+    x = torch.rand(3, 128, 192)
     _export(model, ([x],), path, opset, ['images_tensors'], ['boxes', 'labels', 'scores', 'masks'],
             {'images_tensors': [1, 2], 'boxes': [0, 1], 'labels': [0], 'scores': [0],
              'masks': [0, 1, 2, 3]})

@@ -1,17 +1,22 @@
-"""The "beacon shapes" instance dataset in COCO format.
+"""The "signal shapes" instance dataset in COCO format.
 
-Every scene holds one to three large shapes (disc, square, triangle) and one small beacon in
-a corner: a yellow sun means a day scene, a blue moon a night scene. The category of every
-shape is <scene kind> <shape>: a day disc and a night disc have the same colour, size and
-texture distribution, so the label of a shape depends only on a cue that lies far outside its
-box (shapes keep at least 20 px clear of the beacon's rim). Mask R-CNN's RoI heads see only the
-RoI-aligned features of the box, so a local-only backbone must carry the beacon's colour
-across the image through its receptive field, while a GC block pools it into every position.
+Every scene (192x128) holds one to three large shapes and a signal strip along its left or right
+edge: yellow means a day scene, blue a night scene. Discs and squares are labelled by scene
+kind (day disc / night disc, day square / night square); triangles are triangles in both. A day
+disc and a night disc share one colour, size and texture distribution, so their label depends
+only on the strip, and every shape keeps at least 72 px clear of it.
+
+Why 72 px: Mask R-CNN's RoI heads see only RoI-aligned P2 features of the box, and in the
+detectors' FPN (one bottleneck per stage) a P2 feature's receptive field reaches at most 71 px
+sideways (measured by run.py; RoIAlign's bilinear sampling adds a few). A local-only
+baseline is therefore blind to the strip and must guess
+day or night, while a GC block pools the strip into every position. Triangles need no context
+and show what both reach when the cue does not matter.
 
 Extras that exercise a COCO importer, as in the real dataset: objects cut in two by a pole
 get several polygons; a few swarms of tiny discs are crowd regions stored as RLE (list and
 compressed string); category ids have gaps; in val, one image is grayscale, one carries an
-EXIF orientation tag, and a few are not square (the model's resize path).
+EXIF orientation tag, and a few have other sizes (the model's resize path).
 """
 
 from __future__ import annotations
@@ -27,25 +32,26 @@ import render
 
 # Category ids with gaps, like COCO's 1..90 with 80 used.
 CATEGORIES = [
-    {'id': 1, 'name': 'day disc', 'supercategory': 'day'},
-    {'id': 3, 'name': 'day square', 'supercategory': 'day'},
-    {'id': 6, 'name': 'day triangle', 'supercategory': 'day'},
-    {'id': 8, 'name': 'night disc', 'supercategory': 'night'},
-    {'id': 10, 'name': 'night square', 'supercategory': 'night'},
-    {'id': 13, 'name': 'night triangle', 'supercategory': 'night'},
+    {'id': 1, 'name': 'day disc', 'supercategory': 'disc'},
+    {'id': 3, 'name': 'night disc', 'supercategory': 'disc'},
+    {'id': 6, 'name': 'day square', 'supercategory': 'square'},
+    {'id': 8, 'name': 'night square', 'supercategory': 'square'},
+    {'id': 13, 'name': 'triangle', 'supercategory': 'triangle'},
 ]
 SHAPES = ['disc', 'square', 'triangle']
 KINDS = ['day', 'night']
-CAT_ID = {(k, s): CATEGORIES[i * 3 + j]['id'] for i, k in enumerate(KINDS)
-          for j, s in enumerate(SHAPES)}
+CAT_ID = {('day', 'disc'): 1, ('night', 'disc'): 3, ('day', 'square'): 6,
+          ('night', 'square'): 8, ('day', 'triangle'): 13, ('night', 'triangle'): 13}
 
-# Object colours are shared by all categories; the beacon colours are used by nothing else.
+# Object colours are shared by all categories; the strip colours are used by nothing else.
 PALETTE = [(215, 55, 50), (45, 165, 75), (150, 70, 195), (235, 135, 35), (35, 160, 170),
            (230, 115, 170), (230, 230, 225), (140, 95, 50)]
-BEACON = {'day': (250, 215, 40), 'night': (45, 70, 215)}
+SIGNAL = {'day': (255, 215, 0), 'night': (20, 50, 255)}
 
-SIZE = 128
-VAL_SPECIAL = {3: 'grayscale', 5: 'exif', 7: (160, 120), 11: (112, 144), 13: (144, 112)}
+WIDTH, HEIGHT = 192, 128
+STRIP = 14  # signal strip width
+CLEAR = 72  # free gap between the strip and any shape
+VAL_SPECIAL = {3: 'grayscale', 5: 'exif', 7: (160, 120), 11: (144, 112), 13: (128, 160)}
 
 
 def shape_polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> np.ndarray:
@@ -57,32 +63,35 @@ def shape_polygon(shape: str, cx: float, cy: float, r: float, rot: float) -> np.
 
 
 def make_scene(rng: np.random.Generator, w: int, h: int):
-    """Draw one scene; returns (rgb uint8 [h,w,3], objects, crowds)."""
-    base = np.array(rng.uniform([90, 90, 80], [170, 165, 150]), np.float32)
+    """Draw one scene; returns (rgb uint8 [h,w,3], kind, objects, crowds)."""
+    # The background's mean colour varies little from scene to scene, so the strip dominates the
+    # difference between two scenes' average features (what a fresh GC block pools).
+    base = np.array(rng.uniform([112, 110, 100], [148, 145, 135]), np.float32)
     bg = base[None, None, :] + np.stack(
-        [render.smooth_field(rng, w, h, 5, 18) for _ in range(3)], -1)
+        [render.smooth_field(rng, w, h, 6, 18) for _ in range(3)], -1)
     bg += render.smooth_field(rng, w, h, 3, 14)[..., None]
     canvas = render.Canvas(w, h, bg)
 
     kind = KINDS[int(rng.integers(2))]
-    corner = int(rng.integers(4))
-    bx = 15 + rng.uniform(-2, 3) if corner in (0, 3) else w - 15 - rng.uniform(-2, 3)
-    by = 15 + rng.uniform(-2, 3) if corner in (0, 1) else h - 15 - rng.uniform(-2, 3)
+    left = bool(rng.random() < 0.5)
+    # Shapes must stay CLEAR px away from the strip's inner edge.
+    lo = STRIP + CLEAR if left else 0
+    hi = w if left else w - STRIP - CLEAR
 
     objects = []
     n_obj = int(rng.choice([1, 2, 3], p=[0.3, 0.45, 0.25]))
     placed: list[tuple[float, float, float]] = []
     for _ in range(n_obj):
         for _try in range(60):
-            r = float(rng.uniform(16, 30))
-            cx = float(rng.uniform(r + 1, w - r - 1))
+            r = float(rng.uniform(15, 26))
+            if hi - lo < 2 * r + 2:
+                break
+            cx = float(rng.uniform(lo + r + 1, hi - r - 1))
             cy = float(rng.uniform(r + 1, h - r - 1))
-            if np.hypot(cx - bx, cy - by) < r + 34:
-                continue
             if any(np.hypot(cx - px, cy - py) < r + pr + 4 for px, py, pr in placed):
                 continue
             placed.append((cx, cy, r))
-            shape = SHAPES[int(rng.integers(3))]
+            shape = SHAPES[int(rng.choice(3, p=[0.4, 0.4, 0.2]))]
             rot = float(rng.uniform(0, 2 * np.pi))
             color = PALETTE[int(rng.integers(len(PALETTE)))]
             objects.append({'shape': shape, 'poly': shape_polygon(shape, cx, cy, r, rot),
@@ -93,9 +102,7 @@ def make_scene(rng: np.random.Generator, w: int, h: int):
     crowds = []
     if rng.random() < 0.1:
         for _try in range(40):
-            sx, sy = float(rng.uniform(20, w - 20)), float(rng.uniform(20, h - 20))
-            if np.hypot(sx - bx, sy - by) < 40:
-                continue
+            sx, sy = float(rng.uniform(lo + 18, hi - 18)), float(rng.uniform(18, h - 18))
             if any(np.hypot(sx - px, sy - py) < pr + 22 for px, py, pr in placed):
                 continue
             color = PALETTE[int(rng.integers(len(PALETTE)))]
@@ -117,27 +124,27 @@ def make_scene(rng: np.random.Generator, w: int, h: int):
     pole = None
     if rng.random() < 0.25:
         pw = float(rng.uniform(4, 6))
-        for _try in range(20):
-            px = float(rng.uniform(4, w - 4 - pw))
-            if abs(px + pw / 2 - bx) > 20:
-                pole = (px, px + pw)
-                break
-        if pole is not None:
-            canvas.rect(pole[0], 0, pole[1], h, (60, 52, 45))
+        px = float(rng.uniform(STRIP + 6, w - STRIP - 6 - pw))
+        pole = (px, px + pw)
+        canvas.rect(pole[0], 0, pole[1], h, (60, 52, 45))
 
-    # Beacon: ring + fill, drawn last so nothing hides it.
-    canvas.ellipse(bx, by, 12.5, 12.5, (30, 30, 30))
-    canvas.ellipse(bx, by, 10, 10, BEACON[kind])
+    # The signal strip, with a dark inner edge, drawn last so nothing hides it.
+    if left:
+        canvas.rect(0, 0, STRIP, h, SIGNAL[kind])
+        canvas.rect(STRIP - 2, 0, STRIP, h, (30, 30, 30))
+    else:
+        canvas.rect(w - STRIP, 0, w, h, SIGNAL[kind])
+        canvas.rect(w - STRIP, 0, w - STRIP + 2, h, (30, 30, 30))
 
     for o in objects:
         poly = o['poly']
         parts = [poly]
         if pole is not None:
             x0, x1 = pole
-            left = cocomask.clip_convex(poly, 1, 0, x0)
-            right = cocomask.clip_convex(poly, -1, 0, -x1)
-            if len(left) + len(right) > 0 and (poly[:, 0].min() < x1 and poly[:, 0].max() > x0):
-                parts = [p for p in (left, right) if cocomask.shoelace(p) >= 6.0]
+            left_part = cocomask.clip_convex(poly, 1, 0, x0)
+            right_part = cocomask.clip_convex(poly, -1, 0, -x1)
+            if poly[:, 0].min() < x1 and poly[:, 0].max() > x0:
+                parts = [p for p in (left_part, right_part) if cocomask.shoelace(p) >= 6.0]
         o['parts'] = parts
     objects = [o for o in objects if o['parts']]
     rgb = canvas.finish(rng, noise=3.0)
@@ -159,9 +166,9 @@ def generate(root: str, split: str, n: int, seed: int, image_dir: str, ann_path:
     for i in range(n):
         rng = np.random.default_rng([seed, split_code, i])
         special = VAL_SPECIAL.get(i) if split == 'val' else None
-        w, h = (SIZE, SIZE)
+        w, h = (WIDTH, HEIGHT)
         if special == 'exif':
-            w, h = 160, 120
+            w, h = WIDTH, HEIGHT
         elif isinstance(special, tuple):
             w, h = special
         rgb, kind, objects, crowds = make_scene(rng, w, h)
@@ -207,7 +214,7 @@ def generate(root: str, split: str, n: int, seed: int, image_dir: str, ann_path:
                          'area': float(m.sum()), 'bbox': cocomask.mask_bbox(m), 'iscrowd': 1})
             ann_id += 1
     data = {
-        'info': {'description': 'GC Studio demo: beacon shapes (generated by models/zoo)',
+        'info': {'description': 'GC Studio demo: signal shapes (generated by models/zoo)',
                  'version': '1.0', 'year': 2025},
         'licenses': [{'id': 1, 'name': 'CC0 1.0', 'url': 'https://creativecommons.org/publicdomain/zero/1.0/'}],
         'images': images, 'annotations': anns, 'categories': CATEGORIES,

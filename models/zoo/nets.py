@@ -19,6 +19,7 @@ from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.detection.rpn import RegionProposalNetwork
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign
 
 
@@ -176,14 +177,16 @@ class BackboneWithFPN(nn.Module):
 
 DET_CFG = {
     'widths': (64, 128, 256, 512),
-    'blocks': (1, 2, 2, 1),
+    # One bottleneck per stage keeps a P2 feature's receptive field at about +-41 px, which the
+    # demo data is built around (see gen_coco.py).
+    'blocks': (1, 1, 1, 1),
     'stem': 32,
     'fpn': 64,
     'box_rep': 256,
     'mask_layers': (64, 64),
-    'box_batch': 64,
+    'box_batch': 32,
     'min_size': 128,
-    'max_size': 128,
+    'max_size': 192,
 }
 
 
@@ -193,8 +196,9 @@ def build_maskrcnn(num_classes: int, gc_ratio: float | None, cfg: dict | None = 
     body = ResNet(cfg['widths'], cfg['blocks'], cfg['stem'], gc_ratio=gc_ratio)
     backbone = BackboneWithFPN(body, cfg['fpn'])
     names = ['0', '1', '2', '3']
-    anchors = AnchorGenerator(sizes=((16,), (32,), (64,), (128,)),
-                              aspect_ratios=((0.5, 1.0, 2.0),) * 4)
+    # Objects here are >= 28 px, so proposals come from P3..P5 only (P2's RPN head would be ~70%
+    # of the RPN's cost for anchors that never match); RoIAlign still pools from P2..P5.
+    anchors = AnchorGenerator(sizes=((32,), (64,), (128,)), aspect_ratios=((0.5, 1.0, 2.0),) * 3)
     box_pool = MultiScaleRoIAlign(names, output_size=7, sampling_ratio=2)
     mask_pool = MultiScaleRoIAlign(names, output_size=14, sampling_ratio=2)
     f = cfg['fpn']
@@ -217,7 +221,21 @@ def build_maskrcnn(num_classes: int, gc_ratio: float | None, cfg: dict | None = 
         mask_predictor=ShuffleMaskPredictor(cfg['mask_layers'][-1], cfg['mask_layers'][-1],
                                             num_classes + 1),
     )
+    rpn = model.rpn
+    model.rpn = CoarseLevelsRPN(rpn.anchor_generator, rpn.head, rpn.proposal_matcher.high_threshold,
+                                rpn.proposal_matcher.low_threshold,
+                                rpn.fg_bg_sampler.batch_size_per_image,
+                                rpn.fg_bg_sampler.positive_fraction, rpn._pre_nms_top_n,
+                                rpn._post_nms_top_n, rpn.nms_thresh, rpn.score_thresh)
     return model
+
+
+class CoarseLevelsRPN(RegionProposalNetwork):
+    """torchvision's RPN fed with the FPN levels from P3 on (see the anchor comment)."""
+
+    def forward(self, images, features, targets=None):
+        coarse = OrderedDict((k, v) for k, v in features.items() if k != '0')
+        return super().forward(images, coarse, targets)
 
 
 class ShuffleMaskPredictor(nn.Module):
@@ -334,7 +352,10 @@ class FCNHead(nn.Module):
 
 SEG_CFG = {
     'widths': (64, 128, 256, 256),
-    'blocks': (1, 2, 2, 1),
+    # One bottleneck per stage, dilation 2 in c4 and c5: the FCN output's receptive field stays
+    # near +-70 px, which the street scenes are built around (see gen_cityscapes.py).
+    'blocks': (1, 1, 1, 1),
+    'dilations': (1, 1, 2, 2),
     'stem': 32,
     'channels': 64,
 }
@@ -348,7 +369,7 @@ class Segmenter(nn.Module):
         super().__init__()
         cfg = {**SEG_CFG, **(cfg or {})}
         self.backbone = ResNet(cfg['widths'], cfg['blocks'], cfg['stem'], gc_ratio=None,
-                               strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4))
+                               strides=(1, 2, 1, 1), dilations=cfg['dilations'])
         self.decode_head = FCNHead(cfg['widths'][3], cfg['channels'], num_classes,
                                    gc_ratio=0.25 if gc_head else None)
         self.auxiliary_head = FCNHead(cfg['widths'][2], cfg['channels'], num_classes,
@@ -408,3 +429,30 @@ class MacCounter:
     def close(self):
         for h in self.hooks:
             h.remove()
+
+
+def receptive_field(fn, h: int, w: int, y: int, x: int, seed: int = 0) -> dict:
+    """Theoretical receptive field of one output position, measured: the input pixels with a
+    non-zero gradient for random weights. Returns the pixel extent and the reach to each side
+    of the position's centre in input pixels."""
+    g = torch.Generator().manual_seed(seed)
+    inp = torch.randn(1, 3, h, w, generator=g, requires_grad=True)
+    out = fn(inp)
+    stride_y, stride_x = h / out.shape[-2], w / out.shape[-1]
+    out[0, :, y, x].sum().backward()
+    ys, xs = torch.nonzero(inp.grad[0].abs().sum(0) > 0, as_tuple=True)
+    cx, cy = (x + 0.5) * stride_x, (y + 0.5) * stride_y
+    return {'x': [int(xs.min()), int(xs.max())], 'y': [int(ys.min()), int(ys.max())],
+            'reachLeft': round(cx - int(xs.min()), 1), 'reachRight': round(int(xs.max()) + 1 - cx, 1),
+            'outputStride': [stride_y, stride_x], 'position': [y, x], 'inputSize': [h, w]}
+
+
+def randomised(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy with random weights everywhere (so no zero-initialised layer hides a path)."""
+    import copy
+    m = copy.deepcopy(model).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return m

@@ -39,13 +39,13 @@ def _write(dirpath: str, name: str, arr: np.ndarray, dtype: str, tol: dict, extr
 
 
 def choose_coco_images(gt: dict, n: int = 3) -> list[dict]:
-    """128x128 RGB val images (no resize, no EXIF, not grayscale): prefer several objects and a
+    """Model-sized (192x128) RGB val images (no resize, no EXIF, not grayscale): prefer several objects and a
     multi-polygon one, deterministically."""
     by_img: dict[int, list] = {}
     for a in gt['annotations']:
         by_img.setdefault(a['image_id'], []).append(a)
     special = {gt['images'][i]['id'] for i in gen_coco.VAL_SPECIAL if i < len(gt['images'])}
-    cands = [im for im in gt['images'] if im['width'] == 128 and im['height'] == 128
+    cands = [im for im in gt['images'] if im['width'] == gen_coco.WIDTH and im['height'] == gen_coco.HEIGHT
              and im['id'] not in special]
     def score(im):
         anns = [a for a in by_img.get(im['id'], []) if not a['iscrowd']]

@@ -37,7 +37,7 @@ import common  # noqa: E402
 COCO_TRAIN, COCO_VAL = 3000, 240
 CITY_TRAIN, CITY_VAL = 800, 60
 DET_SCHEDULE = {'iters': 1500, 'bs': 8, 'lr': 0.02, 'optim': 'sgd'}
-SEG_SCHEDULE = {'iters': 600, 'bs': 8, 'lr': 0.01}
+SEG_SCHEDULE = {'iters': 1000, 'bs': 8, 'lr': 0.01}
 MAX_MODEL_BYTES = 15 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
 
@@ -117,32 +117,68 @@ def _done(out: str, want: dict) -> bool:
 
 
 def step_train(timer: Timer) -> None:
+    """Train the five models as parallel single-threaded processes.
+
+    On a shared 2-core machine two-thread PyTorch loses much of its time at OpenMP barriers
+    whenever another process takes a core; independent single-threaded runs keep both cores
+    busy and are each deterministic. A run that was interrupted resumes from its checkpoint.
+    """
     import train_det
     import train_seg
+    # Build the decoded-dataset caches once, before the parallel runs read them.
+    train_det.load_coco_split(common.COCO_TRAIN_JSON, common.COCO_TRAIN_DIR,
+                              os.path.join(common.WORK, 'cache', 'coco_train.pt'))
+    train_seg.load_split(common.CITY_TRAIN_ROOT, 'train',
+                         os.path.join(common.WORK, 'cache', 'city_train.pt'))
+    jobs = []
     for variant in ('gc_r4', 'gc_r16', 'baseline'):
         out = _train_dir('det', variant)
         want = {'iters': DET_SCHEDULE['iters'], 'batch_size': DET_SCHEDULE['bs'],
                 'lr': DET_SCHEDULE['lr'], 'seed': common.SEED}
-        if _done(out, want):
-            common.log(f'train det {variant}: done')
-            continue
-        if os.path.exists(os.path.join(out, 'train_info.json')):
-            shutil.rmtree(out)  # a different schedule: start over
-        info = train_det.train(variant, out, DET_SCHEDULE['iters'], DET_SCHEDULE['bs'],
-                               DET_SCHEDULE['lr'], common.SEED, optim_name=DET_SCHEDULE['optim'])
-        timer.record(f'train_det_{variant}', info['train_seconds'])
+        jobs.append(('train_det.py', variant, out, want,
+                     ['--iters', str(DET_SCHEDULE['iters']), '--bs', str(DET_SCHEDULE['bs']),
+                      '--lr', str(DET_SCHEDULE['lr']), '--optim', DET_SCHEDULE['optim']]))
     for variant in ('gchead', 'fcn'):
         out = _train_dir('seg', variant)
         want = {'iters': SEG_SCHEDULE['iters'], 'batch_size': SEG_SCHEDULE['bs'],
                 'lr': SEG_SCHEDULE['lr'], 'seed': common.SEED}
+        jobs.append(('train_seg.py', variant, out, want,
+                     ['--iters', str(SEG_SCHEDULE['iters']), '--bs', str(SEG_SCHEDULE['bs']),
+                      '--lr', str(SEG_SCHEDULE['lr']), '--train-only']))
+    running = []
+    os.makedirs(os.path.join(common.WORK, 'logs'), exist_ok=True)
+    for script, variant, out, want, args in jobs:
         if _done(out, want):
-            common.log(f'train seg {variant}: done')
+            common.log(f'train {script} {variant}: done')
             continue
-        if os.path.exists(os.path.join(out, 'train_info.json')):
+        info = os.path.join(out, 'train_info.json')
+        if os.path.exists(info) or (os.path.exists(os.path.join(out, 'last.pt')) and
+                                    not os.path.exists(os.path.join(out, 'schedule.json'))):
+            shutil.rmtree(out)  # trained with another schedule: start over
+        os.makedirs(out, exist_ok=True)
+        sched = os.path.join(out, 'schedule.json')
+        if os.path.exists(sched) and common.load_json(sched) != want:
             shutil.rmtree(out)
-        info = train_seg.train(variant, out, SEG_SCHEDULE['iters'], SEG_SCHEDULE['bs'],
-                               SEG_SCHEDULE['lr'], common.SEED)
-        timer.record(f'train_seg_{variant}', info['train_seconds'])
+            os.makedirs(out)
+        common.save_json(sched, want)
+        log_path = os.path.join(common.WORK, 'logs', f'{script[:-3]}_{variant}.log')
+        cmd = [sys.executable, os.path.join(common.ZOO, script), '--variant', variant,
+               '--out', out, '--seed', str(common.SEED)] + args
+        env = dict(os.environ, ZOO_THREADS='1')
+        common.log(f'train {script} {variant}: started, log {rel(log_path)}')
+        running.append((script, variant, out, subprocess.Popen(
+            cmd, env=env, stdout=open(log_path, 'a'), stderr=subprocess.STDOUT)))
+    failed = []
+    for script, variant, out, proc in running:
+        if proc.wait() != 0:
+            failed.append(f'{script} {variant}')
+            continue
+        info = common.load_json(os.path.join(out, 'train_info.json'))
+        kind = 'det' if script == 'train_det.py' else 'seg'
+        timer.record(f'train_{kind}_{variant}', info['train_seconds'])
+        common.log(f'train {script} {variant}: finished in {info["train_seconds"]:.0f} s')
+    if failed:
+        common.die('training failed: ' + ', '.join(failed) + ' (see models/zoo/work/logs)')
 
 
 def load_det(variant: str):
@@ -246,6 +282,25 @@ def _macs(module, *args) -> int:
     return int(c.total)
 
 
+def receptive_fields() -> tuple[dict, dict]:
+    """Measured theoretical receptive fields of the local-only paths, the numbers the datasets'
+    clearances are built around: the widest sideways reach over a row of output positions."""
+    import nets
+    det = nets.randomised(nets.build_maskrcnn(5, None))
+    seg = nets.randomised(nets.Segmenter(19, False))
+    out = []
+    for fn, h, w, stride, what in (
+            (lambda t: det.backbone(t)['0'], 128, 192, 4, 'baseline detector, FPN P2 feature'),
+            (seg.logits, 128, 256, 1, 'FCN segmenter, output logit')):
+        reach_l, reach_r = 0.0, 0.0
+        for x in range(0, w // stride, max(1, (w // stride) // 64)):
+            r = nets.receptive_field(fn, h, w, (h // stride) // 2, x)
+            reach_l, reach_r = max(reach_l, r['reachLeft']), max(reach_r, r['reachRight'])
+        out.append({'of': what, 'maxReachLeftPx': reach_l, 'maxReachRightPx': reach_r,
+                    'inputSize': [h, w]})
+    return out[0], out[1]
+
+
 def step_export(timer: Timer) -> list[dict]:
     """Export every model into work/staging and describe it for the manifest."""
     import torch
@@ -260,20 +315,21 @@ def step_export(timer: Timer) -> list[dict]:
     gt = common.load_json(common.COCO_VAL_JSON)
     cats = sorted(gt['categories'], key=lambda c: c['id'])
     ref_images = reference.choose_coco_images(gt)
+    det_rf, seg_rf = receptive_fields()
     entries = []
     for model_id, variant, form, opset in DETECTORS:
         model = load_det(variant)
         stock = nets.for_export(model)
         folder = os.path.join(STAGING, 'models', model_id)
         ref_dir = os.path.join(STAGING, 'reference', model_id)
-        meta = {'scale': [128, 128], 'pth': rel(os.path.join(_train_dir('det', variant), 'final.pt')),
+        meta = {'scale': [192, 128], 'pth': rel(os.path.join(_train_dir('det', variant), 'final.pt')),
                 'config': 'models/zoo/nets.py:build_maskrcnn'}
         if form == 'mmdeploy':
             onnx_path = export.export_det_end2end(stock, folder, opset, meta)
             reference.det_end2end(stock, ref_images, ref_dir, model_id)
             files = [(onnx_path, 'onnx')] + [(os.path.join(folder, f), f'mmdeploy-{f[:-5]}')
                                              for f in ('deploy.json', 'pipeline.json', 'detail.json')]
-            pre = {'kind': 'mmdeploy', 'resize': {'keepRatio': True, 'scale': [128, 128]},
+            pre = {'kind': 'mmdeploy', 'resize': {'keepRatio': True, 'scale': [192, 128]},
                    'normalize': {'mean': export.MEAN, 'std': export.STD}, 'padSizeDivisor': 32,
                    'scaleToUnit': False, 'batchAxis': True, 'colorOrder': 'RGB',
                    'interpolation': 'bilinear', 'padValue': 0}
@@ -290,10 +346,10 @@ def step_export(timer: Timer) -> list[dict]:
                                                       opset)
             reference.det_torchvision(stock, ref_images, ref_dir, model_id)
             files = [(onnx_path, 'onnx')]
-            pre = {'kind': 'torchvision', 'resize': {'keepRatio': True, 'scale': [128, 128]},
+            pre = {'kind': 'torchvision', 'resize': {'keepRatio': True, 'scale': [192, 128]},
                    'normalize': None, 'padSizeDivisor': 0, 'scaleToUnit': True,
                    'batchAxis': False, 'colorOrder': 'RGB', 'inGraph': {
-                       'minSize': 128, 'maxSize': 128, 'mean': [v / 255 for v in export.MEAN],
+                       'minSize': 128, 'maxSize': 192, 'mean': [v / 255 for v in export.MEAN],
                        'std': [v / 255 for v in export.STD], 'sizeDivisible': 32}}
             classes = [{'label': i + 1, 'name': c['name'], 'categoryId': c['id']}
                        for i, c in enumerate(cats)]
@@ -316,7 +372,7 @@ def step_export(timer: Timer) -> list[dict]:
         entries.append({
             'id': model_id, 'task': 'instance-segmentation',
             'format': 'mmdeploy-mmdet-end2end' if form == 'mmdeploy' else 'torchvision-maskrcnn',
-            'variant': variant, 'dataset': 'beacon-shapes', 'opset': opset,
+            'variant': variant, 'dataset': 'signal-shapes', 'opset': opset,
             '_files': files, '_onnx': onnx_path, '_ref': os.path.join(ref_dir, 'index.json'),
             'classes': classes, 'preprocessing': pre, 'postprocessing': post, 'gc': gc,
             'params': nets.count_params(stock),
@@ -324,11 +380,17 @@ def step_export(timer: Timer) -> list[dict]:
                       'counted': 'multiply-accumulates of Conv/ConvTranspose/Linear layers and '
                                  'the GC attention-pooling MatMul for one image, RoI heads on '
                                  'the detections it produced'},
-            'architecture': {'backbone': 'ResNet-style bottleneck, widths 64/128/256/512 (c2..c5), '
-                                         'blocks 1/2/2/1, 7x7 stem + max-pool, BN folded on export',
-                             'neck': 'FPN, 64 channels, P2..P5', 'heads': 'torchvision Mask R-CNN: '
-                             'RPN (3 anchors/level, sizes 16..128), TwoMLPHead 256, mask head 2 '
-                             'convs + ConvTranspose2d'},
+            'architecture': {
+                'backbone': 'ResNet-style bottleneck, 7x7 stem + max-pool, widths (c2..c5) %s, '
+                            'blocks %s, BN folded into the convs on export'
+                            % ('/'.join(map(str, nets.DET_CFG['widths'])),
+                               '/'.join(map(str, nets.DET_CFG['blocks']))),
+                'neck': 'FPN, %d channels, P2..P5' % nets.DET_CFG['fpn'],
+                'heads': 'torchvision Mask R-CNN: RPN on P3..P5 (anchors 32/64/128, 3 ratios), '
+                         'RoIAlign on P2..P5, TwoMLPHead %d, mask head %d convs + '
+                         'ConvTranspose2d' % (nets.DET_CFG['box_rep'],
+                                              len(nets.DET_CFG['mask_layers'])),
+                'receptiveField': det_rf},
         })
     for model_id, variant, with_argmax, opset in SEGMENTERS:
         model = load_seg(variant, with_argmax)
@@ -368,12 +430,17 @@ def step_export(timer: Timer) -> list[dict]:
                       'input': list(x.shape),
                       'counted': 'multiply-accumulates of Conv/Linear layers and the GC '
                                  'attention-pooling MatMul, auxiliary head excluded'},
-            'architecture': {'backbone': 'dilated ResNet-style bottleneck (output stride 8), widths '
-                                         '64/128/256/256, blocks 1/2/2/1, dilation 2/4 in c4/c5',
-                             'head': ('mmseg GCHead: conv, GC block (r4), conv, concat with c5, '
-                                      'conv, classifier') if gc else
-                                     'mmseg FCNHead: 2 convs, concat with c5, conv, classifier',
-                             'trainingOnly': 'auxiliary FCN head on c4 (weight 0.4), not exported'},
+            'architecture': {
+                'backbone': 'dilated ResNet-style bottleneck (output stride 8), widths %s, '
+                            'blocks %s, dilations %s'
+                            % ('/'.join(map(str, nets.SEG_CFG['widths'])),
+                               '/'.join(map(str, nets.SEG_CFG['blocks'])),
+                               '/'.join(map(str, nets.SEG_CFG['dilations']))),
+                'head': ('mmseg GCHead: conv, GC block (r4), conv, concat with c5, conv, '
+                         'classifier') if gc else
+                        'mmseg FCNHead: 2 convs, concat with c5, conv, classifier',
+                'trainingOnly': 'auxiliary FCN head on c4 (weight 0.4), not exported',
+                'receptiveField': seg_rf},
         })
     timer.record('export', time.time() - t0)
     common.save_json(os.path.join(STAGING, 'entries.json'), entries)
@@ -428,21 +495,59 @@ def step_check(timer: Timer, entries: list[dict]) -> dict:
     if problems:
         common.die('check failed:\n  ' + '\n  '.join(problems))
     candidate = os.path.join(STAGING, 'manifest.json')
-    common.save_json(candidate, build_manifest(entries, sizes, staging=True))
+    manifest = build_manifest(entries, sizes, staging=True)
+    common.save_json(candidate, manifest)
     run_parity(candidate)
+    trap_self_test(manifest, entries)
     timer.record('check', time.time() - t0)
     common.log('check: graphs as expected, onnxruntime parity passed')
     return sizes
 
 
-def run_parity(manifest_path: str) -> None:
+def run_parity(manifest_path: str, expect_pass: bool = True) -> str:
     env = dict(os.environ, ZOO_MANIFEST=rel(manifest_path))
     cmd = ['npx', 'vitest', 'run', 'test/unit/zoo', '--reporter=dot']
     common.log('parity: ' + ' '.join(cmd) + f' (ZOO_MANIFEST={rel(manifest_path)})')
     r = subprocess.run(cmd, cwd=common.REPO, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
+    if expect_pass and r.returncode != 0:
         sys.stderr.write(r.stdout[-8000:] + r.stderr[-4000:])
         common.die('onnxruntime parity test failed; nothing was published')
+    return r.stdout + r.stderr
+
+
+def trap_self_test(manifest: dict, entries: list[dict]) -> None:
+    """Prove the parity test catches the RoiAlign trap: strip coordinate_transformation_mode
+    from each opset >= 16 detector and expect the test to fail on it."""
+    import re
+    import onnx
+    for m, e in zip(manifest['models'], entries):
+        if not e['onnx']['roialign_modes'] or e['onnx']['opset'] < 16:
+            continue
+        broken = os.path.join(STAGING, 'trap', m['id'] + '.onnx')
+        os.makedirs(os.path.dirname(broken), exist_ok=True)
+        model = onnx.load(e['_onnx'])
+        stack = [model.graph]
+        while stack:
+            g = stack.pop()
+            for n in g.node:
+                stack += [a.g for a in n.attribute if a.type == onnx.AttributeProto.GRAPH]
+                if n.op_type == 'RoiAlign':
+                    for a in [a for a in n.attribute if a.name == 'coordinate_transformation_mode']:
+                        n.attribute.remove(a)
+        onnx.save(model, broken)
+        mm = json.loads(json.dumps(m))
+        mm['onnx']['path'] = rel(broken)
+        mm['files'] = [{'path': rel(broken), 'role': 'onnx', 'sha256': common.sha256(broken)}]
+        path = os.path.join(STAGING, 'trap', 'manifest.json')
+        common.save_json(path, dict(manifest, models=[mm]))
+        out = run_parity(path, expect_pass=False)
+        errs = [float(x) for x in re.findall(r'max abs err ([0-9.eE+-]+)', out)]
+        if 'failed' not in out.lower() or not errs:
+            common.die(f"{m['id']}: parity test did not notice RoiAlign without output_half_pixel")
+        e['trapCheck'] = {'stripped': 'coordinate_transformation_mode', 'parityFails': True,
+                          'maxAbsErrorSeen': max(errs)}
+        common.log(f"trap self-test {m['id']}: parity fails without the fix "
+                   f"(max abs err {max(errs):.1f})")
 
 
 def _final_path(staged: str) -> str:
@@ -491,7 +596,8 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
             'onnx': {'path': rel(place(e['_onnx'])), 'opset': e['onnx']['opset'],
                      'layerNorm': e['layerNorm'], 'inputs': e['onnx']['inputs'],
                      'outputs': e['onnx']['outputs'],
-                     'roiAlignModes': e['onnx']['roialign_modes'] or None},
+                     'roiAlignModes': e['onnx']['roialign_modes'] or None,
+                     'roiAlignTrapCheck': e.get('trapCheck')},
             'classes': e['classes'], 'preprocessing': e['preprocessing'],
             'postprocessing': e['postprocessing'], 'gc': e['gc'], 'params': e['params'],
             'flops': e['flops'], 'architecture': e['architecture'],
@@ -501,7 +607,7 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
                          'trainImages': info['train_images'], 'learningRate': info['lr'],
                          'optimizer': info['optimizer'],
                          'schedule': info.get('schedule', 'linear warmup + cosine'),
-                         'seed': info['seed'], 'threads': common.THREADS,
+                         'seed': info['seed'], 'threads': info.get('threads', common.THREADS),
                          'sharedWeightsWith': ('mask-rcnn-gc-r4'
                                                if e['id'] == 'mask-rcnn-gc-r4-torchvision' else
                                                'gc-head' if e['id'] == 'gc-head-logits' else None)},
@@ -515,16 +621,16 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
                         'torchvision': torchvision.__version__, 'onnx': onnx.__version__,
                         'numpy': numpy.__version__, 'threads': common.THREADS},
         'datasets': {
-            'beacon-shapes': {'format': 'coco', 'root': 'resources/demo/coco',
+            'signal-shapes': {'format': 'coco', 'root': 'resources/demo/coco',
                               'annotations': rel(common.COCO_VAL_JSON),
                               'images': rel(common.COCO_VAL_DIR), 'split': 'val',
                               'valImages': COCO_VAL, 'trainImages': COCO_TRAIN,
-                              'globalCue': 'a corner beacon (yellow sun = day, blue moon = night) '
-                                           'decides day-X vs night-X for every shape'},
+                              'globalCue': 'a signal strip at the left or right edge (yellow = day, blue = night) '
+                                           'decides day vs night discs and squares, at least 72 px away'},
             'bus-stop-streets': {'format': 'cityscapes', 'root': 'resources/demo/cityscapes',
                                  'split': 'val', 'valImages': CITY_VAL, 'trainImages': CITY_TRAIN,
                                  'globalCue': 'a sign at the far image edge (blue bus stop / red '
-                                              'no-bus) decides bus vs truck'},
+                                              'no-bus) decides bus vs truck, at least 84 px away'},
         },
         'timings': timings,
         'sizes': sizes,

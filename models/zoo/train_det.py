@@ -132,7 +132,8 @@ def train(variant: str, out_dir: str, iters: int, bs: int, lr: float, seed: int,
                                       'elapsed': elapsed + time.time() - t0}, ckpt_path)
     total = elapsed + time.time() - t0
     info = {'variant': variant, 'iters': iters, 'batch_size': bs, 'lr': lr, 'optimizer': optim_name,
-            'seed': seed, 'train_images': n, 'train_seconds': round(total, 1)}
+            'seed': seed, 'train_images': n, 'train_seconds': round(total, 1),
+            'threads': common.THREADS}
     torch.save(model.state_dict(), os.path.join(out_dir, 'final.pt'))
     common.save_json(os.path.join(out_dir, 'train_info.json'), info)
     return info

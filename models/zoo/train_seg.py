@@ -105,7 +105,7 @@ def train(variant: str, out_dir: str, iters: int, bs: int, lr: float, seed: int,
     total = elapsed + time.time() - t0
     info = {'variant': variant, 'iters': iters, 'batch_size': bs, 'lr': lr, 'optimizer': 'sgd',
             'schedule': 'poly 0.9', 'seed': seed, 'train_images': n,
-            'train_seconds': round(total, 1)}
+            'train_seconds': round(total, 1), 'threads': common.THREADS}
     torch.save(model.state_dict(), os.path.join(out_dir, 'final.pt'))
     common.save_json(os.path.join(out_dir, 'train_info.json'), info)
     return info
@@ -147,9 +147,12 @@ if __name__ == '__main__':
     ap.add_argument('--lr', type=float, default=0.01)
     ap.add_argument('--seed', type=int, default=common.SEED)
     ap.add_argument('--eval-only', action='store_true')
+    ap.add_argument('--train-only', action='store_true')
     a = ap.parse_args()
     if not a.eval_only:
         print(train(a.variant, a.out, a.iters, a.bs, a.lr, a.seed))
+    if a.train_only:
+        raise SystemExit(0)
     common.setup_torch(0)
     m = nets.Segmenter(gen_cityscapes.NUM_CLASSES, VARIANTS[a.variant])
     m.load_state_dict(torch.load(os.path.join(a.out, 'final.pt')))
