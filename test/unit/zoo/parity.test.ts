@@ -126,7 +126,10 @@ async function decodeRgb(file: string): Promise<{ data: Buffer; width: number; h
 /** Rebuild the model input exactly as the recipe's PyTorch preprocessing (float32 math). */
 function buildInput(rgb: Buffer, width: number, height: number, pre: Preprocessing): Float32Array {
   const [sw, sh] = pre.resize.scale
-  const s = Math.min(Math.max(sw, sh) / Math.max(width, height), Math.min(sw, sh) / Math.min(width, height))
+  const s = Math.min(
+    Math.max(sw, sh) / Math.max(width, height),
+    Math.min(sw, sh) / Math.min(width, height),
+  )
   const newW = Math.floor(width * s + 0.5)
   const newH = Math.floor(height * s + 0.5)
   // Reference images are chosen so that no resize happens: parity is then exact up to float
@@ -158,13 +161,15 @@ function buildInput(rgb: Buffer, width: number, height: number, pre: Preprocessi
   return out
 }
 
-function compare(name: string, got: ort.Tensor, ref: Float64Array, spec: ArrayRef & { tolerance: Tolerance }) {
+function compare(
+  name: string,
+  got: ort.Tensor,
+  ref: Float64Array,
+  spec: ArrayRef & { tolerance: Tolerance },
+) {
   const dims = got.dims.map(Number)
   const stride = spec.sampleStride ?? 1
-  const expectedDims =
-    stride === 1
-      ? spec.shape
-      : [...spec.shape.slice(0, -2), ...dims.slice(-2)]
+  const expectedDims = stride === 1 ? spec.shape : [...spec.shape.slice(0, -2), ...dims.slice(-2)]
   expect(dims, `${name}: shape`).toEqual(expectedDims)
   if (stride !== 1) {
     expect(spec.shape.slice(-2), `${name}: sampled shape`).toEqual(
