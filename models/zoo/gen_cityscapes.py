@@ -2,11 +2,11 @@
 
 Street scenes at 256x128 (Cityscapes' 2:1 aspect): sky, buildings and trees, road, sidewalks,
 terrain, poles, people, cars and large vehicles. A large vehicle is a bus when the scene has a
-blue bus-stop sign and a truck when it has a red no-bus sign; buses and trucks are drawn from
-the same appearance distribution, and the sign stands at the far left or right edge, at least
-84 px from any large vehicle. The FCN segmenter's output sees at most 81 px to each side
-(measured by run.py), so it cannot see the sign from a bus or truck and must guess, while
-the GC head pools the sign into every position.
+blue bus-stop column and a truck when it has a red no-bus column (labelled traffic sign); buses
+and trucks are drawn from the same appearance distribution, and the column stands at the far
+left or right edge, at least 84 px from any large vehicle. The FCN segmenter's output sees at
+most 81 px sideways (measured by run.py), so it cannot see the column from a bus or truck and
+must guess, while the GC head pools the column into every position.
 
 Files follow cityscapesScripts: labelIds / instanceIds (labelId*1000+k for instance classes)
 / color PNGs rendered from the polygons exactly as json2labelImg does (PIL polygons drawn in
@@ -146,16 +146,16 @@ def make_scene(rng: np.random.Generator):
             else:
                 poly = [[W, yh + 2], [vx + rt + 14, yh + 2], [W, yh + 40]]
             add('terrain', poly, np.array(rng.uniform([95, 130, 50], [140, 170, 90])), 'leaf')
-    # The context sign: at the far left or right edge, on its own pole.
+    # The context sign: a tall bus-stop column (blue) or no-bus column (red) standing on the
+    # sidewalk at the far left or right edge. It is large on purpose: a fresh GC block pools an
+    # almost uniform average, in which a small sign would be drowned by the rest of the scene.
     left = rng.random() < 0.5
-    sx = float(rng.uniform(11, 14)) if left else float(W - rng.uniform(11, 14))
-    sy_base = yh + float(rng.uniform(18, 30))
-    add('pole', [[sx - 1.2, sy_base], [sx - 1.2, yh - 20], [sx + 1.2, yh - 20], [sx + 1.2, sy_base]],
-        (95, 95, 100), 'flat')
-    sw, sh = float(rng.uniform(9, 10)), float(rng.uniform(13, 15))
-    add('traffic sign', [[sx - sw, yh - 20 - 2 * sh], [sx + sw, yh - 20 - 2 * sh],
-                         [sx + sw, yh - 20], [sx - sw, yh - 20]], SIGN[kind], 'flat')
-    # Large vehicles keep this far from the sign plate (see the module docstring).
+    sw, sh = float(rng.uniform(12, 14)), float(rng.uniform(26, 32))
+    sx = float(rng.uniform(sw + 1, sw + 4)) if left else float(W - rng.uniform(sw + 1, sw + 4))
+    base = yh + float(rng.uniform(8, 14))
+    add('traffic sign', [[sx - sw, base - 2 * sh], [sx + sw, base - 2 * sh],
+                         [sx + sw, base], [sx - sw, base]], SIGN[kind], 'flat')
+    # Large vehicles keep this far from the sign (see the module docstring).
     free_lo = sx + sw + 84 if left else -1e9
     free_hi = sx - sw - 84 if not left else 1e9
     # Street-light poles elsewhere (no sign) so "pole" alone is not the cue.

@@ -37,7 +37,7 @@ import common  # noqa: E402
 COCO_TRAIN, COCO_VAL = 3000, 240
 CITY_TRAIN, CITY_VAL = 800, 60
 DET_SCHEDULE = {'iters': 1500, 'bs': 8, 'lr': 0.02, 'optim': 'sgd'}
-SEG_SCHEDULE = {'iters': 1000, 'bs': 8, 'lr': 0.01}
+SEG_SCHEDULE = {'iters': 1500, 'bs': 8, 'lr': 0.01}
 MAX_MODEL_BYTES = 15 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
 
@@ -174,11 +174,14 @@ def step_train(timer: Timer) -> None:
             failed.append(f'{script} {variant}')
             continue
         info = common.load_json(os.path.join(out, 'train_info.json'))
-        kind = 'det' if script == 'train_det.py' else 'seg'
-        timer.record(f'train_{kind}_{variant}', info['train_seconds'])
         common.log(f'train {script} {variant}: finished in {info["train_seconds"]:.0f} s')
     if failed:
         common.die('training failed: ' + ', '.join(failed) + ' (see models/zoo/work/logs)')
+    # The runs are parallel, so the step takes as long as the slowest (each model's own time
+    # is in the manifest under training.seconds).
+    slowest = max(common.load_json(os.path.join(out, 'train_info.json'))['train_seconds']
+                  for _, _, out, _, _ in jobs)
+    timer.record('train (5 models in parallel)', slowest)
 
 
 def load_det(variant: str):
@@ -217,6 +220,7 @@ def step_eval(timer: Timer) -> None:
             continue
         t = time.time()
         r = eval_det.evaluate_model(load_det(variant), gt, common.COCO_VAL_DIR)
+        r['pycocotools_max_abs_diff'] = pycocotools_crosscheck(r)
         r.pop('results')
         common.save_json(out, r)
         timer.record(f'eval_det_{variant}', time.time() - t)
@@ -237,6 +241,19 @@ def step_eval(timer: Timer) -> None:
         common.save_json(out, r)
         timer.record(f'eval_seg_{variant}', time.time() - t)
         common.log(f'eval seg {variant}: mIoU {r["mIoU"]:.4f}')
+
+
+def pycocotools_crosscheck(r: dict):
+    """If a pycocotools build is supplied (ZOO_PYCOCOTOOLS=<cocoapi/PythonAPI>), evaluate the
+    same results with it and return the largest difference; None when not supplied."""
+    path = os.environ.get('ZOO_PYCOCOTOOLS')
+    if not path:
+        return None
+    sys.path.insert(0, path)
+    import crosscheck_pycocotools
+    d = crosscheck_pycocotools.compare(common.COCO_VAL_JSON, r['results'], r)
+    common.log(f'pycocotools cross-check: max |diff| {d:g}')
+    return d
 
 
 def eval_torchvision(model, gt: dict) -> dict:
@@ -280,6 +297,30 @@ def _macs(module, *args) -> int:
         module(*args)
     c.close()
     return int(c.total)
+
+
+def detector_macs(model, x) -> dict:
+    """Dense part (backbone + FPN + RPN head) for one input, and the RoI heads per box, so the
+    numbers do not depend on how many detections a particular image produced."""
+    import torch
+    import nets
+    c = nets.MacCounter(model)
+    with torch.no_grad():
+        feats = model.backbone(x)
+        model.rpn.head([v for k, v in feats.items() if k != '0'])
+    dense = c.total
+    c.close()
+    box = _macs(torch.nn.Sequential(model.roi_heads.box_head, model.roi_heads.box_predictor),
+                torch.zeros(1, model.backbone.out_channels, 7, 7))
+    mask = _macs(torch.nn.Sequential(model.roi_heads.mask_head, model.roi_heads.mask_predictor),
+                 torch.zeros(1, model.backbone.out_channels, 14, 14))
+    return {'macs': int(dense), 'backboneMacs': _macs(model.backbone.body, x),
+            'boxHeadMacsPerRoI': box, 'maskHeadMacsPerDetection': mask,
+            'proposalsPerImage': model.rpn._post_nms_top_n['testing'], 'input': list(x.shape),
+            'counted': 'multiply-accumulates of Conv/ConvTranspose/Linear layers and the GC '
+                       'attention-pooling MatMul; macs = backbone + FPN + RPN head for one input; '
+                       'add boxHeadMacsPerRoI per proposal and maskHeadMacsPerDetection per '
+                       'detection for the RoI heads'}
 
 
 def receptive_fields() -> tuple[dict, dict]:
@@ -361,8 +402,7 @@ def step_export(timer: Timer) -> list[dict]:
                                    '(pytorch/vision#2251): treat an error as no detections'}
         x, _, _ = __import__('eval_det').preprocess(gen_coco.load_rgb(
             os.path.join(common.COCO_VAL_DIR, ref_images[0]['file_name'])))
-        macs = _macs(nets.End2EndDetector(stock).eval(), x)
-        macs_backbone = _macs(stock.backbone.body, x)
+        flops = detector_macs(stock, x)
         ratio = stock.backbone.body.gc_blocks()
         gc = None
         if ratio:
@@ -376,10 +416,7 @@ def step_export(timer: Timer) -> list[dict]:
             '_files': files, '_onnx': onnx_path, '_ref': os.path.join(ref_dir, 'index.json'),
             'classes': classes, 'preprocessing': pre, 'postprocessing': post, 'gc': gc,
             'params': nets.count_params(stock),
-            'flops': {'macs': macs, 'backboneMacs': macs_backbone, 'input': list(x.shape),
-                      'counted': 'multiply-accumulates of Conv/ConvTranspose/Linear layers and '
-                                 'the GC attention-pooling MatMul for one image, RoI heads on '
-                                 'the detections it produced'},
+            'flops': flops,
             'architecture': {
                 'backbone': 'ResNet-style bottleneck, 7x7 stem + max-pool, widths (c2..c5) %s, '
                             'blocks %s, BN folded into the convs on export'
@@ -582,7 +619,8 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
                                      metrics['bbox_per_class_AP'].items()},
                   'segmPerClassAP': {str(k): round(v, 4) for k, v in
                                      metrics['segm_per_class_AP'].items()},
-                  'evaluator': 'models/zoo/coco_eval.py (COCOeval semantics)'}
+                  'evaluator': 'models/zoo/coco_eval.py (COCOeval semantics)',
+                  'pycocotoolsMaxAbsDiff': metrics.get('pycocotools_max_abs_diff')}
         else:
             mm = {'split': 'val', 'images': metrics['num_images'], 'mIoU': round(metrics['mIoU'], 4),
                   'perClassIoU': metrics['per_class_IoU'],
@@ -640,6 +678,7 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
 
 def step_publish(timer: Timer, entries: list[dict], sizes: dict, force: bool) -> dict:
     """Copy staged files into models/, refusing to clobber files edited since the manifest."""
+    t0 = time.time()
     old = common.load_json(MANIFEST) if os.path.exists(MANIFEST) else {'models': []}
     recorded = {f['path']: f['sha256'] for m in old.get('models', []) for f in m['files']}
     conflicts = []
@@ -673,6 +712,7 @@ def step_publish(timer: Timer, entries: list[dict], sizes: dict, force: bool) ->
             shutil.rmtree(full)
     common.save_json(MANIFEST, manifest)
     run_parity(MANIFEST)
+    timer.record('publish', time.time() - t0)
     write_readme_results(manifest)
     common.log(f'publish: {len(entries)} models, manifest written')
     return manifest
@@ -694,8 +734,8 @@ def write_readme_results(manifest: dict) -> None:
         return
     lines = [start, '', '_Generated by `run.py` from `models/manifest.json`; do not edit by hand._',
              '']
-    lines += ['### Detectors (beacon-shapes val, %d images)' % COCO_VAL, '',
-              '| model | format | opset | GC blocks | params | MACs | box AP | AP50 | AP75 | mask AP '
+    lines += ['### Detectors (signal-shapes val, %d images)' % COCO_VAL, '',
+              '| model | format | opset | GC blocks | params | dense MACs | box AP | AP50 | AP75 | mask AP '
               '| mask AP50 | train s | file MB |',
               '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
     by_id = {m['id']: m for m in manifest['models']}
@@ -736,7 +776,8 @@ def write_readme_results(manifest: dict) -> None:
                      f"{f(pc.get('bus'))} | {f(pc.get('truck'))} | {f(pc.get('car'))} | "
                      f"{m['training']['seconds']:.0f} | {mb:.1f} |")
     t = manifest['timings']
-    lines += ['', '### Step timings (seconds, this machine, %d threads)' % common.THREADS, '',
+    lines += ['', '### Step timings (wall-clock seconds on the shared 2-core machine; the five '
+              'trainings ran in parallel, one thread each)', '',
               '| step | seconds |', '| --- | --- |']
     lines += [f'| {k} | {v:.0f} |' for k, v in t.items()]
     lines += [f"| **total** | **{sum(t.values()):.0f}** |", '']
