@@ -109,6 +109,88 @@ def describe(path: str) -> dict:
     }
 
 
+LN_OPS = {'ReduceMean', 'Sub', 'Pow', 'Add', 'Sqrt', 'Div', 'Mul', 'LayerNormalization'}
+
+
+def gc_patterns(path: str) -> list[dict]:
+    """Find GC blocks by the structure FORMATS.md describes, ignoring names:
+    X -> Conv[1,C,1,1] -> Reshape -> Softmax(last axis) -> Unsqueeze -> MatMul <- Unsqueeze <-
+    Reshape <- X; MatMul -> Reshape -> Conv[P,C,1,1] -> LayerNorm (one node or the decomposed
+    chain) -> Relu -> Conv[C,P,1,1] -> Add(X). Returns [{channels, hidden, layerNorm}] in
+    graph order: the recipe checks this equals the block list it writes to the manifest."""
+    m = onnx.load(path)
+    g = m.graph
+    prod = {o: n for n in g.node for o in n.output}
+    cons: dict[str, list] = {}
+    for n in g.node:
+        for i in n.input:
+            cons.setdefault(i, []).append(n)
+    shapes = {i.name: list(i.dims) for i in g.initializer}
+
+    def up(t, op):
+        p = prod.get(t)
+        return p if p is not None and p.op_type == op else None
+
+    def conv_w(n):
+        return shapes.get(n.input[1]) if n is not None and len(n.input) > 1 else None
+
+    found = []
+    for mm in g.node:
+        if mm.op_type != 'MatMul' or len(mm.input) != 2:
+            continue
+        for a, b in (mm.input, mm.input[::-1]):
+            ua, ub = up(a, 'Unsqueeze'), up(b, 'Unsqueeze')
+            if ua is None or ub is None:
+                continue
+            ra = up(ua.input[0], 'Reshape')
+            sm = up(ub.input[0], 'Softmax')
+            if ra is None or sm is None:
+                continue
+            rs = up(sm.input[0], 'Reshape')
+            cm = up(rs.input[0], 'Conv') if rs is not None else None
+            w = conv_w(cm)
+            x = ra.input[0]
+            if cm is None or w is None or w[0] != 1 or cm.input[0] != x:
+                continue
+            axis = [at.i for at in sm.attribute if at.name == 'axis']
+            if axis and axis[0] not in (-1, 2):
+                continue
+            # downstream transform
+            nxt = cons.get(mm.output[0], [])
+            rsh = nxt[0] if len(nxt) == 1 and nxt[0].op_type == 'Reshape' else None
+            c1 = cons.get(rsh.output[0], [None])[0] if rsh is not None else None
+            if c1 is None or c1.op_type != 'Conv':
+                continue
+            w1 = conv_w(c1)
+            t, ln_ops, relu = c1.output[0], [], None
+            for _ in range(12):
+                nodes = cons.get(t, [])
+                r = [n for n in nodes if n.op_type == 'Relu']
+                if r:
+                    relu = r[0]
+                    break
+                chain = [n for n in nodes if n.op_type in LN_OPS]
+                if not chain:
+                    break
+                # follow the node that leads on (the last consumer in the chain order)
+                ln_ops += [n.op_type for n in chain]
+                t = chain[-1].output[0]
+            if relu is None:
+                continue
+            c2 = cons.get(relu.output[0], [None])[0]
+            w2 = conv_w(c2) if c2 is not None and c2.op_type == 'Conv' else None
+            add = cons.get(c2.output[0], [None])[0] if w2 is not None else None
+            if add is None or add.op_type != 'Add' or x not in add.input:
+                continue
+            if w1 is None or w1[1] != w[1] or w2[0] != w[1] or w2[1] != w1[0]:
+                continue
+            found.append({'channels': int(w[1]), 'hidden': int(w1[0]),
+                          'layerNorm': 'LayerNormalization' if 'LayerNormalization' in ln_ops
+                          else 'decomposed'})
+            break
+    return found
+
+
 def export_det_end2end(model, folder: str, opset: int, meta: dict) -> str:
     model.eval()
     wrapper = nets.End2EndDetector(model).eval()

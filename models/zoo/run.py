@@ -36,7 +36,7 @@ import common  # noqa: E402
 
 COCO_TRAIN, COCO_VAL = 3000, 240
 CITY_TRAIN, CITY_VAL = 800, 60
-DET_SCHEDULE = {'iters': 1500, 'bs': 8, 'lr': 0.02, 'optim': 'sgd'}
+DET_SCHEDULE = {'iters': 3000, 'bs': 8, 'lr': 0.02, 'optim': 'sgd'}
 SEG_SCHEDULE = {'iters': 1500, 'bs': 8, 'lr': 0.01}
 MAX_MODEL_BYTES = 15 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
@@ -77,6 +77,20 @@ class Timer:
 # ---------------------------------------------------------------------------------------------
 
 
+def data_fingerprint(root: str) -> str:
+    """sha256 over every file of a generated train split: trained weights are only reused
+    when the data they were trained on is byte-identical to the data generated now."""
+    import hashlib
+    h = hashlib.sha256()
+    for dp, dns, fns in sorted(os.walk(root)):
+        dns.sort()
+        for fn in sorted(fns):
+            p = os.path.join(dp, fn)
+            h.update(os.path.relpath(p, root).encode())
+            h.update(bytes.fromhex(common.sha256(p)))
+    return h.hexdigest()
+
+
 def step_data(timer: Timer) -> None:
     import gen_cityscapes
     import gen_coco
@@ -84,7 +98,8 @@ def step_data(timer: Timer) -> None:
     stamp = {'seed': common.SEED, 'coco': [COCO_TRAIN, COCO_VAL], 'city': [CITY_TRAIN, CITY_VAL],
              'sources': {f: common.sha256(os.path.join(common.ZOO, f))
                          for f in ('gen_coco.py', 'gen_cityscapes.py', 'render.py', 'cocomask.py')}}
-    if os.path.exists(stamp_path) and common.load_json(stamp_path) == stamp and \
+    have = common.load_json(stamp_path) if os.path.exists(stamp_path) else {}
+    if {k: v for k, v in have.items() if k != 'fingerprints'} == stamp and \
             os.path.exists(common.COCO_VAL_JSON):
         common.log('data: up to date')
         return
@@ -100,6 +115,8 @@ def step_data(timer: Timer) -> None:
     gen_cityscapes.generate(common.CITY_TRAIN_ROOT, 'train', CITY_TRAIN, common.SEED)
     gen_cityscapes.generate(common.CITY_VAL_ROOT, 'val', CITY_VAL, common.SEED)
     timer.record('data_cityscapes', time.time() - t)
+    stamp['fingerprints'] = {'coco': data_fingerprint(os.path.join(common.WORK, 'data', 'coco')),
+                             'cityscapes': data_fingerprint(common.CITY_TRAIN_ROOT)}
     common.save_json(stamp_path, stamp)
     common.log('data: generated')
 
@@ -109,11 +126,14 @@ def _train_dir(kind: str, variant: str) -> str:
 
 
 def _done(out: str, want: dict) -> bool:
+    """Finished, with this schedule, on this data (schedule.json records what a run was
+    started with, including the train split's fingerprint)."""
     info = os.path.join(out, 'train_info.json')
-    if not (os.path.exists(info) and os.path.exists(os.path.join(out, 'final.pt'))):
+    sched = os.path.join(out, 'schedule.json')
+    if not (os.path.exists(info) and os.path.exists(os.path.join(out, 'final.pt')) and
+            os.path.exists(sched)):
         return False
-    have = common.load_json(info)
-    return all(have.get(k) == v for k, v in want.items())
+    return common.load_json(sched) == want
 
 
 def step_train(timer: Timer) -> None:
@@ -123,43 +143,43 @@ def step_train(timer: Timer) -> None:
     whenever another process takes a core; independent single-threaded runs keep both cores
     busy and are each deterministic. A run that was interrupted resumes from its checkpoint.
     """
-    import train_det
-    import train_seg
-    # Build the decoded-dataset caches once, before the parallel runs read them.
-    train_det.load_coco_split(common.COCO_TRAIN_JSON, common.COCO_TRAIN_DIR,
-                              os.path.join(common.WORK, 'cache', 'coco_train.pt'))
-    train_seg.load_split(common.CITY_TRAIN_ROOT, 'train',
-                         os.path.join(common.WORK, 'cache', 'city_train.pt'))
+    prints = common.load_json(os.path.join(common.WORK, 'data', 'stamp.json'))['fingerprints']
     jobs = []
     for variant in ('gc_r4', 'gc_r16', 'baseline'):
         out = _train_dir('det', variant)
         want = {'iters': DET_SCHEDULE['iters'], 'batch_size': DET_SCHEDULE['bs'],
-                'lr': DET_SCHEDULE['lr'], 'seed': common.SEED}
+                'lr': DET_SCHEDULE['lr'], 'seed': common.SEED, 'data': prints['coco']}
         jobs.append(('train_det.py', variant, out, want,
                      ['--iters', str(DET_SCHEDULE['iters']), '--bs', str(DET_SCHEDULE['bs']),
                       '--lr', str(DET_SCHEDULE['lr']), '--optim', DET_SCHEDULE['optim']]))
     for variant in ('gchead', 'fcn'):
         out = _train_dir('seg', variant)
         want = {'iters': SEG_SCHEDULE['iters'], 'batch_size': SEG_SCHEDULE['bs'],
-                'lr': SEG_SCHEDULE['lr'], 'seed': common.SEED}
+                'lr': SEG_SCHEDULE['lr'], 'seed': common.SEED, 'data': prints['cityscapes']}
         jobs.append(('train_seg.py', variant, out, want,
                      ['--iters', str(SEG_SCHEDULE['iters']), '--bs', str(SEG_SCHEDULE['bs']),
                       '--lr', str(SEG_SCHEDULE['lr']), '--train-only']))
     running = []
     os.makedirs(os.path.join(common.WORK, 'logs'), exist_ok=True)
+    if not all(_done(out, want) for _, _, out, want, _ in jobs):
+        import train_det
+        import train_seg
+        # Build the decoded-dataset caches once, before the parallel runs read them.
+        train_det.load_coco_split(common.COCO_TRAIN_JSON, common.COCO_TRAIN_DIR,
+                                  os.path.join(common.WORK, 'cache', 'coco_train.pt'))
+        train_seg.load_split(common.CITY_TRAIN_ROOT, 'train',
+                             os.path.join(common.WORK, 'cache', 'city_train.pt'))
     for script, variant, out, want, args in jobs:
         if _done(out, want):
             common.log(f'train {script} {variant}: done')
             continue
-        info = os.path.join(out, 'train_info.json')
-        if os.path.exists(info) or (os.path.exists(os.path.join(out, 'last.pt')) and
-                                    not os.path.exists(os.path.join(out, 'schedule.json'))):
-            shutil.rmtree(out)  # trained with another schedule: start over
-        os.makedirs(out, exist_ok=True)
         sched = os.path.join(out, 'schedule.json')
-        if os.path.exists(sched) and common.load_json(sched) != want:
+        # Resume only a run started with exactly this schedule and data; otherwise start over.
+        if os.path.exists(out) and (not os.path.exists(sched) or
+                                    common.load_json(sched) != want or
+                                    os.path.exists(os.path.join(out, 'train_info.json'))):
             shutil.rmtree(out)
-            os.makedirs(out)
+        os.makedirs(out, exist_ok=True)
         common.save_json(sched, want)
         log_path = os.path.join(common.WORK, 'logs', f'{script[:-3]}_{variant}.log')
         cmd = [sys.executable, os.path.join(common.ZOO, script), '--variant', variant,
@@ -515,8 +535,14 @@ def step_check(timer: Timer, entries: list[dict]) -> dict:
             if d['layer_norm_nodes'] != 0 or d['reduce_mean_nodes'] < 2 * n_gc:
                 problems.append(f"{e['id']}: LayerNorm not decomposed")
             e['layerNorm'] = 'decomposed (ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add)'
-        if d['matmul_nodes'] < n_gc or d['softmax_nodes'] < n_gc:
-            problems.append(f"{e['id']}: fewer GC patterns than blocks")
+        found = export.gc_patterns(e['_onnx'])
+        want = [(b['channels'], b['hidden']) for b in (e['gc']['blocks'] if e['gc'] else [])]
+        if [(f['channels'], f['hidden']) for f in found] != want:
+            problems.append(f"{e['id']}: GC patterns in the graph {found} != blocks {want}")
+        want_ln = 'LayerNormalization' if d['opset'] >= 17 else 'decomposed'
+        if any(f['layerNorm'] != want_ln for f in found):
+            problems.append(f"{e['id']}: LayerNorm form {[f['layerNorm'] for f in found]}")
+        e['gcPatternsFound'] = len(found)
         if d['opset'] >= 16 and any(m != 'output_half_pixel' for m in d['roialign_modes']):
             problems.append(f"{e['id']}: RoiAlign modes {d['roialign_modes']}")
         if d['bytes'] > MAX_MODEL_BYTES:
@@ -635,7 +661,8 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
                      'layerNorm': e['layerNorm'], 'inputs': e['onnx']['inputs'],
                      'outputs': e['onnx']['outputs'],
                      'roiAlignModes': e['onnx']['roialign_modes'] or None,
-                     'roiAlignTrapCheck': e.get('trapCheck')},
+                     'roiAlignTrapCheck': e.get('trapCheck'),
+                     'gcPatternsFound': e.get('gcPatternsFound')},
             'classes': e['classes'], 'preprocessing': e['preprocessing'],
             'postprocessing': e['postprocessing'], 'gc': e['gc'], 'params': e['params'],
             'flops': e['flops'], 'architecture': e['architecture'],
@@ -713,6 +740,8 @@ def step_publish(timer: Timer, entries: list[dict], sizes: dict, force: bool) ->
     common.save_json(MANIFEST, manifest)
     run_parity(MANIFEST)
     timer.record('publish', time.time() - t0)
+    manifest['timings'] = dict(timer.data)
+    common.save_json(MANIFEST, manifest)
     write_readme_results(manifest)
     common.log(f'publish: {len(entries)} models, manifest written')
     return manifest
