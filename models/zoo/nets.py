@@ -357,7 +357,9 @@ SEG_CFG = {
     'blocks': (1, 1, 1, 1),
     'dilations': (1, 1, 2, 2),
     'stem': 32,
-    'channels': 64,
+    # Head width 128 gives the GC head's block 32 hidden channels; with 16 (width 64) the
+    # block's added context grew too slowly to learn the cue within the CPU schedule.
+    'channels': 128,
 }
 
 

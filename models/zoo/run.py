@@ -230,6 +230,7 @@ def _fresh(result: str, source: str) -> bool:
 
 
 def step_eval(timer: Timer) -> None:
+    import analysis
     import eval_det
     import train_seg
     common.setup_torch(0)
@@ -239,8 +240,10 @@ def step_eval(timer: Timer) -> None:
         if _fresh(out, os.path.join(_train_dir('det', variant), 'final.pt')):
             continue
         t = time.time()
-        r = eval_det.evaluate_model(load_det(variant), gt, common.COCO_VAL_DIR)
+        model = load_det(variant)
+        r = eval_det.evaluate_model(model, gt, common.COCO_VAL_DIR)
         r['pycocotools_max_abs_diff'] = pycocotools_crosscheck(r)
+        r['gc_attention'] = analysis.detector(model) if variant != 'baseline' else None
         r.pop('results')
         common.save_json(out, r)
         timer.record(f'eval_det_{variant}', time.time() - t)
@@ -257,7 +260,9 @@ def step_eval(timer: Timer) -> None:
         if _fresh(out, os.path.join(_train_dir('seg', variant), 'final.pt')):
             continue
         t = time.time()
-        r = train_seg.evaluate(load_seg(variant), common.CITY_VAL_ROOT)
+        model = load_seg(variant)
+        r = train_seg.evaluate(model, common.CITY_VAL_ROOT)
+        r['gc_attention'] = analysis.segmenter(model) or None
         common.save_json(out, r)
         timer.record(f'eval_seg_{variant}', time.time() - t)
         common.log(f'eval seg {variant}: mIoU {r["mIoU"]:.4f}')
@@ -646,12 +651,14 @@ def build_manifest(entries: list[dict], sizes: dict, staging: bool) -> dict:
                   'segmPerClassAP': {str(k): round(v, 4) for k, v in
                                      metrics['segm_per_class_AP'].items()},
                   'evaluator': 'models/zoo/coco_eval.py (COCOeval semantics)',
-                  'pycocotoolsMaxAbsDiff': metrics.get('pycocotools_max_abs_diff')}
+                  'pycocotoolsMaxAbsDiff': metrics.get('pycocotools_max_abs_diff'),
+                  'gcAttention': metrics.get('gc_attention')}
         else:
             mm = {'split': 'val', 'images': metrics['num_images'], 'mIoU': round(metrics['mIoU'], 4),
                   'perClassIoU': metrics['per_class_IoU'],
                   'pixelAccuracy': round(metrics['pixel_acc'], 4),
-                  'evaluator': 'models/zoo/train_seg.py (cityscapesScripts semantics)'}
+                  'evaluator': 'models/zoo/train_seg.py (cityscapesScripts semantics)',
+                  'gcAttention': metrics.get('gc_attention')}
         files = [{'path': rel(place(p)), 'role': role, 'sha256': common.sha256(p),
                   'bytes': os.path.getsize(p)} for p, role in e['_files']]
         models.append({
@@ -754,6 +761,25 @@ def _ap(x: float) -> str:
     return f'{100 * x:.1f}'
 
 
+def bar_lines(by_id: dict) -> list[str]:
+    """The issue's quality bars for the detectors, stated as met or not, from the numbers."""
+    base = by_id.get('mask-rcnn-baseline')
+    out = []
+    if not base:
+        return out
+    for k in ('mask-rcnn-gc-r16', 'mask-rcnn-gc-r4'):
+        if k not in by_id:
+            continue
+        g = by_id[k]['metrics']
+        for t, name in (('bbox', 'box'), ('segm', 'mask')):
+            ap = g[t]['AP']
+            gap = 100 * (ap - base['metrics'][t]['AP'])
+            out.append(f"- bar `{k}` {name} AP >= 50: {'met' if ap >= 0.5 else 'NOT met'} "
+                       f"({100 * ap:.1f}); ahead of the baseline by >= 2 points: "
+                       f"{'met' if gap >= 2 else 'NOT met'} ({gap:+.1f})")
+    return out
+
+
 def write_readme_results(manifest: dict) -> None:
     path = os.path.join(common.ZOO, 'README.md')
     with open(path) as f:
@@ -790,6 +816,7 @@ def write_readme_results(manifest: dict) -> None:
             a, b = by_id['mask-rcnn-gc-r4']['metrics'], by_id['mask-rcnn-gc-r16']['metrics']
             lines.append(f"- r4 vs r16: box AP {100 * (a['bbox']['AP'] - b['bbox']['AP']):+.1f}, "
                          f"mask AP {100 * (a['segm']['AP'] - b['segm']['AP']):+.1f} points")
+    lines += bar_lines(by_id)
     lines += ['', '### Segmenters (bus-stop-streets val, %d images)' % CITY_VAL, '',
               '| model | output | opset | params | MACs | mIoU | bus IoU | truck IoU | car IoU | '
               'train s | file MB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
@@ -804,6 +831,19 @@ def write_readme_results(manifest: dict) -> None:
                      f"{m['flops']['macs'] / 1e6:.0f} M | {_ap(m['metrics']['mIoU'])} | "
                      f"{f(pc.get('bus'))} | {f(pc.get('truck'))} | {f(pc.get('car'))} | "
                      f"{m['training']['seconds']:.0f} | {mb:.1f} |")
+    fcn, gch = by_id.get('fcn-baseline'), by_id.get('gc-head')
+    if fcn and gch:
+        d = gch['metrics']['mIoU'] - fcn['metrics']['mIoU']
+        lines += ['', f"- bar: GC head mIoU above the FCN baseline: "
+                      f"{'met' if d > 0 else 'NOT met'} ({d * 100:+.1f} points)"]
+    att = [(m['id'], a) for m in manifest['models'] if m['id'] in (
+        'mask-rcnn-gc-r16', 'mask-rcnn-gc-r4', 'gc-head') for a in (m['metrics'].get('gcAttention') or [])]
+    if att:
+        lines += ['', '### Where the GC blocks look (attention mass on the cue, val)', '',
+                  '| model | block | attention on cue | uniform share | context separation day/night '
+                  '(bus/truck) |', '| --- | --- | --- | --- | --- |']
+        lines += [f"| `{i}` | {a['block']} | {a['attentionOnCue']:.2f} | {a['uniformShareOfCue']:.2f} | "
+                  f"{a['contextSeparation']:.1f} |" for i, a in att]
     t = manifest['timings']
     lines += ['', '### Step timings (wall-clock seconds on the shared 2-core machine; the five '
               'trainings ran in parallel, one thread each)', '',
