@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Regenerate the GC Studio demo model zoo from scratch: one command, seeded.
 
-    /usr/bin/python3 models/zoo/run.py [--force] [--threads N]
+    /usr/bin/python3 models/zoo/run.py [--force]
 
 Steps (each resumes / skips work that is already done and still valid):
   data     generate the COCO and Cityscapes-layout datasets (val -> resources/demo, train -> work/)
@@ -143,19 +143,22 @@ def step_train(timer: Timer) -> None:
     whenever another process takes a core; independent single-threaded runs keep both cores
     busy and are each deterministic. A run that was interrupted resumes from its checkpoint.
     """
+    import nets
     prints = common.load_json(os.path.join(common.WORK, 'data', 'stamp.json'))['fingerprints']
     jobs = []
     for variant in ('gc_r4', 'gc_r16', 'baseline'):
         out = _train_dir('det', variant)
         want = {'iters': DET_SCHEDULE['iters'], 'batch_size': DET_SCHEDULE['bs'],
-                'lr': DET_SCHEDULE['lr'], 'seed': common.SEED, 'data': prints['coco']}
+                'lr': DET_SCHEDULE['lr'], 'seed': common.SEED, 'data': prints['coco'],
+                'arch': json.loads(json.dumps(nets.DET_CFG))}
         jobs.append(('train_det.py', variant, out, want,
                      ['--iters', str(DET_SCHEDULE['iters']), '--bs', str(DET_SCHEDULE['bs']),
                       '--lr', str(DET_SCHEDULE['lr']), '--optim', DET_SCHEDULE['optim']]))
     for variant in ('gchead', 'fcn'):
         out = _train_dir('seg', variant)
         want = {'iters': SEG_SCHEDULE['iters'], 'batch_size': SEG_SCHEDULE['bs'],
-                'lr': SEG_SCHEDULE['lr'], 'seed': common.SEED, 'data': prints['cityscapes']}
+                'lr': SEG_SCHEDULE['lr'], 'seed': common.SEED, 'data': prints['cityscapes'],
+                'arch': json.loads(json.dumps(nets.SEG_CFG))}
         jobs.append(('train_seg.py', variant, out, want,
                      ['--iters', str(SEG_SCHEDULE['iters']), '--bs', str(SEG_SCHEDULE['bs']),
                       '--lr', str(SEG_SCHEDULE['lr']), '--train-only']))
@@ -226,7 +229,10 @@ def load_seg(variant: str, with_argmax: bool = True):
 
 
 def _fresh(result: str, source: str) -> bool:
-    return os.path.exists(result) and os.path.getmtime(result) >= os.path.getmtime(source)
+    """Metrics newer than both the weights and the generated data (the data stamp)."""
+    stamp = os.path.join(common.WORK, 'data', 'stamp.json')
+    return os.path.exists(result) and all(os.path.getmtime(result) >= os.path.getmtime(p)
+                                          for p in (source, stamp))
 
 
 def step_eval(timer: Timer) -> None:
