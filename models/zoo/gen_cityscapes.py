@@ -2,11 +2,11 @@
 
 Street scenes at 256x128 (Cityscapes' 2:1 aspect): sky, buildings and trees, road, sidewalks,
 terrain, poles, people, cars and large vehicles. A large vehicle is a bus when the scene has a
-blue bus-stop column and a truck when it has a red no-bus column (labelled traffic sign); buses
-and trucks are drawn from the same appearance distribution, and the column stands at the far
+blue bus-stop board and a truck when it has a red no-bus board (labelled traffic sign); buses
+and trucks are drawn from the same appearance distribution, and the board stands at the far
 left or right edge, at least 84 px from any large vehicle. The FCN segmenter's output sees at
-most 81 px sideways (measured by run.py), so it cannot see the column from a bus or truck and
-must guess, while the GC head pools the column into every position.
+most 81 px sideways (measured by run.py), so it cannot see the board from a bus or truck and
+must guess, while the GC head pools the board into every position.
 
 Files follow cityscapesScripts: labelIds / instanceIds (labelId*1000+k for instance classes)
 / color PNGs rendered from the polygons exactly as json2labelImg does (PIL polygons drawn in
@@ -146,11 +146,11 @@ def make_scene(rng: np.random.Generator):
             else:
                 poly = [[W, yh + 2], [vx + rt + 14, yh + 2], [W, yh + 40]]
             add('terrain', poly, np.array(rng.uniform([95, 130, 50], [140, 170, 90])), 'leaf')
-    # The context sign: a tall bus-stop column (blue) or no-bus column (red) standing on the
+    # The context sign: a large bus-stop board (blue) or no-bus board (red) standing on the
     # sidewalk at the far left or right edge. It is large on purpose: a fresh GC block pools an
     # almost uniform average, in which a small sign would be drowned by the rest of the scene.
     left = rng.random() < 0.5
-    sw, sh = float(rng.uniform(12, 14)), float(rng.uniform(26, 32))
+    sw, sh = float(rng.uniform(17, 19)), float(rng.uniform(32, 38))
     sx = float(rng.uniform(sw + 1, sw + 4)) if left else float(W - rng.uniform(sw + 1, sw + 4))
     base = yh + float(rng.uniform(8, 14))
     add('traffic sign', [[sx - sw, base - 2 * sh], [sx + sw, base - 2 * sh],
@@ -168,7 +168,7 @@ def make_scene(rng: np.random.Generator):
     # Vehicles, far ones first so near ones occlude them.
     vehicles = []
     for _ in range(int(rng.choice([1, 2, 3], p=[0.3, 0.45, 0.25]))):
-        car = rng.random() < 0.35
+        car = rng.random() < 0.25
         for _try in range(40):
             yb = float(rng.uniform(yh + 22, H - 6))
             f = 0.55 + 0.45 * (yb - yh) / (H - yh)

@@ -37,7 +37,7 @@ import common  # noqa: E402
 COCO_TRAIN, COCO_VAL = 3000, 240
 CITY_TRAIN, CITY_VAL = 800, 60
 DET_SCHEDULE = {'iters': 3000, 'bs': 8, 'lr': 0.02, 'optim': 'sgd'}
-SEG_SCHEDULE = {'iters': 1500, 'bs': 8, 'lr': 0.01}
+SEG_SCHEDULE = {'iters': 2000, 'bs': 8, 'lr': 0.02}
 MAX_MODEL_BYTES = 15 * 1024 * 1024
 MAX_TOTAL_BYTES = 60 * 1024 * 1024
 
