@@ -417,7 +417,12 @@ def step_export(timer: Timer) -> list[dict]:
             onnx_path = export.export_det_torchvision(stock, os.path.join(folder, 'model.onnx'),
                                                       opset)
             reference.det_torchvision(stock, ref_images, ref_dir, model_id)
-            files = [(onnx_path, 'onnx')]
+            # What the graph cannot tell, written the way a user would tell the studio: the
+            # model was trained with labels 1..K in category-id order (0 = background).
+            sidecar = os.path.join(folder, 'model.gcstudio.json')
+            common.save_json(sidecar, {'name': model_id, 'labelMapping': 'index-from-1',
+                                       'classNames': [c['name'] for c in cats]})
+            files = [(onnx_path, 'onnx'), (sidecar, 'gcstudio-sidecar')]
             pre = {'kind': 'torchvision', 'resize': {'keepRatio': True, 'scale': [192, 128]},
                    'normalize': None, 'padSizeDivisor': 0, 'scaleToUnit': True,
                    'batchAxis': False, 'colorOrder': 'RGB', 'inGraph': {
@@ -615,13 +620,18 @@ def trap_self_test(manifest: dict, entries: list[dict]) -> None:
         path = os.path.join(STAGING, 'trap', 'manifest.json')
         common.save_json(path, dict(manifest, models=[mm]))
         out = run_parity(path, expect_pass=False)
-        errs = [float(x) for x in re.findall(r'max abs err ([0-9.eE+-]+)', out)]
-        if 'failed' not in out.lower() or not errs:
+        if not re.search(r'Tests\s.*\d+ failed', re.sub(r'\x1b\[[0-9;]*m', '', out)):
             common.die(f"{m['id']}: parity test did not notice RoiAlign without output_half_pixel")
+        # The moved boxes show either as values out of tolerance or, when the shift changes
+        # which boxes survive NMS, as a different number of detections.
+        plain = re.sub(r'\x1b\[[0-9;]*m', '', out)
+        errs = [float(x) for x in re.findall(r'max abs err ([0-9.eE+-]+)', plain)]
+        first = re.search(r'AssertionError: (.*)', plain)
         e['trapCheck'] = {'stripped': 'coordinate_transformation_mode', 'parityFails': True,
-                          'maxAbsErrorSeen': max(errs)}
+                          'maxAbsErrorSeen': max(errs) if errs else None,
+                          'firstFailure': first.group(1).strip() if first else None}
         common.log(f"trap self-test {m['id']}: parity fails without the fix "
-                   f"(max abs err {max(errs):.1f})")
+                   f"({e['trapCheck']['firstFailure']})")
 
 
 def _final_path(staged: str) -> str:
