@@ -32,21 +32,16 @@ interface BenchModel {
 function benchModels(): BenchModel[] {
   const manifest = path.join(packageRoot(), 'models', 'manifest.json')
   if (fs.existsSync(manifest)) {
+    // The zoo's manifest: paths are relative to the repository root; an mmdeploy export is
+    // imported as its folder (deploy.json and friends configure it), anything else as the file.
     const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as {
-      models: {
-        id: string
-        task: string
-        format: string
-        files?: string[]
-        path?: string
-        dir?: string
-      }[]
+      models: { id: string; task: string; format: string; onnx: { path: string } }[]
     }
     return m.models
-      .filter((x) => x.format.startsWith('mmdeploy') || x.format.startsWith('mmseg'))
+      .filter((x) => x.format.startsWith('mmdeploy'))
       .map((x) => ({
         id: x.id,
-        path: path.join(packageRoot(), 'models', x.dir ?? x.path ?? path.dirname(x.files![0]!)),
+        path: path.dirname(path.join(packageRoot(), x.onnx.path)),
         dataset: x.task.includes('semantic') ? ('cityscapes' as const) : ('coco' as const),
       }))
   }

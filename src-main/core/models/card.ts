@@ -1,6 +1,14 @@
 import { findGcBlocks, type GcBlock } from './gcBlocks'
 import { detectFormat, tensorInfo, type ModelFormat, type TensorInfo } from './formats'
-import { floatTypes, Graph, num, opsetOf, tensorDims, type ModelProto } from './onnx'
+import {
+  floatTypes,
+  Graph,
+  num,
+  opsetOf,
+  tensorDims,
+  type ModelProto,
+  type NodeProto,
+} from './onnx'
 import { propagateSpatial, stageOf } from './spatial'
 import { AppError } from '../../common/errors'
 
@@ -101,9 +109,11 @@ export function buildCard(
   }
   const blocks = findGcBlocks(g)
   const gcMatMuls = new Map<string, number>()
+  const transformConvs = new Set<NodeProto>()
   for (const b of blocks) {
     const s = spatial.get(b.input)
     if (s) gcMatMuls.set(b.attentionTensor, b.channels * s.h * s.w)
+    for (const n of contextConvs(g, b)) transformConvs.add(n)
   }
   let flops = 0
   let flopsPerRoi = 0
@@ -111,7 +121,10 @@ export function buildCard(
     let macs = 0
     if (n.op_type === 'Conv' || n.op_type === 'ConvTranspose') {
       const w = g.constant(n.input[1] ?? '')
-      const s = spatial.get(n.op_type === 'Conv' ? n.output[0]! : n.input[0]!)
+      // The GC transform runs on the pooled [C,1,1] context, whatever the graph's shapes say.
+      const s = transformConvs.has(n)
+        ? { h: 1, w: 1 }
+        : spatial.get(n.op_type === 'Conv' ? n.output[0]! : n.input[0]!)
       if (w && s) macs = tensorDims(w).reduce((a, b) => a * b, 1) * s.h * s.w
     } else if (n.op_type === 'Gemm' || n.op_type === 'MatMul') {
       const w = g.constant(n.input[1] ?? '')
@@ -165,6 +178,26 @@ export function buildCard(
         : ratios.map((r) => `r${r}`).join('/') + (ratios.length > 1 ? ' mixed' : ''),
   }
   return { card, blocks }
+}
+
+/**
+ * The convolutions of a GC block's transform branches (channel_add and channel_mul): every Conv
+ * downstream of the attention softmax before the fusion with the block input.
+ */
+function contextConvs(g: Graph, b: GcBlock): NodeProto[] {
+  const found: NodeProto[] = []
+  const seen = new Set<NodeProto>()
+  const queue = [b.attentionTensor]
+  while (queue.length && seen.size < 64) {
+    const t = queue.shift()!
+    for (const n of g.consumers.get(t) ?? []) {
+      if (seen.has(n) || n.input.includes(b.input)) continue
+      seen.add(n)
+      if (n.op_type === 'Conv') found.push(n)
+      queue.push(...n.output)
+    }
+  }
+  return found
 }
 
 /** Whether `from` flows into `to` through reshapes only (a few hops). */

@@ -81,8 +81,7 @@ function locate(source: string): {
       return {
         onnxFile: f,
         mmdeploy: null,
-        sidecar: readSidecar(sidecarFile) ?? readSidecar(`${f}.gcstudio.json`),
-        sidecarFile,
+        ...fileSidecar(f, sidecarFile),
       }
     }
     throw new AppError(
@@ -90,8 +89,27 @@ function locate(source: string): {
       `${abs} is a folder without mmdeploy's deploy.json/pipeline.json${onnx.length ? ` and with ${onnx.length} .onnx files (${onnx.join(', ')}): choose one` : ' and without an .onnx file'}.`,
     )
   }
-  const sidecarFile = `${abs}.gcstudio.json`
-  return { onnxFile: abs, mmdeploy: null, sidecar: readSidecar(sidecarFile), sidecarFile }
+  return { onnxFile: abs, mmdeploy: null, ...fileSidecar(abs, null) }
+}
+
+/**
+ * The sidecar of a lone .onnx: `gcstudio.json` in its folder when the folder was given, else
+ * `model.gcstudio.json` or `model.onnx.gcstudio.json` beside `model.onnx`.
+ */
+function fileSidecar(
+  onnxFile: string,
+  folderSidecar: string | null,
+): { sidecar: ModelSidecar | null; sidecarFile: string | null } {
+  const candidates = [
+    ...(folderSidecar ? [folderSidecar] : []),
+    onnxFile.replace(/\.onnx$/i, '') + '.gcstudio.json',
+    `${onnxFile}.gcstudio.json`,
+  ]
+  for (const file of candidates) {
+    const sidecar = readSidecar(file)
+    if (sidecar) return { sidecar, sidecarFile: file }
+  }
+  return { sidecar: null, sidecarFile: candidates.at(-1)! }
 }
 
 function defaultConfig(format: ModelFormat, card: ModelCard, mm: MmdeployInfo | null): ModelConfig {

@@ -157,6 +157,9 @@ function derive(g: Graph, node: NodeProto, ins: SpatialInfo[], imageH: number): 
         perRoi: first.perRoi,
       }
     }
+    case 'Gather':
+      // Taking one image out of a batch (in-graph preprocessing): the spatial dims stay last.
+      return first && node.input[0] && (attrInt(node, 'axis') ?? 0) === 0 ? first : null
     case 'GlobalAveragePool':
     case 'GlobalMaxPool':
       return first ? { ...first, h: 1, w: 1 } : null
@@ -203,14 +206,20 @@ function derive(g: Graph, node: NodeProto, ins: SpatialInfo[], imageH: number): 
     }
     default:
       if (!elementwise.has(node.op_type) || ins.length === 0) return null
-      // Broadcasting ops: the larger map wins; the finest stride it stands for is kept.
-      return ins.reduce((a, b) => ({
-        h: Math.max(a.h, b.h),
-        w: Math.max(a.w, b.w),
-        stride: Math.min(a.stride, b.stride),
-        nominal: Math.min(a.nominal, b.nominal),
-        perRoi: a.perRoi || b.perRoi,
-      }))
+      // Broadcasting ops: the larger map wins, with its stride. The stride the result stands
+      // for is the deepest of the inputs of that size: a residual add of a dilated branch and
+      // its 1x1 shortcut stands for the dilated branch.
+      return ins.reduce((a, b) => {
+        const big = a.h * a.w >= b.h * b.w ? a : b
+        const same = a.h === b.h && a.w === b.w
+        return {
+          h: Math.max(a.h, b.h),
+          w: Math.max(a.w, b.w),
+          stride: Math.min(a.stride, b.stride),
+          nominal: same ? Math.max(a.nominal, b.nominal) : big.nominal,
+          perRoi: a.perRoi || b.perRoi,
+        }
+      })
   }
 }
 
