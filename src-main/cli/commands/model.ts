@@ -71,8 +71,9 @@ gcstudio model add PATH [--name NAME] [--labels index|index-from-1|category-id|t
 gcstudio model list [--data-dir DIR]
 
 PATH is an .onnx file or an mmdeploy export folder (end2end.onnx + deploy.json, pipeline.json, detail.json).
-What the graph cannot tell (class names, a label map) goes in a sidecar: PATH.gcstudio.json, or
-gcstudio.json inside the folder.`,
+What the graph cannot tell (class names, a label map) goes in a sidecar beside model.onnx:
+model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the folder, e.g.
+  {"labelMapping": "index-from-1", "classNames": ["person", "car"]}`,
   async run(argv, io) {
     const [sub, ...rest] = argv
     const { values, positionals } = parseArgs({
