@@ -33,34 +33,56 @@ let cancelled = false
 const queue: { seq: number; items: InferItem[] }[] = []
 let busy = false
 
+/** The next image's decode, started while the current one runs (possibly from the next batch). */
+let prefetched: { item: InferItem; decoding: Promise<DecodedImage> } | null = null
+
+function decodeAhead(item: InferItem | undefined): void {
+  if (!item) return
+  const decoding = decodeImage(item)
+  decoding.catch(() => {})
+  prefetched = { item, decoding }
+}
+
+function decoded(item: InferItem): Promise<DecodedImage> {
+  if (prefetched?.item === item) {
+    const { decoding } = prefetched
+    prefetched = null
+    return decoding
+  }
+  return decodeImage(item)
+}
+
 async function processBatches(): Promise<void> {
   if (busy) return
   busy = true
   try {
     while (queue.length) {
       const { seq, items } = queue.shift()!
-      // Decode the next image while the current one runs: sharp works on libuv's threads, so
-      // it overlaps with onnxruntime's forward pass.
-      let next: Promise<DecodedImage> | null = items.length ? decodeImage(items[0]!) : null
+      const fail = (imageId: number, err: unknown) =>
+        port.post({ type: 'imageError', seq, imageId, message: toErrorShape(err).message })
+      // Results whose last step (a label map's PNG encode) is still running beside the next
+      // forward pass; all are posted before the batch is reported done.
+      const finishing: Promise<void>[] = []
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!
-        const decoding = next!
-        next = i + 1 < items.length ? decodeImage(items[i + 1]!) : null
-        next?.catch(() => {})
         if (cancelled) break
+        // Decode the next image while this one runs: sharp works on libuv's threads, so it
+        // overlaps with onnxruntime's forward pass. At a batch's end, the next batch's first.
+        const decoding = decoded(item)
+        decodeAhead(i + 1 < items.length ? items[i + 1] : queue[0]?.items[0])
         try {
-          const decoded = await decoding
-          const result = await runner!.run(item, decoded)
-          port.post({ type: 'result', seq, result })
+          const { finished } = await runner!.runDeferred(item, await decoding)
+          finishing.push(
+            finished.then(
+              (result) => port.post({ type: 'result', seq, result }),
+              (err) => fail(item.imageId, err),
+            ),
+          )
         } catch (err) {
-          port.post({
-            type: 'imageError',
-            seq,
-            imageId: item.imageId,
-            message: toErrorShape(err).message,
-          })
+          fail(item.imageId, err)
         }
       }
+      await Promise.all(finishing)
       port.post({ type: 'batchDone', seq, cancelled })
     }
   } finally {

@@ -203,7 +203,13 @@ export function adaptSegmentation(output: OutTensor, g: Geometry, format: ModelF
     ih = dims[dims.length - 2]!
     iw = dims[dims.length - 1]!
     ids = new Uint8Array(ih * iw)
-    for (let p = 0; p < ih * iw; p++) ids[p] = num(output.data[p]!)
+    const data = output.data
+    if (data instanceof BigInt64Array) {
+      // int64 train ids (0..255): the low 32 bits of each little-endian value, without
+      // converting every element to a BigInt.
+      const words = new Int32Array(data.buffer, data.byteOffset, data.length * 2)
+      for (let p = 0; p < ih * iw; p++) ids[p] = words[2 * p]!
+    } else for (let p = 0; p < ih * iw; p++) ids[p] = num(data[p]!)
   }
   // The output covers the resized image (plus padding, if any): sample it at image pixels.
   const out = new Uint8Array(g.width * g.height)

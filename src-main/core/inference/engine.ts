@@ -136,8 +136,10 @@ export class InferenceEngine {
         p?.callbacks?.onImageError(m.imageId, m.message)
         break
       case 'batchDone':
-        this.#clearTimer()
         this.#pending.delete(m.seq)
+        // Another batch may already be queued in the process: keep watching for a hang.
+        if ([...this.#pending.values()].some((q) => q.callbacks)) this.#armTimer()
+        else this.#clearTimer()
         p?.resolve(m.cancelled)
         break
     }

@@ -131,6 +131,18 @@ export class ModelRunner {
   }
 
   async run(item: InferItem, decoded: DecodedImage): Promise<ItemResult> {
+    return (await this.runDeferred(item, decoded)).finished
+  }
+
+  /**
+   * Preprocessing, the forward pass and the adapters; a label map's PNG encode (sharp, on
+   * libuv's threads) is left to finish in `finished`, so the next forward pass can start
+   * while it runs.
+   */
+  async runDeferred(
+    item: InferItem,
+    decoded: DecodedImage,
+  ): Promise<{ finished: Promise<ItemResult> }> {
     const t0 = performance.now()
     const spec = this.config.preprocess
     // The annotated size wins over the decoded one for the geometry only when they agree in
@@ -178,18 +190,16 @@ export class ModelRunner {
       labelToCategory,
     }
     let detections = null
-    let semanticPng: Uint8Array | null = null
+    let encoding: Promise<Buffer> | null = null
     if (this.config.task === 'semantic_segmentation') {
       const out = outputs[this.session.outputNames.find((n) => !this.isTap(n))!]
       if (!out) throw new AppError('INFERENCE_FAILED', 'The segmentation model returned no output.')
       const ids = adaptSegmentation(out, g, this.config.format)
       for (let i = 0; i < ids.length; i++) ids[i] = labelToCategory(ids[i]!) ?? 0
-      semanticPng = new Uint8Array(
-        await sharp(ids, { raw: { width: g.width, height: g.height, channels: 1 } })
-          .toColourspace('b-w')
-          .png({ compressionLevel: 6 })
-          .toBuffer(),
-      )
+      encoding = sharp(ids, { raw: { width: g.width, height: g.height, channels: 1 } })
+        .toColourspace('b-w')
+        .png({ compressionLevel: 6 })
+        .toBuffer()
     } else if (this.config.format.startsWith('mmdeploy')) {
       detections = adaptMmdeploy(outputs, g, adapterOptions)
     } else {
@@ -197,14 +207,18 @@ export class ModelRunner {
     }
     const attention = this.taps && !note ? this.collectTaps(outputs) : null
     const t3 = performance.now()
-    return {
+    const result = (semanticPng: Uint8Array | null, encodeMs: number): ItemResult => ({
       imageId: item.imageId,
       geometry: g,
       detections,
       semanticPng,
       attention,
-      timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 },
+      timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2 + encodeMs },
       note,
+    })
+    if (!encoding) return { finished: Promise.resolve(result(null, 0)) }
+    return {
+      finished: encoding.then((png) => result(new Uint8Array(png), performance.now() - t3)),
     }
   }
 

@@ -337,17 +337,17 @@ export class RunManager {
         // the reason, instead of recording the same error for every image.
         let results = 0
         let firstErrors: string[] = []
-        for (let i = 0; i < items.length && !active.cancel; i += BATCH) {
-          await engine.infer(items.slice(i, i + BATCH), {
-            onResult: (r) => {
-              results++
-              unmapped += writer.result(r)
-            },
-            onImageError: (imageId, message) => {
-              writer.error(imageId, message)
-              if (results === 0) firstErrors.push(message)
-            },
-          })
+        const callbacks = {
+          onResult: (r: ItemResult) => {
+            results++
+            unmapped += writer.result(r)
+          },
+          onImageError: (imageId: number, message: string) => {
+            writer.error(imageId, message)
+            if (results === 0) firstErrors.push(message)
+          },
+        }
+        const failFast = () => {
           if (results === 0 && firstErrors.length >= BATCH) {
             throw new AppError(
               'INFERENCE_FAILED',
@@ -355,6 +355,22 @@ export class RunManager {
             )
           }
           if (results > 0) firstErrors = []
+        }
+        // Two batches in flight: the process starts the next batch (its first image already
+        // decoding) while this side stores the previous one, so it never waits for us.
+        let inFlight: Promise<boolean> | null = null
+        for (let i = 0; i < items.length && !active.cancel; i += BATCH) {
+          const sent = engine.infer(items.slice(i, i + BATCH), callbacks)
+          sent.catch(() => {})
+          if (inFlight) {
+            await inFlight
+            failFast()
+          }
+          inFlight = sent
+        }
+        if (inFlight) {
+          await inFlight
+          failFast()
         }
       } finally {
         engine.dispose()
