@@ -172,16 +172,9 @@ export class RunManager {
   start(input: RunSettings & { ep: Settings['ep']; taps: boolean; threads: number }): Run {
     const model = getModel(this.opts.db, input.modelId)
     const dataset = getDataset(this.opts.db, input.datasetId)
-    if (
-      model.task === 'semantic_segmentation'
-        ? dataset.kind !== 'cityscapes' && model.config.labelMapping === 'train-id'
-        : false
-    ) {
-      throw new AppError(
-        'CONFLICT',
-        `"${model.name}" predicts Cityscapes train ids; "${dataset.name}" is a COCO dataset.`,
-      )
-    }
+    // A model made for another class list (or another dataset kind) is refused here, with
+    // the reason, rather than queued to fail later.
+    buildLabelTable(model.config, getCategories(this.opts.db, dataset.id), dataset.kind)
     const settings: Settings = {
       ...input,
       scoreThreshold: input.scoreThreshold ?? model.config.scoreThreshold,
@@ -262,14 +255,26 @@ export class RunManager {
     this.#emit(id)
     const notes: string[] = []
     let unmapped = 0
-    const writer = this.#writer(id, () => {
-      const r = this.#row(id)
-      this.#live.set(
-        id,
-        rate({ phase: 'run', done: r.images_done + r.images_failed, total: r.images_total }),
-      )
-      this.#emit(id)
-    })
+    const writer = this.#writer(
+      id,
+      () => {
+        const r = this.#row(id)
+        this.#live.set(
+          id,
+          rate({ phase: 'run', done: r.images_done + r.images_failed, total: r.images_total }),
+        )
+        this.#emit(id)
+      },
+      // The store refused a write (a full disk): stop feeding the process; the run then fails
+      // with that error, keeping every batch committed before it.
+      () => {
+        const active = this.#active
+        if (active?.runId === id) {
+          active.cancel = true
+          active.engine?.cancel()
+        }
+      },
+    )
     try {
       const row = this.#row(id)
       const settings = JSON.parse(row.settings) as Settings
@@ -408,7 +413,7 @@ export class RunManager {
   }
 
   /** Batched writes of one run's results: one transaction per few images or per 400 ms. */
-  #writer(runId: number, onFlush: () => void) {
+  #writer(runId: number, onFlush: () => void, onStoreError: () => void) {
     const db = this.opts.db
     const insertImage = db.prepare(
       `INSERT OR REPLACE INTO run_images (run_id, image_id, status, error, preprocess_ms, inference_ms, postprocess_ms, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -439,8 +444,19 @@ export class RunManager {
       last = Date.now()
       onFlush()
     }
+    // Flushes triggered by a result run inside the inference process's message handler: a
+    // store error there is kept (the failed transaction rolled back as a whole) and reported
+    // to the run, never thrown into the event loop.
+    let failure: unknown = null
     const maybeFlush = () => {
-      if (buffer.length >= FLUSH_EVERY || Date.now() - last > FLUSH_MS) flush()
+      if (failure || (buffer.length < FLUSH_EVERY && Date.now() - last <= FLUSH_MS)) return
+      try {
+        flush()
+      } catch (err) {
+        failure = err
+        buffer = []
+        onStoreError()
+      }
     }
     return {
       result(r: ItemResult): number {
@@ -501,7 +517,11 @@ export class RunManager {
         buffer.push(() => insertImage.run(runId, imageId, 'error', message, null, null, null, null))
         maybeFlush()
       },
-      flush,
+      flush: () => {
+        if (failure) throw failure
+        flush()
+      },
+      failure: () => failure,
     }
   }
 

@@ -5,7 +5,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
 import { forkLauncher, type ProcessLauncher } from '../../../src-main/core/inference/engine'
 import type { Model, Run } from '../../../src-main/common/api'
-import { makeCityscapesFixture, makeCocoFixture, tempDir } from '../../helpers/fixtures'
+import {
+  makeBulkCoco,
+  makeCityscapesFixture,
+  makeCocoFixture,
+  tempDir,
+} from '../../helpers/fixtures'
 
 const onnxDir = path.join(import.meta.dirname, '../../fixtures/onnx')
 let studio: Studio
@@ -244,6 +249,75 @@ describe('failures', () => {
     const failed = await finished(run.id)
     expect(failed.status).toBe('failed')
     expect(failed.error).toMatch(/did not answer for 0 s on one image and was stopped/)
+  })
+
+  it('a full disk mid-run fails the run with a message, keeps what was stored, and resume finishes it', async () => {
+    const fx = await makeBulkCoco(240)
+    const job = studio.jobs.startImport({
+      kind: 'coco',
+      annotations: fx.annotations,
+      images: fx.images,
+      name: 'bulk',
+    })
+    const bulk = (await studio.jobs.settled(job.id)).datasetId!
+    const { model } = await call<{ model: Model }>('models:add', {
+      path: path.join(onnxDir, 'mmdeploy_det'),
+    })
+    // SQLite's own limit on the file's size stands in for the disk: once 16 images are stored,
+    // the store may grow by two more pages only.
+    let limited = false
+    const off = studio.bus.subscribe((e) => {
+      if (limited || e.name !== 'run:progress') return
+      if ((e.payload as Run).imagesDone < 16) return
+      limited = true
+      const pages = studio.db.pragma('page_count', { simple: true }) as number
+      studio.db.pragma(`max_page_count = ${pages + 2}`)
+    })
+    const run = await call<Run>('runs:start', { modelId: model.id, datasetId: bulk })
+    const failed = await finished(run.id)
+    off()
+    expect(failed.status).toBe('failed')
+    expect(failed.error).toMatch(/is full \(SQLITE_FULL\).*Finished images are kept/)
+    expect(failed.imagesDone).toBeGreaterThanOrEqual(16)
+    expect(failed.imagesDone).toBeLessThan(240)
+    const kept = studio.db
+      .prepare('SELECT count(*) AS n FROM run_images WHERE run_id = ?')
+      .get(run.id) as { n: number }
+    expect(kept.n).toBe(failed.imagesDone)
+
+    // Space again: resume stores the rest, each image exactly once.
+    studio.db.pragma('max_page_count = 1073741823')
+    await call<Run>('runs:resume', { id: run.id })
+    const done = await finished(run.id)
+    expect([done.status, done.imagesDone]).toEqual(['done', 240])
+    const rows = studio.db
+      .prepare(
+        'SELECT count(*) AS n, count(DISTINCT image_id) AS d FROM run_images WHERE run_id = ?',
+      )
+      .get(run.id) as { n: number; d: number }
+    expect(rows).toEqual({ n: 240, d: 240 })
+  })
+
+  it('refuses, before running, a model made for another class list', async () => {
+    // An mmdeploy export whose sidecar names 7 classes, none of them the dataset's.
+    const dir = tempDir()
+    fs.cpSync(path.join(onnxDir, 'mmdeploy_det'), dir, { recursive: true })
+    fs.writeFileSync(
+      path.join(dir, 'gcstudio.json'),
+      JSON.stringify({ classNames: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] }),
+    )
+    const { model } = await call<{ model: Model }>('models:add', { path: dir })
+    await expect(call<Run>('runs:start', { modelId: model.id, datasetId })).rejects.toThrow(
+      /CONFLICT: The model has 7 classes but the dataset has \d+ categories/,
+    )
+    // A Cityscapes segmenter pointed at a COCO dataset.
+    const seg = await call<{ model: Model }>('models:add', {
+      path: path.join(onnxDir, 'mmseg_logits.onnx'),
+    })
+    await expect(call<Run>('runs:start', { modelId: seg.model.id, datasetId })).rejects.toThrow(
+      /predicts Cityscapes train ids but the dataset is not a Cityscapes dataset/,
+    )
+    expect(studio.db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 0 })
   })
 
   it('notices a model file changed after import', async () => {
