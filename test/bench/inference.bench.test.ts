@@ -75,6 +75,23 @@ it('measures inference throughput, pipeline and tap overhead, and UI frame times
   }
   const results: Record<string, unknown> = {}
   const rows: { id: string; dataset: string; flops: number; bareMs: number }[] = []
+  interface Subject {
+    bm: BenchModel
+    model: ReturnType<typeof addModel>['model']
+    datasetId: number
+    images: { id: number }[]
+    tensors: ort.Tensor[]
+    session: ort.InferenceSession
+    session1: ort.InferenceSession
+    bare: number[]
+    bare1: number[]
+    plain1: number[]
+    latencies: number[]
+    plain: number[]
+    tapped: number[]
+    startup: number[]
+  }
+  const subjects: Subject[] = []
   for (const bm of benchModels()) {
     const datasetId = datasetIds[bm.dataset]
     if (!datasetId) continue
@@ -111,87 +128,125 @@ it('measures inference throughput, pipeline and tap overhead, and UI frame times
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
     })
-    for (const t of tensors.slice(0, 3)) await session.run({ [model.config.inputName]: t })
-    const latencies: number[] = []
-    const bareLoop = async () => {
-      const t0 = performance.now()
-      for (const t of tensors) {
-        const s = performance.now()
-        await session.run({ [model.config.inputName]: t })
-        latencies.push(performance.now() - s)
-      }
-      return tensors.length / ((performance.now() - t0) / 1000)
+    // The same with one onnxruntime thread: a core left free for the pipeline.
+    const session1 = await ort.InferenceSession.create(model.path, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: 1,
+    })
+    for (const t of tensors.slice(0, 3)) {
+      await session.run({ [model.config.inputName]: t })
+      await session1.run({ [model.config.inputName]: t })
     }
-    // A run's throughput in steady state, as the bare loop's: from the moment the first
-    // images are through (process started, session created and warmed) to the last image.
-    // The start-up is reported on its own.
-    const timeRun = async (taps: boolean) => {
-      const start = performance.now()
-      let warm = 0
-      let warmDone = 0
-      const off = studio.bus.subscribe((e) => {
-        if (e.name !== 'run:progress' || warm) return
-        const p = e.payload as { imagesDone: number }
-        if (p.imagesDone >= 3) [warm, warmDone] = [performance.now(), p.imagesDone]
-      })
-      const run = studio.runs.start({ modelId: model.id, datasetId, ep: 'cpu', taps, threads: 0 })
-      await studio.runs.idle()
-      off()
-      const end = performance.now()
-      const r = studio.runs.get(run.id)
-      expect(r.status).toBe('done')
-      return {
-        ips: (r.imagesDone - warmDone) / ((end - warm) / 1000),
-        startup: (warm - start) / 1000,
-      }
+    subjects.push({
+      bm,
+      model,
+      datasetId,
+      images,
+      tensors,
+      session,
+      session1,
+      bare: [],
+      bare1: [],
+      plain1: [],
+      latencies: [],
+      plain: [],
+      tapped: [],
+      startup: [],
+    })
+  }
+  const bareLoop = async (x: Subject, oneThread = false) => {
+    const t0 = performance.now()
+    for (const t of x.tensors) {
+      const s = performance.now()
+      await (oneThread ? x.session1 : x.session).run({ [x.model.config.inputName]: t })
+      if (!oneThread) x.latencies.push(performance.now() - s)
     }
-    // Short windows on a shared machine are noisy: alternate the three measurements and keep
-    // the median of each (more rounds for the smaller Cityscapes set).
-    const rounds = images.length >= 200 ? 3 : 7
-    const bare: number[] = []
-    const plain: number[] = []
-    const tapped: number[] = []
-    const startup: number[] = []
-    for (let k = 0; k < rounds; k++) {
-      bare.push(await bareLoop())
-      const r = await timeRun(false)
-      plain.push(r.ips)
-      startup.push(r.startup)
-      tapped.push(model.card.gcBlocks.length ? (await timeRun(true)).ips : r.ips)
+    return x.tensors.length / ((performance.now() - t0) / 1000)
+  }
+  // A run's throughput in steady state, as the bare loop's: from the moment the first images
+  // are through (process started, session created and warmed) to the last image. The
+  // start-up is reported on its own.
+  const timeRun = async (x: Subject, taps: boolean, threads = 0) => {
+    const start = performance.now()
+    let warm = 0
+    let warmDone = 0
+    const off = studio.bus.subscribe((e) => {
+      if (e.name !== 'run:progress' || warm) return
+      const p = e.payload as { imagesDone: number }
+      if (p.imagesDone >= 3) [warm, warmDone] = [performance.now(), p.imagesDone]
+    })
+    const run = studio.runs.start({
+      modelId: x.model.id,
+      datasetId: x.datasetId,
+      ep: 'cpu',
+      taps,
+      threads,
+    })
+    await studio.runs.idle()
+    off()
+    const end = performance.now()
+    const r = studio.runs.get(run.id)
+    expect(r.status).toBe('done')
+    return {
+      ips: (r.imagesDone - warmDone) / ((end - warm) / 1000),
+      startup: (warm - start) / 1000,
     }
-    await session.release()
+  }
+  // Short windows on a shared machine are noisy: every round measures every model in turn
+  // (bare loop, run, run with taps), so a slow spell hits all of them, and the medians over
+  // the rounds are compared.
+  const rounds = 5
+  for (let k = 0; k < rounds; k++) {
+    for (const x of subjects) {
+      x.bare.push(await bareLoop(x))
+      const r = await timeRun(x, false)
+      x.plain.push(r.ips)
+      x.startup.push(r.startup)
+      x.tapped.push(x.model.card.gcBlocks.length ? (await timeRun(x, true)).ips : r.ips)
+      x.bare1.push(await bareLoop(x, true))
+      x.plain1.push((await timeRun(x, false, 1)).ips)
+    }
+  }
+  for (const x of subjects) {
+    await x.session.release()
+    await x.session1.release()
     // "Run this image" in the viewer: the first call starts the model's process, later ones
     // reuse it.
     const onDemand: number[] = []
-    for (const im of images.slice(0, 6)) {
+    for (const im of x.images.slice(0, 6)) {
       const t = performance.now()
-      const r = await studio.dispatch('inference:image', { modelId: model.id, imageId: im.id })
+      const r = await studio.dispatch('inference:image', { modelId: x.model.id, imageId: im.id })
       expect(r.ok).toBe(true)
       onDemand.push(performance.now() - t)
     }
-    const n = images.length
-    const bareIps = percentile(bare, 50)
-    const runIps = percentile(plain, 50)
-    const tapIps = percentile(tapped, 50)
+    const bareIps = percentile(x.bare, 50)
+    const runIps = percentile(x.plain, 50)
+    const tapIps = percentile(x.tapped, 50)
     rows.push({
-      id: bm.id,
-      dataset: bm.dataset,
-      flops: model.card.flops,
-      bareMs: percentile(latencies, 50),
+      id: x.bm.id,
+      dataset: x.bm.dataset,
+      flops: x.model.card.flops,
+      bareMs: percentile(x.latencies, 50),
     })
-    results[bm.id] = {
-      images: n,
+    results[x.bm.id] = {
+      images: x.images.length,
       rounds,
-      gcBlocks: model.card.gcBlocks.length,
-      params: model.card.params,
-      flops: model.card.flops,
+      gcBlocks: x.model.card.gcBlocks.length,
+      params: x.model.card.params,
+      flops: x.model.card.flops,
       bareImagesPerSecond: Number(bareIps.toFixed(2)),
       runImagesPerSecond: Number(runIps.toFixed(2)),
       runWithTapsImagesPerSecond: Number(tapIps.toFixed(2)),
       pipelineCost: Number((1 - runIps / bareIps).toFixed(3)),
       tapCost: Number((1 - tapIps / runIps).toFixed(3)),
-      medianForwardMs: Number(percentile(latencies, 50).toFixed(2)),
-      runStartupSeconds: Number(percentile(startup, 50).toFixed(2)),
+      oneThread: {
+        bareImagesPerSecond: Number(percentile(x.bare1, 50).toFixed(2)),
+        runImagesPerSecond: Number(percentile(x.plain1, 50).toFixed(2)),
+        pipelineCost: Number((1 - percentile(x.plain1, 50) / percentile(x.bare1, 50)).toFixed(3)),
+      },
+      medianForwardMs: Number(percentile(x.latencies, 50).toFixed(2)),
+      runStartupSeconds: Number(percentile(x.startup, 50).toFixed(2)),
       onDemandFirstMs: Number(onDemand[0]!.toFixed(1)),
       onDemandWarmMs: Number(percentile(onDemand.slice(1), 50).toFixed(1)),
     }
