@@ -98,18 +98,25 @@ export function propagateSpatial(
 ): Map<string, SpatialInfo> {
   const info = new Map<string, SpatialInfo>()
   info.set(input, { h, w, stride: 1, nominal: 1, perRoi: false })
-  const imageH = h
+  // Strides are relative to the image the network sees: an in-graph resize sets it anew.
+  const image = { h }
   for (const node of g.proto.node) {
     const ins = node.input
       .map((i) => (i ? info.get(i) : undefined))
       .filter((x): x is SpatialInfo => x !== undefined)
-    const out = derive(g, node, ins, imageH)
+    const out = derive(g, node, ins, image)
     if (out) for (const o of node.output) info.set(o, out)
   }
   return info
 }
 
-function derive(g: Graph, node: NodeProto, ins: SpatialInfo[], imageH: number): SpatialInfo | null {
+function derive(
+  g: Graph,
+  node: NodeProto,
+  ins: SpatialInfo[],
+  image: { h: number },
+): SpatialInfo | null {
+  const imageH = image.h
   const first = ins[0]
   switch (node.op_type) {
     case 'Conv':
@@ -181,6 +188,17 @@ function derive(g: Graph, node: NodeProto, ins: SpatialInfo[], imageH: number): 
       } else if (sizes) {
         const v = tensorInts(sizes)
         if (v.length === 4) [fy, fx] = [v[2]! / first.h, v[3]! / first.w]
+      } else if (sizesName && first.stride === 1) {
+        // In-graph preprocessing (torchvision's GeneralizedRCNNTransform): the image is scaled
+        // by min(min_size / short side, max_size / long side), sizes floored, then batched
+        // padded to a multiple of 32 (its size_divisible).
+        const t = inGraphResizeTarget(g, sizesName)
+        if (t) {
+          const f = Math.min(t.min / Math.min(first.h, first.w), t.max / Math.max(first.h, first.w))
+          const pad = (v: number) => Math.ceil(Math.floor(v * f) / 32) * 32
+          image.h = pad(first.h)
+          return { ...first, h: pad(first.h), w: pad(first.w) }
+        }
       }
       if (!(fy > 0 && fx > 0)) return null
       const oh = Math.round(first.h * fy)
@@ -221,6 +239,56 @@ function derive(g: Graph, node: NodeProto, ins: SpatialInfo[], imageH: number): 
         }
       })
   }
+}
+
+/**
+ * The (min_size, max_size) of a keep-ratio resize computed inside the graph: a Min of two
+ * Divs of scalar constants by the image's sides, a few nodes above the Resize's sizes.
+ */
+function inGraphResizeTarget(g: Graph, sizes: string): { min: number; max: number } | null {
+  const queue: [string, number][] = [[sizes, 0]]
+  const seen = new Set<string>()
+  while (queue.length) {
+    const [t, depth] = queue.shift()!
+    if (seen.has(t) || depth > 10) continue
+    seen.add(t)
+    const node = g.producer.get(t)
+    if (!node) continue
+    if (node.op_type === 'Min' && node.input.length === 2) {
+      const consts = node.input.map((i) => scalarNumerator(g, i))
+      if (consts.every((c) => c !== null)) {
+        const [a, b] = consts as number[]
+        return { min: Math.min(a!, b!), max: Math.max(a!, b!) }
+      }
+    }
+    for (const i of node.input) if (i) queue.push([i, depth + 1])
+  }
+  return null
+}
+
+/** The scalar constant a tensor is divided from (through casts): c in c / x. */
+function scalarNumerator(g: Graph, name: string): number | null {
+  let t = name
+  for (let hops = 0; hops < 4; hops++) {
+    const p = g.producer.get(t)
+    if (!p) return null
+    // c / x, or as exporters also write it, c * Reciprocal(x).
+    let c: string | undefined
+    if (p.op_type === 'Div') c = p.input[0]
+    else if (p.op_type === 'Mul')
+      c = p.input.find(
+        (i) => g.producer.get(p.input.find((j) => j !== i) ?? '')?.op_type === 'Reciprocal',
+      )
+    if (p.op_type === 'Div' || p.op_type === 'Mul') {
+      const k = c ? g.constant(c) : undefined
+      if (!k) return null
+      const v = tensorInts(k) // reads float tensors too
+      return v.length === 1 && v[0]! > 0 ? v[0]! : null
+    }
+    if (p.op_type !== 'Cast' && p.op_type !== 'Identity') return null
+    t = p.input[0]!
+  }
+  return null
 }
 
 /** c2..c5 by the stride a feature map stands for; null when it is not a ResNet stage stride. */

@@ -7,9 +7,11 @@ class JobsState {
 
   constructor() {
     api.on('job:progress', (job) => (this.byId = { ...this.byId, [job.id]: job }))
+    // Jobs still running when the window opens are shown; those that ended before (the demo
+    // imports of a first start, say) are history, not news.
     void api.call('jobs:list', {}).then((jobs) => {
       const next = { ...this.byId }
-      for (const j of jobs) next[j.id] ??= j
+      for (const j of jobs) if (j.state === 'running') next[j.id] ??= j
       this.byId = next
     })
   }
