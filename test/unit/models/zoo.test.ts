@@ -36,6 +36,7 @@ interface ZooModel {
   classes: { label?: number; trainId?: number; categoryId?: number; labelId?: number }[]
   gc: { ratio: number; blocks: { stage: string; channels: number; hidden: number }[] } | null
   flops: { macs: number; input: number[] }
+  preprocessing: { inGraph?: { minSize: number; maxSize: number; sizeDivisible: number } }
   reference: string
 }
 const manifest = JSON.parse(fs.readFileSync(path.join(root, 'models/manifest.json'), 'utf8')) as {
@@ -129,10 +130,18 @@ describe.each(manifest.models.map((m) => [m.id, m] as const))('%s', (_id, zm) =>
   })
 
   it("counts the recipe's FLOPs from the graph", () => {
-    // Only where the card measured at the recipe's input size (a graph that resizes inside
-    // itself is measured at the size it is fed).
-    const [, , h, w] = zm.flops.input
-    if (model.card.flopsInput[0] !== h || model.card.flopsInput[1] !== w) return
+    // Where the network input the card measured at is the recipe's. A graph that resizes
+    // inside itself (torchvision) is fed an image: the network sees it rescaled to its
+    // min/max size and padded, as the recipe records.
+    let [h, w] = model.card.flopsInput
+    const ig = zm.preprocessing.inGraph
+    if (ig) {
+      const f = Math.min(ig.minSize / Math.min(h, w), ig.maxSize / Math.max(h, w))
+      const pad = (v: number) => Math.ceil(Math.floor(v * f) / ig.sizeDivisible) * ig.sizeDivisible
+      ;[h, w] = [pad(h), pad(w)]
+    }
+    const [, , rh, rw] = zm.flops.input
+    if (h !== rh || w !== rw) return
     expect(model.card.flops).toBe(zm.flops.macs)
   })
 
