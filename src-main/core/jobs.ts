@@ -92,6 +92,9 @@ export class JobManager {
         finished = true
         Object.assign(job, patch, { state, rate: null, etaSeconds: state === 'done' ? 0 : null })
         running.worker = null
+        // Its work is committed (or rolled back) by now; an idle worker would keep the
+        // process alive after the studio closes.
+        void worker.terminate()
         this.opts.bus.emit('job:progress', { ...job })
         if (state === 'done') this.opts.bus.emit('datasets:changed', { datasetId: job.datasetId })
         resolve(job)
@@ -158,7 +161,7 @@ export class JobManager {
     for (const r of running) this.cancel(r.job.id)
     await Promise.race([
       Promise.all(running.map((r) => r.settled)),
-      new Promise((res) => setTimeout(res, 5000)),
+      new Promise((res) => setTimeout(res, 5000).unref()),
     ])
     for (const r of running) await r.worker?.terminate()
   }

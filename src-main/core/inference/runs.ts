@@ -531,6 +531,6 @@ export class RunManager {
       this.#active.cancel = true
       this.#active.engine?.cancel()
     }
-    await Promise.race([this.#idle, new Promise((r) => setTimeout(r, 5000))])
+    await Promise.race([this.#idle, new Promise((r) => setTimeout(r, 5000).unref())])
   }
 }

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import WebSocket from 'ws'
@@ -200,4 +201,39 @@ describe('import jobs', () => {
       .get() as { n: number }
     expect(rows.n).toBe(0)
   })
+})
+
+describe('gcstudio serve as a command', () => {
+  it(
+    'imports the demo on first start, then Ctrl-C stops it and releases the data folder',
+    { timeout: 60_000 },
+    async () => {
+      const dataDir = tempDir()
+      const bin = path.join(import.meta.dirname, '../../../bin/gcstudio.js')
+      const child = spawn(process.execPath, [bin, 'serve', '--no-open', '--data-dir', dataDir], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+      await expect.poll(() => out, { timeout: 30_000 }).toMatch(/GC Studio is running/)
+      child.kill('SIGINT')
+      // Nothing may keep the process alive once the studio has closed (idle import workers,
+      // pending timers): it ends by itself, with success.
+      const code = await Promise.race([
+        exited,
+        new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000)),
+      ])
+      if (code === 'hung') child.kill('SIGKILL')
+      expect(code).toBe(0)
+      expect(out).toMatch(/Stopping/)
+      // The data folder is free again: a second studio opens it.
+      const again = await startServer({ dataDir, importDemo: false })
+      expect(
+        (again.studio.db.prepare('SELECT count(*) AS n FROM datasets').get() as { n: number }).n,
+      ).toBe(2)
+      await again.close()
+    },
+  )
 })
