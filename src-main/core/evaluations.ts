@@ -12,7 +12,7 @@ import {
 } from './eval'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
-import { writeRunLabelPngs } from './exports'
+import { runCocoResults, writeRunLabelPngs } from './exports'
 import type { Db } from './store/store'
 
 interface RunInfo {
@@ -232,21 +232,6 @@ export class EvaluationManager {
     const categories = db
       .prepare('SELECT id, name, supercategory FROM categories WHERE dataset_id = ? ORDER BY id')
       .all(run.dataset_id) as { id: number; name: string; supercategory: string | null }[]
-    const preds = db
-      .prepare(
-        'SELECT image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h, mask_rle FROM predictions WHERE run_id = ? ORDER BY id',
-      )
-      .all(run.id) as {
-      image_id: number
-      category_id: number
-      score: number
-      bbox_x: number
-      bbox_y: number
-      bbox_w: number
-      bbox_h: number
-      mask_rle: string | null
-    }[]
-    const size = new Map(images.map((i) => [i.id, [i.height, i.width] as [number, number]]))
     const gt: CocoDataset = {
       images: images.map((i) => ({
         id: i.id,
@@ -281,16 +266,8 @@ export class EvaluationManager {
         ...(c.supercategory ? { supercategory: c.supercategory } : {}),
       })),
     }
-    // As mmdet writes segm results: the box alongside the mask (pycocotools then takes the box
-    // area for the area ranges of segm detections too).
-    const dets: CocoResult[] = preds.map((p) => ({
-      image_id: p.image_id,
-      category_id: p.category_id,
-      score: p.score,
-      bbox: [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h],
-      ...(p.mask_rle ? { segmentation: { size: size.get(p.image_id)!, counts: p.mask_rle } } : {}),
-    })) as CocoResult[]
-    return { gt, dets, hasMasks: preds.some((p) => p.mask_rle !== null) }
+    const dets = runCocoResults(db, run.id, 'store')
+    return { gt, dets, hasMasks: dets.some((d) => 'segmentation' in d) }
   }
 
   /**

@@ -1,3 +1,8 @@
+/**
+ * A run's predictions in the files the official tools read, so researchers can cross-check the
+ * studio's numbers: a COCO results JSON (with the dataset's own image and category ids), or one
+ * Cityscapes label-id PNG per image, named by stem.
+ */
 import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../common/errors'
@@ -5,17 +10,19 @@ import { cityscapesStem, writeJsonAtomically, type CocoResult } from './eval'
 import type { Db } from './store/store'
 
 /**
- * A run's predictions in the files the official tools read, so researchers can cross-check the
- * studio's numbers: a COCO results JSON (with the dataset's own image and category ids), or one
- * Cityscapes label-id PNG per image, named by stem.
+ * A run's predictions as COCO results, in file order. `ids`: the dataset file's own image ids
+ * (for the official tools) or the store's (for the studio's evaluation). The box rides along
+ * with the mask, as mmdet writes segm results (pycocotools then takes the box area for the
+ * area ranges of segm detections too).
  */
-export async function exportCocoResults(db: Db, runId: number, file: string): Promise<number> {
+export function runCocoResults(db: Db, runId: number, ids: 'source' | 'store'): CocoResult[] {
   const rows = db
     .prepare(
-      `SELECT i.source_id, i.width, i.height, p.category_id, p.score, p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h, p.mask_rle
+      `SELECT i.id, i.source_id, i.width, i.height, p.category_id, p.score, p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h, p.mask_rle
        FROM predictions p JOIN images i ON i.id = p.image_id WHERE p.run_id = ? ORDER BY p.id`,
     )
     .all(runId) as {
+    id: number
     source_id: number
     width: number
     height: number
@@ -27,8 +34,8 @@ export async function exportCocoResults(db: Db, runId: number, file: string): Pr
     bbox_h: number
     mask_rle: string | null
   }[]
-  const results: CocoResult[] = rows.map((r) => ({
-    image_id: r.source_id,
+  return rows.map((r) => ({
+    image_id: ids === 'source' ? r.source_id : r.id,
     category_id: r.category_id,
     bbox: [r.bbox_x, r.bbox_y, r.bbox_w, r.bbox_h],
     score: r.score,
@@ -36,6 +43,10 @@ export async function exportCocoResults(db: Db, runId: number, file: string): Pr
       ? { segmentation: { size: [r.height, r.width] as [number, number], counts: r.mask_rle } }
       : {}),
   })) as CocoResult[]
+}
+
+export async function exportCocoResults(db: Db, runId: number, file: string): Promise<number> {
+  const results = runCocoResults(db, runId, 'source')
   await writeJsonAtomically(file, results)
   return results.length
 }
