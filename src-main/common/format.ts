@@ -16,3 +16,11 @@ export function formatEta(seconds: number): string {
 }
 
 export const formatCount = (n: number) => n.toLocaleString('en-US')
+
+/** Parameter and FLOP counts as model cards print them: 1.90 M, 178.56 M, 7.80 G, 876.0 k. */
+export function formatMagnitude(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} G`
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`
+  return String(n)
+}

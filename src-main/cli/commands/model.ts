@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { formatMagnitude } from '../../common/format'
 import { LabelMapping } from '../../common/models'
 import { buildCard, type ModelCard } from '../../core/models/card'
 import { addModel, listModels } from '../../core/models/registry'
@@ -8,15 +9,6 @@ import { resolveDataDir } from '../../core/paths'
 import { openStore } from '../../core/store/store'
 import { CliUsageError, type CliCommand, type CliIo } from '../command'
 import fs from 'node:fs'
-
-const fmt = (n: number) =>
-  n >= 1e9
-    ? `${(n / 1e9).toFixed(2)} G`
-    : n >= 1e6
-      ? `${(n / 1e6).toFixed(2)} M`
-      : n >= 1e3
-        ? `${(n / 1e3).toFixed(1)} k`
-        : String(n)
 
 /** The `--json` shape of `gcstudio model inspect`: a stable interface for scripts. */
 export function inspectJson(card: ModelCard) {
@@ -46,9 +38,9 @@ export function printCard(io: CliIo, name: string, card: ModelCard): void {
     w(`  input    ${i.name} ${i.elemType}[${i.shape?.map((d) => d ?? '?').join(', ') ?? '?'}]`)
   for (const o of card.outputs)
     w(`  output   ${o.name} ${o.elemType}[${o.shape?.map((d) => d ?? '?').join(', ') ?? '?'}]`)
-  w(`  params   ${fmt(card.params)}`)
+  w(`  params   ${formatMagnitude(card.params)}`)
   w(
-    `  FLOPs    ${fmt(card.flops)} multiply-adds at ${card.flopsInput[1]}x${card.flopsInput[0]}${card.flopsPerRoi ? ` + ${fmt(card.flopsPerRoi)} per RoI` : ''}`,
+    `  FLOPs    ${formatMagnitude(card.flops)} multiply-adds at ${card.flopsInput[1]}x${card.flopsInput[0]}${card.flopsPerRoi ? ` + ${formatMagnitude(card.flopsPerRoi)} per RoI` : ''}`,
   )
   if (card.gcBlocks.length === 0) {
     w('  GC blocks: none (a model without global context blocks)')
@@ -134,7 +126,7 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
         if (models.length === 0) io.stdout.write('No models yet: gcstudio model add PATH\n')
         for (const m of models) {
           io.stdout.write(
-            `${String(m.id).padStart(4)}  ${m.name}  ${m.format}  ${m.card.gcRatioLabel ? `GC ${m.card.gcRatioLabel} x${m.card.gcBlocks.length}` : 'no GC'}  ${fmt(m.card.params)} params  ${m.sha256.slice(0, 12)}\n`,
+            `${String(m.id).padStart(4)}  ${m.name}  ${m.format}  ${m.card.gcRatioLabel ? `GC ${m.card.gcRatioLabel} x${m.card.gcBlocks.length}` : 'no GC'}  ${formatMagnitude(m.card.params)} params  ${m.sha256.slice(0, 12)}\n`,
           )
         }
         return 0

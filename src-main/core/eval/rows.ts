@@ -4,7 +4,7 @@
  * row per image for the views that sort and filter images. Only a finished evaluation can be turned
  * into rows (every function takes the complete result), so nothing partial is ever stored.
  */
-import type { CityscapesEvaluation } from './cityscapes'
+import type { CityscapesClassScore, CityscapesEvaluation } from './cityscapes'
 import { cityscapesJsonReport } from './cityscapesReport'
 import type { CocoEvaluation } from './cocoEval'
 import { COCO_STAT_NAMES } from './cocoEval'
@@ -63,14 +63,8 @@ export interface CocoImageRow {
   detections: number
 }
 
-export interface CityscapesClassRow {
-  trainId: number
-  labelId: number
-  name: string
-  category: string
-  iou: number | null
-  iiou: number | null
-}
+/** Stored as the evaluation computes it. */
+export type CityscapesClassRow = CityscapesClassScore
 
 export interface CityscapesImageRow {
   /** Cityscapes stem (`frankfurt_000000_000294`) or file name. */
@@ -153,7 +147,7 @@ export function cityscapesEvaluationRows(evaluation: CityscapesEvaluation): {
       metricsJson: JSON.stringify(report),
       warningsJson: '[]',
     },
-    classes: evaluation.classes.map((c) => ({ ...c })),
+    classes: evaluation.classes,
     images: evaluation.perImage.map((image) => ({
       imageName: image.name,
       groundTruthFile: image.groundTruthFile,

@@ -418,6 +418,9 @@ export class RunManager {
     const insertImage = db.prepare(
       `INSERT OR REPLACE INTO run_images (run_id, image_id, status, error, preprocess_ms, inference_ms, postprocess_ms, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     )
+    const deletePredictions = db.prepare(
+      'DELETE FROM predictions WHERE run_id = ? AND image_id = ?',
+    )
     const insertPrediction = db.prepare(
       `INSERT INTO predictions (run_id, image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h, mask_rle, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
@@ -476,10 +479,7 @@ export class RunManager {
             r.timings.postprocessMs,
             JSON.stringify(r.geometry),
           )
-          db.prepare('DELETE FROM predictions WHERE run_id = ? AND image_id = ?').run(
-            runId,
-            r.imageId,
-          )
+          deletePredictions.run(runId, r.imageId)
           for (const d of kept)
             insertPrediction.run(
               runId,
