@@ -13,21 +13,10 @@ import { fileURLToPath } from 'node:url'
 import * as ort from 'onnxruntime-node'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readReferenceArray, type ArrayRef } from '../../helpers/zooReference'
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..')
 const manifestPath = path.resolve(repoRoot, process.env.ZOO_MANIFEST ?? 'models/manifest.json')
-
-type Dtype = 'float32' | 'float16' | 'int64' | 'uint8' | 'int32'
-
-interface ArrayRef {
-  file: string
-  dtype: Dtype
-  shape: number[]
-  /** Stored array is the output sampled every `sampleStride` pixels on the last two axes. */
-  sampleStride?: number
-  /** ONNX output dtype when the fixture stores a narrower one (e.g. uint8 train ids). */
-  onnxDtype?: Dtype
-}
 
 interface Tolerance {
   atol: number
@@ -83,32 +72,6 @@ const resolve = (p: string): string => path.resolve(repoRoot, p)
 
 function sha256(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex')
-}
-
-function readArray(dir: string, ref: ArrayRef): Float64Array {
-  const buf = readFileSync(path.join(dir, ref.file))
-  const n = ref.shape.reduce((a, b) => a * b, 1)
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
-  const out = new Float64Array(n)
-  const width = { float32: 4, float16: 2, int64: 8, uint8: 1, int32: 4 }[ref.dtype]
-  expect(buf.byteLength, `${ref.file}: size`).toBe(n * width)
-  for (let i = 0; i < n; i++) {
-    if (ref.dtype === 'float32') out[i] = view.getFloat32(i * 4, true)
-    else if (ref.dtype === 'float16') out[i] = halfToFloat(view.getUint16(i * 2, true))
-    else if (ref.dtype === 'int64') out[i] = Number(view.getBigInt64(i * 8, true))
-    else if (ref.dtype === 'int32') out[i] = view.getInt32(i * 4, true)
-    else out[i] = view.getUint8(i)
-  }
-  return out
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1
-  const e = (h >> 10) & 0x1f
-  const f = h & 0x3ff
-  if (e === 0) return s * 2 ** -14 * (f / 1024)
-  if (e === 31) return f ? NaN : s * Infinity
-  return s * 2 ** (e - 15) * (1 + f / 1024)
 }
 
 async function decodeRgb(file: string): Promise<{ data: Buffer; width: number; height: number }> {
@@ -251,7 +214,7 @@ for (const model of manifest.models) {
         for (const [name, spec] of Object.entries(c.outputs)) {
           const got = results[name]
           expect(got, `output ${name}`).toBeDefined()
-          compare(`${model.id}/${name}`, got as ort.Tensor, readArray(refDir, spec), spec)
+          compare(`${model.id}/${name}`, got as ort.Tensor, readReferenceArray(refDir, spec), spec)
         }
         // Shipped files carry no extra (attention) outputs: exactly the reference outputs.
         expect(Object.keys(results).sort()).toEqual(Object.keys(c.outputs).sort())
