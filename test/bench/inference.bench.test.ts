@@ -20,7 +20,7 @@ import { discoverDemoDatasets } from '../../src-main/core/demo'
 import { packageRoot } from '../../src-main/core/paths'
 import { startServer } from '../../src-main/hosts/server/serve'
 import { makeBulkCoco, tempDir } from '../helpers/fixtures'
-import { launchChromium } from '../helpers/browser'
+import { launchChromium, studioPage } from '../helpers/browser'
 import { percentile, writeReport } from './report'
 
 interface BenchModel {
@@ -267,7 +267,7 @@ it('measures inference throughput, pipeline and tap overhead, and UI frame times
   const server = await startServer({ dataDir, importDemo: false })
   const browser = await launchChromium()
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    const page = await studioPage(browser)
     await page.goto(server.url + '#/runs')
     await page.waitForTimeout(500)
     const model = server.studio.db.prepare('SELECT id FROM models ORDER BY id LIMIT 1').get() as {

@@ -4,7 +4,7 @@ import { startServer, type RunningServer } from '../../src-main/hosts/server/ser
 import { classColor } from '../../src-main/common/colors'
 import { cityscapesLabelById } from '../../src-main/common/cityscapesLabels'
 import { GREY, makeCityscapesFixture, makeCocoFixture, tempDir } from '../helpers/fixtures'
-import { blend, countColor, launchChromium } from '../helpers/browser'
+import { blend, countColor, launchChromium, studioPage } from '../helpers/browser'
 
 let server: RunningServer
 let browser: Browser
@@ -13,8 +13,7 @@ let page: Page
 beforeAll(async () => {
   server = await startServer({ dataDir: tempDir(), importDemo: false })
   browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('pageerror', (e) => console.error('page error:', e.message))
+  page = await studioPage(browser)
 })
 afterAll(async () => {
   await browser?.close()

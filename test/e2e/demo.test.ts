@@ -5,13 +5,12 @@
 // night, at the image's left or right edge) as the paper's Fig. 4 would lead one to expect.
 import fs from 'node:fs'
 import path from 'node:path'
-import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { startServer, type RunningServer } from '../../src-main/hosts/server/serve'
 import { packageRoot } from '../../src-main/core/paths'
 import { tempDir } from '../helpers/fixtures'
-import { launchChromium } from '../helpers/browser'
+import { differing, launchChromium, studioPage } from '../helpers/browser'
 
 const zoo = JSON.parse(
   fs.readFileSync(path.join(packageRoot(), 'models/manifest.json'), 'utf8'),
@@ -27,8 +26,7 @@ let page: Page
 beforeAll(async () => {
   server = await startServer({ dataDir: tempDir() })
   browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('pageerror', (e) => console.error('page error:', e.message))
+  page = await studioPage(browser)
 }, 120_000)
 afterAll(async () => {
   await browser?.close()
@@ -96,20 +94,10 @@ describe('the demo, in the browser host', () => {
       // The heatmap is drawn over the image: switching the overlay on changes the picture.
       const canvas = page.getByTestId('viewer-canvas')
       await page.getByLabel('Overlay opacity').fill('0')
-      const plain = await sharp(await canvas.screenshot())
-        .raw()
-        .toBuffer()
+      const plain = await canvas.screenshot()
       await page.getByLabel('Overlay opacity').fill('1')
       await expect
-        .poll(async () => {
-          const lit = await sharp(await canvas.screenshot())
-            .raw()
-            .toBuffer()
-          let n = 0
-          for (let i = 0; i < Math.min(lit.length, plain.length); i += 4)
-            if (Math.abs(lit[i]! - plain[i]!) + Math.abs(lit[i + 1]! - plain[i + 1]!) > 30) n++
-          return n
-        })
+        .poll(async () => differing(plain, await canvas.screenshot()))
         .toBeGreaterThan(5_000)
 
       // And the c3 block looks at the strip: most of its attention sits in the outer columns.

@@ -4,8 +4,7 @@ import type { Browser, Page } from 'playwright-core'
 import { startServer, type RunningServer } from '../../src-main/hosts/server/serve'
 import { classColor } from '../../src-main/common/colors'
 import { makeBulkCoco, tempDir } from '../helpers/fixtures'
-import { countColor, launchChromium } from '../helpers/browser'
-import sharp from 'sharp'
+import { countColor, differing, launchChromium, studioPage } from '../helpers/browser'
 
 const onnxDir = path.join(import.meta.dirname, '../fixtures/onnx')
 let server: RunningServer
@@ -23,8 +22,7 @@ beforeAll(async () => {
   })
   await server.studio.jobs.settled(job.id)
   browser = await launchChromium()
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
-  page.on('pageerror', (e) => console.error('page error:', e.message))
+  page = await studioPage(browser)
 })
 afterAll(async () => {
   await browser?.close()
@@ -38,21 +36,6 @@ const runCount = async () =>
       .split(' ')[0]!
       .replace(/,/g, ''),
   )
-
-/** Pixels that differ between two screenshots of the same element. */
-async function differing(a: Buffer, b: Buffer): Promise<number> {
-  const [x, y] = await Promise.all([a, b].map((p) => sharp(p).removeAlpha().raw().toBuffer()))
-  let n = 0
-  for (let i = 0; i < x!.length; i += 3)
-    if (
-      Math.abs(x![i]! - y![i]!) +
-        Math.abs(x![i + 1]! - y![i + 1]!) +
-        Math.abs(x![i + 2]! - y![i + 2]!) >
-      30
-    )
-      n++
-  return n
-}
 
 describe('runs in the browser host', () => {
   it(

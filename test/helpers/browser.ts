@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs'
 import sharp from 'sharp'
-import { chromium, type Browser, type Locator } from 'playwright-core'
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core'
 
 export const chromiumPath = process.env.GCSTUDIO_CHROMIUM ?? '/usr/bin/chromium'
 
@@ -47,3 +47,25 @@ export async function countColor(el: Locator, rgb: readonly number[], tol = 8): 
 /** What a colour looks like drawn at `alpha` over a flat grey background. */
 export const blend = (rgb: readonly number[], alpha: number, grey: number) =>
   rgb.map((c) => Math.round(alpha * c + (1 - alpha) * grey))
+
+/** A page at the size the end-to-end tests use, reporting the renderer's uncaught errors. */
+export async function studioPage(browser: Browser): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+  page.on('pageerror', (e) => console.error('page error:', e.message))
+  return page
+}
+
+/** Pixels that differ between two screenshots of the same element. */
+export async function differing(a: Buffer, b: Buffer): Promise<number> {
+  const [x, y] = await Promise.all([a, b].map((p) => sharp(p).removeAlpha().raw().toBuffer()))
+  let n = 0
+  for (let i = 0; i < x!.length; i += 3)
+    if (
+      Math.abs(x![i]! - y![i]!) +
+        Math.abs(x![i + 1]! - y![i + 1]!) +
+        Math.abs(x![i + 2]! - y![i + 2]!) >
+      30
+    )
+      n++
+  return n
+}
