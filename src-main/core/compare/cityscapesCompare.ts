@@ -10,7 +10,12 @@ import {
   type CityscapesEvaluation,
   type CityscapesIdKind,
 } from '../eval/cityscapes'
-import { EVALUATED_LABELS, LABEL_BY_ID, LABEL_COUNT, labelIdForTrainId } from '../eval/cityscapesClasses'
+import {
+  EVALUATED_LABELS,
+  LABEL_BY_ID,
+  LABEL_COUNT,
+  labelIdForTrainId,
+} from '../eval/cityscapesClasses'
 import { throwIfAborted } from '../eval/errors'
 import type { LabelImage } from '../eval/png'
 import { drawResample, interval95, seededRandom } from './resample'
@@ -71,9 +76,12 @@ export class CityscapesComparison {
   readonly #images: CityscapesImageDifference[] = []
 
   constructor(predictionIds: readonly CityscapesIdKind[]) {
-    if (predictionIds.length < 2) throw new AppError('INVALID_INPUT', 'A comparison needs two runs or more.')
+    if (predictionIds.length < 2)
+      throw new AppError('INVALID_INPUT', 'A comparison needs two runs or more.')
     this.#runs = predictionIds.length
-    this.#accumulators = predictionIds.map((kind) => new CityscapesAccumulator({ predictionIds: kind }))
+    this.#accumulators = predictionIds.map(
+      (kind) => new CityscapesAccumulator({ predictionIds: kind }),
+    )
     this.#luts = predictionIds.map(predictionLut)
   }
 
@@ -81,7 +89,10 @@ export class CityscapesComparison {
   add(image: CityscapesCompareImage): CityscapesImageDifference {
     const R = this.#runs
     if (image.predictions.length !== R)
-      throw new AppError('INVALID_INPUT', `${image.name}: ${image.predictions.length} predictions for ${R} runs`)
+      throw new AppError(
+        'INVALID_INPUT',
+        `${image.name}: ${image.predictions.length} predictions for ${R} runs`,
+      )
     const results = image.predictions.map((prediction, r) =>
       this.#accumulators[r]!.add({
         name: image.name,
@@ -189,7 +200,10 @@ export function bootstrapMIoUDeltas(
 ): { intervals: ([number, number] | null)[]; replicates: Float64Array[] } {
   const weights = new Int32Array(counts.images)
   const random = seededRandom(options.seed)
-  const replicates = Array.from({ length: counts.runs - 1 }, () => new Float64Array(options.resamples))
+  const replicates = Array.from(
+    { length: counts.runs - 1 },
+    () => new Float64Array(options.resamples),
+  )
   for (let b = 0; b < options.resamples; b++) {
     if (b % 16 === 0) throwIfAborted(options.signal)
     drawResample(random, weights)

@@ -99,7 +99,9 @@ export function statDeltas(
   run: readonly number[],
 ): (number | null)[] {
   return run.map((value, i) =>
-    value === -1 || reference[i] === -1 || reference[i] === undefined ? null : value - reference[i]!,
+    value === -1 || reference[i] === -1 || reference[i] === undefined
+      ? null
+      : value - reference[i]!,
   )
 }
 
