@@ -9,6 +9,9 @@ import { modelCommand } from './commands/model'
 import { inferCommand } from './commands/infer'
 import { evalCommand } from './commands/eval'
 import { exportCommand } from './commands/export'
+import { compareCommand } from './commands/compare'
+import { runCommand } from './commands/run'
+import { datasetCommand } from './commands/dataset'
 
 const commands: CliCommand[] = [
   serveCommand,
@@ -17,6 +20,9 @@ const commands: CliCommand[] = [
   inferCommand,
   evalCommand,
   exportCommand,
+  compareCommand,
+  runCommand,
+  datasetCommand,
 ]
 
 function help(): string {

@@ -49,7 +49,8 @@ describe('Cityscapes comparison', () => {
     expect(evaluations[2]!.mIoU).toBe(1)
     // Pixels the reference got wrong on evaluated ground truth, per class, from the script's matrix.
     const wrong = EVALUATED_LABELS.map(
-      (l) => expected.confMatrix[l.id]!.reduce((a, b) => a + b, 0) - expected.confMatrix[l.id]![l.id]!,
+      (l) =>
+        expected.confMatrix[l.id]!.reduce((a, b) => a + b, 0) - expected.confMatrix[l.id]![l.id]!,
     )
     const total = (which: 'fixedPixels' | 'brokenPixels', run: number) =>
       EVALUATED_LABELS.map((_, c) => images.reduce((s, image) => s + image[which][run]![c]!, 0))
