@@ -3,6 +3,9 @@
 // computed first, the work on a worker thread, the result stored). r4 must beat the baseline by
 // an interval that excludes zero; the segmenters compare too; runs that cannot be compared are
 // refused with the reason; a deleted run leaves the saved comparison readable with a message.
+import fs from 'node:fs'
+import path from 'node:path'
+import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Model } from '../../../src-main/common/api'
 import type {
@@ -11,9 +14,11 @@ import type {
   ComparisonDetail,
 } from '../../../src-main/common/api/compare'
 import { Studio } from '../../../src-main/core/studio'
+import { main } from '../../../src-main/cli/index'
 import { tempDir } from '../../helpers/fixtures'
 
 let studio: Studio
+let dataDir: string
 let models: Model[]
 const datasets: Record<'coco' | 'cityscapes', number> = { coco: 0, cityscapes: 0 }
 const runs: Record<string, number> = {}
@@ -43,8 +48,28 @@ async function startRun(modelName: string, dataset: number, limit: number): Prom
   return run.id
 }
 
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough()
+  const stderr = new PassThrough()
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] }
+  stdout.on('data', (c: Buffer) => chunks.out.push(c))
+  stderr.on('data', (c: Buffer) => chunks.err.push(c))
+  const code = await main([...argv, '--data-dir', dataDir], {
+    stdout,
+    stderr,
+    cwd: dataDir,
+    signal: new AbortController().signal,
+  })
+  return {
+    code,
+    stdout: Buffer.concat(chunks.out).toString(),
+    stderr: Buffer.concat(chunks.err).toString(),
+  }
+}
+
 beforeAll(async () => {
-  studio = Studio.open({ dataDir: tempDir(), host: 'browser' })
+  dataDir = tempDir()
+  studio = Studio.open({ dataDir, host: 'browser' })
   await studio.ensureDemoDatasets()
   studio.ensureDemoModels()
   for (const d of await call<{ id: number; kind: 'coco' | 'cityscapes' }[]>('datasets:list', {}))
@@ -163,8 +188,63 @@ describe('comparing the demo zoo', () => {
       await refusal('compare:create', { runIds: [runs['mask-rcnn-baseline'], partial.id] }),
     ).toMatch(/finished 120 images and run \d+ 10: a paired comparison needs the same images/)
     const before = (await call<Comparison[]>('compare:list', {})).length
-    expect(before).toBe(2) // refusals stored nothing
+    expect(before).toBe(2) // refusals stored nothing (the CLI's comparison comes next)
   })
+
+  it(
+    'compares from the CLI, printing intervals and writing the stable JSON',
+    { timeout: 120_000 },
+    async () => {
+      const json = path.join(dataDir, 'out.json')
+      const ids = [runs['mask-rcnn-baseline']!, runs['mask-rcnn-gc-r4']!]
+      const out = await cli([
+        'compare',
+        ...ids.flatMap((id) => ['--run', String(id)]),
+        '--json',
+        json,
+      ])
+      expect(out.code).toBe(0)
+      const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+        iouType: string
+        scoreThr: number
+        runs: { id: number; model: string; stats: number[] }[]
+        vsFirst: {
+          id: number
+          deltaStats: (number | null)[]
+          apCI95: [number, number]
+          fixed: number
+          broken: number
+        }[]
+      }
+      const s = detail.summary!
+      expect(doc.iouType).toBe('bbox')
+      expect(doc.scoreThr).toBe(0.5)
+      expect(doc.runs.map((r) => r.id)).toEqual(ids)
+      expect(doc.runs[0]!.stats).toEqual(s.runs[0]!.stats)
+      expect(doc.runs[1]!.stats).toEqual(s.runs[2]!.stats)
+      const v = doc.vsFirst[0]!
+      // Same seed and resamples as the API's default: the same interval, the same instances.
+      expect(v.apCI95).toEqual(s.vsReference[1]!.ci95)
+      expect(v.deltaStats).toEqual(s.vsReference[1]!.deltaStats)
+      expect([v.fixed, v.broken]).toEqual([s.vsReference[1]!.fixed, s.vsReference[1]!.broken])
+      const pts = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`
+      expect(out.stdout).toContain(
+        `${pts(v.deltaStats[0]!)} [${pts(v.apCI95[0])}, ${pts(v.apCI95[1])}]`,
+      )
+      expect(out.stdout).toMatch(/AP\s+AP50\s+AP75/)
+
+      const list = await cli(['run', 'list'])
+      expect(list.stdout).toMatch(new RegExp(`^\\s*${ids[1]}\\s+done\\s+mask-rcnn-gc-r4`, 'm'))
+      expect((await cli(['dataset', 'list'])).stdout).toMatch(/signal-shapes|coco/i)
+      const evaluated = await cli(['eval', '--run', String(ids[1])])
+      expect(evaluated.code).toBe(0)
+      expect(evaluated.stdout).toContain(`AP     ${s.runs[2]!.stats![0]!.toFixed(3)}`)
+      const bad = await cli(['compare', '--run', String(ids[0]), '--run', String(runs['gc-head'])])
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toMatch(/only runs of the same dataset can be compared/)
+      expect((await cli(['compare', '--run', '1'])).code).toBe(2)
+    },
+  )
 
   it('keeps a saved comparison readable after one of its runs is deleted', async () => {
     await call('runs:delete', { id: runs['mask-rcnn-gc-r16'] })
