@@ -7,6 +7,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { ComparisonDetail } from '../../common/api/compare'
 import { COCO_STAT_NAMES } from '../../common/cocoStats'
+import { formatDelta, points } from '../../common/compareFormat'
 import { ComparisonService } from '../../core/comparisons'
 import { writeJsonAtomically } from '../../core/eval/export'
 import { EvaluationManager } from '../../core/evaluations'
@@ -36,17 +37,6 @@ const usage = `Usage:
 Runs without an evaluation at the dataset's current ground truth are evaluated first.
 Exit status: 0 compared, 1 the runs cannot be compared (the message says why), 2 bad command line.`
 
-const points = (v: number | null | undefined, sign = false): string => {
-  if (v === null || v === undefined || v === -1) return '-'
-  const s = (v * 100).toFixed(1)
-  return sign && v >= 0 ? `+${s}` : s
-}
-
-/** "+0.8 [-0.4, +2.1]" in points. */
-export function formatDelta(delta: number | null, ci: [number, number] | null): string {
-  return `${points(delta, true)}${ci ? ` [${points(ci[0], true)}, ${points(ci[1], true)}]` : ''}`
-}
-
 export function formatComparison(c: ComparisonDetail): string {
   const s = c.summary!
   const lines: string[] = []
@@ -68,7 +58,7 @@ export function formatComparison(c: ComparisonDetail): string {
       if (i > 0) {
         const d = s.vsReference[i - 1]!
         lines.push(
-          `  - ${name(s.runs[0]!.runId).slice(4)}`.padEnd(width) +
+          `  Δ vs run ${s.runs[0]!.runId}`.padEnd(width) +
             d.deltaStats!.map((v) => points(v, true).padStart(7)).join(''),
         )
       }
