@@ -90,7 +90,12 @@ describe('comparing runs in the browser host', () => {
       expect(d).toBeCloseTo(stored.delta * 100, 1)
       expect(await page.getByTestId('published-row').count()).toBe(3)
       expect(await page.getByTestId('category-row').count()).toBeGreaterThan(0)
-      expect(await page.locator('[aria-label^="precision-recall curves"] svg').count()).toBe(1)
+      // One precision/recall line per run, drawn by Observable Plot.
+      expect(
+        await page
+          .locator('[aria-label^="precision-recall curves"] [aria-label="line"] path')
+          .count(),
+      ).toBe(3)
 
       // Reopening the URL shows the same comparison.
       await page.reload()
