@@ -150,13 +150,21 @@ export function precisionCurve(
  */
 export class ApResampler {
   readonly #table: CocoMatchTable
-  /** Per category, its evaluated detections by descending score (COCOeval's stable order). */
+  /**
+   * Per category, its evaluated detections by descending score (COCOeval's stable order), split
+   * in two: the "interesting" ones (true positive or ignored at some threshold) and, before each,
+   * the gap of plain false positives (unignored, unmatched at every threshold: most detections).
+   * A gap only adds to the false-positive count, so it is a tight sum of image weights; plain
+   * false positives after a category's last interesting detection change no precision and are
+   * dropped.
+   */
   readonly #catStart: Int32Array
   readonly #image: Int32Array
-  /** True when the detection is an unignored false positive at every threshold (most are). */
-  readonly #pureFp: Uint8Array
   readonly #valid: Uint16Array
   readonly #matched: Uint16Array
+  /** Gap before interesting detection q: `gapImage[gapStart[q] .. gapStart[q + 1])`. */
+  readonly #gapStart: Int32Array
+  readonly #gapImage: Int32Array
   /** Ground truth per (category, image) with any, as flat lists. */
   readonly #posCategory: Int32Array
   readonly #posImage: Int32Array
@@ -177,36 +185,46 @@ export class ApResampler {
     const R = COCO_PARAMS.recallThresholds.length
     const all = (1 << T) - 1
     const slots = slotStart[K * I]!
-    this.#catStart = new Int32Array(K + 1)
-    this.#image = new Int32Array(slots)
-    this.#pureFp = new Uint8Array(slots)
-    this.#valid = new Uint16Array(slots)
-    this.#matched = new Uint16Array(slots)
     const slotImage = new Int32Array(slots)
     for (let g = 0; g < K * I; g++)
       for (let s = slotStart[g]!; s < slotStart[g + 1]!; s++) slotImage[s] = g % I
+    const image: number[] = []
+    const valid: number[] = []
+    const match: number[] = []
+    const gapStart: number[] = [0]
+    const gapImage: number[] = []
+    this.#catStart = new Int32Array(K + 1)
     let cap = 1
     for (let k = 0; k < K; k++) {
       const from = slotStart[k * I]!
       const to = slotStart[(k + 1) * I]!
-      this.#catStart[k + 1] = to
       // np.argsort(-scores, kind='mergesort') over the category's images concatenated in order.
       const order = Array.from({ length: to - from }, (_, j) => from + j).sort(
         (x, y) => score[y]! - score[x]! || x - y,
       )
-      let interesting = 0
-      for (let j = 0; j < order.length; j++) {
-        const s = order[j]!
-        const at = from + j
-        const valid = ~ignored[s]! & all
-        this.#image[at] = slotImage[s]!
-        this.#valid[at] = valid
-        this.#matched[at] = matched[s]! & valid
-        this.#pureFp[at] = valid === all && (matched[s]! & all) === 0 ? 1 : 0
-        if (!this.#pureFp[at]) interesting++
+      let gap: number[] = []
+      for (const s of order) {
+        const v = ~ignored[s]! & all
+        const m = matched[s]! & v
+        if (v === all && m === 0) {
+          gap.push(slotImage[s]!)
+          continue
+        }
+        image.push(slotImage[s]!)
+        valid.push(v)
+        match.push(m)
+        for (const i of gap) gapImage.push(i)
+        gapStart.push(gapImage.length)
+        gap = []
       }
-      cap = Math.max(cap, interesting)
+      this.#catStart[k + 1] = image.length
+      cap = Math.max(cap, this.#catStart[k + 1]! - this.#catStart[k]!)
     }
+    this.#image = Int32Array.from(image)
+    this.#valid = Uint16Array.from(valid)
+    this.#matched = Uint16Array.from(match)
+    this.#gapStart = Int32Array.from(gapStart)
+    this.#gapImage = Int32Array.from(gapImage)
     const pc: number[] = []
     const pi: number[] = []
     const pn: number[] = []
@@ -267,22 +285,21 @@ export class ApResampler {
     const pointCount = this.#pointCount
     const cap = this.#pointCap
     const image = this.#image
-    const pureFp = this.#pureFp
     const valid = this.#valid
     const matched = this.#matched
+    const gapStart = this.#gapStart
+    const gapImage = this.#gapImage
     tp.fill(0)
     fpExtra.fill(0)
     pointCount.fill(0)
     let fpAll = 0
-    for (let j = this.#catStart[k]!; j < this.#catStart[k + 1]!; j++) {
-      const w = weights[image[j]!]!
+    for (let q = this.#catStart[k]!; q < this.#catStart[k + 1]!; q++) {
+      for (let g = gapStart[q]!, end = gapStart[q + 1]!; g < end; g++)
+        fpAll += weights[gapImage[g]!]!
+      const w = weights[image[q]!]!
       if (w === 0) continue
-      if (pureFp[j]) {
-        fpAll += w
-        continue
-      }
-      const v = valid[j]!
-      const m = matched[j]!
+      const v = valid[q]!
+      const m = matched[q]!
       for (let t = 0; t < T; t++) {
         if (!((v >> t) & 1)) continue
         if ((m >> t) & 1) {
