@@ -29,7 +29,7 @@ const RESAMPLES = Number(process.env.COMPARE_BENCH_RESAMPLES ?? 1000)
 function jittered(results: CocoResult[], seed: number, shift: number): CocoResult[] {
   const rand = random(seed)
   return results.map((r) => {
-    const [x, y, w, h] = r.bbox!
+    const [x, y, w, h] = r.bbox! as [number, number, number, number]
     const score = Math.min(1, Math.max(0.001, r.score + (rand() - 0.5) * 0.2))
     return {
       ...r,

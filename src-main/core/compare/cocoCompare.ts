@@ -9,7 +9,6 @@
 import { AppError } from '../../common/errors'
 import { COCO_PARAMS, type CocoEvaluation, type CocoMatchTable } from '../eval/cocoEval'
 import { throwIfAborted } from '../eval/errors'
-import { numpyMean } from '../eval/numpyMath'
 import { drawResample, interval95, seededRandom } from './resample'
 
 /** Throws unless both evaluations scored the same ground truth objects in the same order. */
@@ -141,7 +140,8 @@ export function precisionCurve(
 
 /**
  * AP@[.5:.95] (COCOeval's stats[0]) of one evaluation re-accumulated over a weighted multiset of
- * its images: image i counts `weights[i]` times. With every weight 1 it is stats[0] exactly.
+ * its images: image i counts `weights[i]` times. With every weight 1 it is stats[0] (to the last
+ * bits, which numpy's pairwise summation order decides).
  *
  * A resample that draws an image twice holds two copies of its detections at equal scores, next
  * to each other in the score order; copies of a true positive form one point of the precision
@@ -176,13 +176,11 @@ export class ApResampler {
   readonly #pointCount: Int32Array
   readonly #pointCap: number
   readonly #positives: Float64Array
-  readonly #values: Float64Array
 
   constructor(table: CocoMatchTable) {
     this.#table = table
     const { images: I, categories: K, slotStart, score, matched, ignored } = table
     const T = COCO_PARAMS.iouThresholds.length
-    const R = COCO_PARAMS.recallThresholds.length
     const all = (1 << T) - 1
     const slots = slotStart[K * I]!
     const slotImage = new Int32Array(slots)
@@ -245,7 +243,6 @@ export class ApResampler {
     this.#pointFp = new Float64Array(T * cap)
     this.#pointCount = new Int32Array(T)
     this.#positives = new Float64Array(K)
-    this.#values = new Float64Array(T * R * K)
   }
 
   get images(): number {
@@ -264,17 +261,16 @@ export class ApResampler {
     let kv = 0
     for (let k = 0; k < K; k++) if (positives[k]! > 0) kv++
     if (kv === 0) return NaN
-    // summarize() flattens precision[t, r, k] in C order: keep that order for numpy's mean.
-    let slot = 0
-    for (let k = 0; k < K; k++) {
-      if (positives[k]! === 0) continue
-      this.#category(k, weights, positives[k]!, slot, kv)
-      slot++
-    }
-    return numpyMean(this.#values.subarray(0, T * R * kv))
+    // summarize()'s mean over precision[t, r, k] of the categories with ground truth; summed by
+    // category rather than in numpy's pairwise order, which moves only the last bits.
+    let sum = 0
+    for (let k = 0; k < K; k++)
+      if (positives[k]! > 0) sum += this.#category(k, weights, positives[k]!)
+    return sum / (T * R * kv)
   }
 
-  #category(k: number, weights: Int32Array, positives: number, slot: number, kv: number): void {
+  /** Sum of this category's precision over the ten thresholds and 101 recall points. */
+  #category(k: number, weights: Int32Array, positives: number): number {
     const T = COCO_PARAMS.iouThresholds.length
     const recallThresholds = COCO_PARAMS.recallThresholds
     const R = recallThresholds.length
@@ -310,24 +306,35 @@ export class ApResampler {
         } else fpExtra[t]! += w
       }
     }
-    const values = this.#values
+    // Per threshold: the 101 recall points of the precision envelope, summed. One backward pass
+    // over the true positives keeps the envelope (max precision to the right) and hands each
+    // recall threshold the first point reaching it, as accumulate()'s searchsorted does.
+    let sum = 0
     for (let t = 0; t < T; t++) {
       const n = pointCount[t]!
+      if (n === 0) continue
       const base = t * cap
-      // Precision at each true positive, made monotone from the right (reusing pointFp).
-      for (let p = 0; p < n; p++) {
-        const tps = pointTp[base + p]!
-        pointFp[base + p] = tps / (pointFp[base + p]! + tps + Number.EPSILON)
-      }
-      for (let p = n - 1; p > 0; p--)
-        if (pointFp[base + p]! > pointFp[base + p - 1]!) pointFp[base + p - 1] = pointFp[base + p]!
-      let p = 0
-      for (let r = 0; r < R; r++) {
+      let p = n - 1
+      let tps = pointTp[base + p]!
+      let envelope = tps / (pointFp[base + p]! + tps + Number.EPSILON)
+      let recall = tps / positives
+      for (let r = R - 1; r >= 0; r--) {
         const threshold = recallThresholds[r]!
-        while (p < n && pointTp[base + p]! / positives < threshold) p++
-        values[(t * R + r) * kv + slot] = p < n ? pointFp[base + p]! : 0
+        if (recall < threshold) continue // beyond the last true positive: precision 0
+        while (p > 0) {
+          const before = pointTp[base + p - 1]!
+          const recallBefore = before / positives
+          if (recallBefore < threshold) break
+          p--
+          tps = before
+          recall = recallBefore
+          const precision = tps / (pointFp[base + p]! + tps + Number.EPSILON)
+          if (precision > envelope) envelope = precision
+        }
+        sum += envelope
       }
     }
+    return sum
   }
 }
 

@@ -62,10 +62,10 @@ describe.each(cases)('$name', (c) => {
     }
   })
 
-  it('re-accumulates to stats[0] with every image once', () => {
+  it('re-accumulates to stats[0] with every image once (up to summation order)', () => {
     for (const e of evals) {
       const ones = new Int32Array(e.imageIds.length).fill(1)
-      expect(new ApResampler(e.matchesAll).ap(ones)).toBe(e.stats[0])
+      expect(new ApResampler(e.matchesAll).ap(ones)).toBeCloseTo(e.stats[0]!, 14)
     }
   })
 
