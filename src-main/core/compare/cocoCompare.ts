@@ -361,17 +361,42 @@ export function bootstrapApDeltas(
   options: BootstrapOptions,
 ): BootstrapResult {
   for (const e of evaluations.slice(1)) assertSameGroundTruth(evaluations[0]!, e)
-  const resamplers = evaluations.map((e) => new ApResampler(e.matchesAll))
-  const weights = new Int32Array(evaluations[0]!.imageIds.length)
+  const replicates = apDeltaReplicates(
+    evaluations.map((e) => e.matchesAll),
+    options,
+  )
+  return { intervals: replicates.map((values) => interval95(values.slice())), replicates }
+}
+
+/**
+ * The replicate AP deltas (each run after the first minus the first) of resamples
+ * `shard, shard + shards, ...`; the others stay NaN. Every shard draws the same resamples from
+ * the seed and computes only its own, so splitting the work over threads changes nothing.
+ */
+export function apDeltaReplicates(
+  tables: readonly CocoMatchTable[],
+  options: BootstrapOptions & { shard?: number; shards?: number },
+): Float64Array[] {
+  const shard = options.shard ?? 0
+  const shards = options.shards ?? 1
+  const resamplers = tables.map((t) => new ApResampler(t))
+  const weights = new Int32Array(tables[0]!.images)
   const random = seededRandom(options.seed)
-  const replicates = evaluations.slice(1).map(() => new Float64Array(options.resamples))
-  const aps = new Float64Array(evaluations.length)
+  const replicates = tables.slice(1).map(() => new Float64Array(options.resamples).fill(NaN))
+  const aps = new Float64Array(tables.length)
   for (let b = 0; b < options.resamples; b++) {
     if (b % 16 === 0) throwIfAborted(options.signal)
     drawResample(random, weights)
+    if (b % shards !== shard) continue
     for (let r = 0; r < resamplers.length; r++) aps[r] = resamplers[r]!.ap(weights)
     for (let r = 1; r < resamplers.length; r++) replicates[r - 1]![b] = aps[r]! - aps[0]!
     options.onProgress?.(b + 1, options.resamples)
   }
-  return { intervals: replicates.map((values) => interval95(values.slice())), replicates }
+  return replicates
+}
+
+/** Joins the shards' replicates: resample b comes from shard b mod shards. */
+export function mergeShards(parts: readonly Float64Array[][]): Float64Array[] {
+  const shards = parts.length
+  return parts[0]!.map((first, r) => Float64Array.from(first, (_, b) => parts[b % shards]![r]![b]!))
 }
