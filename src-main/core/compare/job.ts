@@ -73,6 +73,8 @@ export type CompareDetails =
       /** Per run after the first, per image, per class (train id order): pixels fixed / broken. */
       fixedPixels: number[][][]
       brokenPixels: number[][][]
+      /** Per run after the first, per image, per class: IoU(run) - IoU(reference) on the image. */
+      deltaIoU: (number | null)[][][]
     }
 
 export interface CompareJobResult {
@@ -336,6 +338,7 @@ async function compareCityscapes(
     brokenPixels: Array.from({ length: R - 1 }, (_, j) =>
       images.map((image) => image.brokenPixels[j]!),
     ),
+    deltaIoU: Array.from({ length: R - 1 }, (_, j) => images.map((image) => image.deltaIoU[j]!)),
   }
   return { computed, details }
 }
