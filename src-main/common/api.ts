@@ -128,10 +128,26 @@ export const ImportRequest = z.discriminatedUnion('kind', [
 ])
 export type ImportRequest = z.input<typeof ImportRequest>
 
-export const JobState = z.enum(['running', 'done', 'cancelled', 'failed'])
+export const JobState = z.enum(['queued', 'running', 'done', 'cancelled', 'failed'])
+export type JobState = z.infer<typeof JobState>
+/**
+ * Every long task of the studio is a job of one kind: imports, inference runs, evaluations and
+ * the dataset-wide work that comes after them (analytics, comparisons, reports, maintenance).
+ */
+export const JobKind = z.enum([
+  'import',
+  'run',
+  'evaluation',
+  'attention',
+  'comparison',
+  'labels',
+  'report',
+  'maintenance',
+])
+export type JobKind = z.infer<typeof JobKind>
 export const Job = z.object({
   id: z.string(),
-  kind: z.enum(['import']),
+  kind: JobKind,
   title: z.string(),
   state: JobState,
   phase: z.string(),
@@ -145,8 +161,11 @@ export const Job = z.object({
   detail: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   warnings: z.array(z.string()),
+  /** What the job made or worked on, for the "open" links of the jobs tray. */
   datasetId: z.number().int().nullable(),
+  runId: z.number().int().nullable(),
   startedAt: z.string(),
+  finishedAt: z.string().nullable(),
 })
 export type Job = z.infer<typeof Job>
 
@@ -447,10 +466,15 @@ export const contract = {
     ImageInference.nullable(),
     'A stored result of one image.',
   ),
+  'evaluations:start': method(
+    z.object({ runId: id }).strict(),
+    z.object({ jobId: z.string() }),
+    'Starts evaluating a run against the current ground truth (COCO bbox/segm, or Cityscapes) as a job on a worker thread; progress arrives as `job:progress` events.',
+  ),
   'evaluations:run': method(
     z.object({ runId: id }).strict(),
     z.array(Evaluation),
-    'Evaluates a run against the current ground truth (COCO bbox/segm, or Cityscapes), on a worker thread.',
+    'Evaluates a run as a job (as `evaluations:start`) and answers when it has ended.',
   ),
   'evaluations:list': method(
     z.object({ runId: id.optional() }).strict(),
@@ -487,12 +511,16 @@ export type Method = keyof Contract
 export type MethodInput<M extends Method> = z.input<Contract[M]['input']>
 export type MethodOutput<M extends Method> = z.output<Contract[M]['output']>
 
-/** Events pushed from main to every renderer, on both hosts. */
+/**
+ * Events pushed from main to every renderer, on both hosts. Names follow one pattern,
+ * `<entity>:<what happened>` with the entity in the singular: `job:progress` carries every
+ * job's state (started, progress, ended), `<entity>:changed` says a list needs a refresh.
+ */
 export const eventSchemas = {
   'job:progress': Job,
-  'datasets:changed': z.object({ datasetId: z.number().int().nullable() }),
+  'dataset:changed': z.object({ datasetId: z.number().int().nullable() }),
   'run:progress': Run,
-  'models:changed': z.object({ modelId: z.number().int().nullable() }),
+  'model:changed': z.object({ modelId: z.number().int().nullable() }),
   'evaluation:changed': z.object({
     id: z.number().int(),
     runId: z.number().int(),

@@ -25,6 +25,13 @@ interface RunInfo {
   gt_version: number
 }
 
+interface EvaluationKey {
+  runId: number
+  datasetId: number
+  gtVersion: number
+  kind: Evaluation['kind']
+}
+
 interface EvaluationRow {
   id: number
   run_id: number
@@ -125,7 +132,7 @@ export class EvaluationManager {
   /** Evaluates a run: COCO bbox (and segm when it has masks), or Cityscapes for label maps. */
   async evaluate(
     runId: number,
-    onProgress?: (done: number, total: number) => void,
+    options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
   ): Promise<Evaluation[]> {
     const run = this.#run(runId)
     const db = this.opts.db
@@ -169,34 +176,33 @@ export class EvaluationManager {
         })
     }
     const out: Evaluation[] = []
-    for (const j of jobs) {
-      db.prepare(
-        `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status) VALUES (?, ?, ?, ?, 'running')
-         ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = 'running', error = NULL, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
-      ).run(runId, run.dataset_id, run.gt_version, j.kind)
-      const id = (
-        db
-          .prepare('SELECT id FROM evaluations WHERE run_id = ? AND gt_version = ? AND kind = ?')
-          .get(runId, run.gt_version, j.kind) as { id: number }
-      ).id
-      this.opts.bus.emit('evaluation:changed', { id, runId, status: 'running' })
-      try {
-        const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
-          ...(onProgress ? { onProgress } : {}),
-        })
-        this.#save(id, result, j.imageIds)
-      } catch (err) {
-        const shape = toErrorShape(err)
-        db.prepare(
-          `UPDATE evaluations SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
-        ).run(shape.message, id)
-      } finally {
-        j.cleanup?.()
+    try {
+      for (const j of jobs) {
+        // Nothing is written until the evaluation is complete: a cancel leaves no row, and a
+        // re-evaluation keeps the earlier numbers until the new ones replace them.
+        const key = { runId, datasetId: run.dataset_id, gtVersion: run.gt_version, kind: j.kind }
+        let id: number
+        try {
+          const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+          })
+          id = this.#save(key, result, j.imageIds)
+        } catch (err) {
+          if (options.signal?.aborted)
+            throw new AppError('CANCELLED', 'The evaluation was cancelled.')
+          id = this.#saveFailure(key, toErrorShape(err).message)
+        }
+        this.opts.bus.emit('evaluation:changed', { id, runId, status: this.get(id).status })
+        out.push(
+          toEvaluation(
+            db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as EvaluationRow,
+          ),
+        )
       }
-      this.opts.bus.emit('evaluation:changed', { id, runId, status: this.get(id).status })
-      out.push(
-        toEvaluation(db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as EvaluationRow),
-      )
+    } finally {
+      // Cityscapes inputs live in a temporary folder until every evaluation of the run is done.
+      for (const j of jobs) j.cleanup?.()
     }
     return out
   }
@@ -320,12 +326,37 @@ export class EvaluationManager {
     }
   }
 
-  #save(id: number, result: EvalJobResult, imageIds?: Map<string, number>): void {
+  #upsert(key: EvaluationKey, status: 'done' | 'failed', error: string | null): number {
+    return (
+      this.opts.db
+        .prepare(
+          `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status, error) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = excluded.status, error = excluded.error,
+             created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+           RETURNING id`,
+        )
+        .get(key.runId, key.datasetId, key.gtVersion, key.kind, status, error) as { id: number }
+    ).id
+  }
+
+  #saveFailure(key: EvaluationKey, message: string): number {
+    const id = this.#upsert(key, 'failed', message)
+    this.opts.db
+      .prepare(
+        `UPDATE evaluations SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      )
+      .run(id)
+    return id
+  }
+
+  #save(key: EvaluationKey, result: EvalJobResult, imageIds?: Map<string, number>): number {
     const db = this.opts.db
+    let id = 0
     const insert = db.prepare(
       `INSERT OR REPLACE INTO evaluation_images (evaluation_id, image_id, ap, ap50, tp, fp, fn, miou, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     db.transaction(() => {
+      id = this.#upsert(key, 'done', null)
       db.prepare('DELETE FROM evaluation_images WHERE evaluation_id = ?').run(id)
       let summary
       let categories: unknown[]
@@ -374,5 +405,6 @@ export class EvaluationManager {
         id,
       )
     })()
+    return id
   }
 }
