@@ -149,7 +149,6 @@ async function run(argv: string[], io: CliIo): Promise<number> {
 
 export const evalCommand: CliCommand = {
   name: 'eval',
-  summary: 'COCO AP (bbox, segm) and Cityscapes mIoU/iIoU, identical to the official tools',
   usage,
   run,
 }
