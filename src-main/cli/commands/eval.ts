@@ -100,6 +100,8 @@ async function run(argv: string[], io: CliIo): Promise<number> {
           iouType: values['iou-type'] as 'bbox' | 'segm',
           groundTruth: { path: path('gt') },
           detections: { path: path('dets') },
+          // The confusion matrix is only written to --json; the printed summary has none.
+          ...(values.json === undefined ? { confusion: false as const } : {}),
         }
       : {
           kind: 'cityscapes',
