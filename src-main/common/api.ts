@@ -368,9 +368,27 @@ export const EvaluationImage = z.object({
 
 const empty = z.object({}).strict()
 
-function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
-  return { input, output, doc }
+/**
+ * Which input fields of a method name files or folders on the user's machine. The desktop host
+ * lets such a method read only what the user chose in a native picker, so every path field must
+ * be declared here (`test/unit/hosts/contract.test.ts` fails on an undeclared one).
+ */
+export interface MethodOptions {
+  paths?: readonly string[]
 }
+
+export function method<I extends z.ZodType, O extends z.ZodType>(
+  input: I,
+  output: O,
+  doc: string,
+  options: MethodOptions = {},
+) {
+  return { input, output, doc, paths: options.paths ?? [] }
+}
+
+/** What a native file picker offers; the desktop host turns it into the dialog's filters. */
+export const PickFilter = z.enum(['coco-json', 'onnx-model', 'any'])
+export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
@@ -384,6 +402,7 @@ export const contract = {
     ImportRequest,
     z.object({ jobId: z.string() }),
     'Starts an import job; progress arrives as `job:progress` events.',
+    { paths: ['annotations', 'images', 'root'] },
   ),
   'datasets:delete': method(
     z.object({ id }).strict(),
@@ -413,7 +432,13 @@ export const contract = {
   ),
   'images:get': method(z.object({ id }).strict(), ImageDetail, 'One image with its ground truth.'),
   'dialog:pick': method(
-    z.object({ mode: z.enum(['file', 'folder']), title: z.string().max(200).optional() }).strict(),
+    z
+      .object({
+        mode: z.enum(['file', 'folder']),
+        title: z.string().max(200).optional(),
+        filter: PickFilter.default('any'),
+      })
+      .strict(),
     z.object({ path: z.string().nullable() }),
     'Native file or folder picker (Electron host only).',
   ),
@@ -427,6 +452,7 @@ export const contract = {
       .strict(),
     z.object({ model: Model, existed: z.boolean() }),
     'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+    { paths: ['path'] },
   ),
   'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),
   'models:get': method(
