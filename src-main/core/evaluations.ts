@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Evaluation, EvaluationDetail } from '../common/api'
 import { AppError, toErrorShape } from '../common/errors'
-import type { CocoDataset, CocoResult, EvalJob, EvalJobResult } from './eval'
+import type { EvalJob, EvalJobResult } from './eval'
 import {
   cityscapesEvaluationRows,
   cityscapesStem,
@@ -12,7 +12,8 @@ import {
 } from './eval'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
-import { runCocoResults, writeRunLabelPngs } from './exports'
+import { writeRunLabelPngs } from './exports'
+import { runHasMasks, type StoreCocoJob } from './evaluationInputs'
 import type { Db } from './store/store'
 
 interface RunInfo {
@@ -70,7 +71,9 @@ const toEvaluation = (r: EvaluationRow): Evaluation => ({
  * the new ones. Nothing is stored until an evaluation is complete.
  */
 export class EvaluationManager {
-  constructor(private readonly opts: { db: Db; bus: EventBus }) {}
+  constructor(
+    private readonly opts: { db: Db; bus: EventBus; dataDir: string; nativeBinding?: string },
+  ) {}
 
   list(runId?: number): Evaluation[] {
     const rows = this.opts.db
@@ -145,7 +148,7 @@ export class EvaluationManager {
       throw new AppError('CONFLICT', `Run ${runId} has no finished images to evaluate.`)
     const jobs: {
       kind: Evaluation['kind']
-      job: EvalJob
+      job: EvalJob | StoreCocoJob
       cleanup?: () => void
       imageIds?: Map<string, number>
     }[] = []
@@ -154,26 +157,17 @@ export class EvaluationManager {
         throw new AppError('UNSUPPORTED', 'Label maps are evaluated against Cityscapes datasets.')
       jobs.push({ kind: 'cityscapes', ...this.#cityscapesJob(run) })
     } else {
-      const { gt, dets, hasMasks } = this.#cocoInputs(run)
-      jobs.push({
-        kind: 'coco-bbox',
-        job: {
-          kind: 'coco',
-          iouType: 'bbox',
-          groundTruth: { data: gt },
-          detections: { data: dets },
-        },
-      })
-      if (hasMasks)
-        jobs.push({
-          kind: 'coco-segm',
-          job: {
-            kind: 'coco',
-            iouType: 'segm',
-            groundTruth: { data: gt },
-            detections: { data: dets },
-          },
-        })
+      // The worker reads the ground truth and the predictions from the store itself: assembling
+      // them here would hold the thread that serves the UI for as long as the reading takes.
+      const store = {
+        kind: 'store-coco' as const,
+        dataDir: this.opts.dataDir,
+        ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
+        runId,
+      }
+      jobs.push({ kind: 'coco-bbox', job: { ...store, iouType: 'bbox' } })
+      if (runHasMasks(db, runId))
+        jobs.push({ kind: 'coco-segm', job: { ...store, iouType: 'segm' } })
     }
     const out: Evaluation[] = []
     try {
@@ -205,75 +199,6 @@ export class EvaluationManager {
       for (const j of jobs) j.cleanup?.()
     }
     return out
-  }
-
-  /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */
-  #cocoInputs(run: RunInfo): { gt: CocoDataset; dets: CocoResult[]; hasMasks: boolean } {
-    const db = this.opts.db
-    const images = db
-      .prepare(
-        `SELECT i.id, i.file_name, i.width, i.height FROM images i JOIN run_images ri ON ri.image_id = i.id
-         WHERE ri.run_id = ? AND ri.status = 'done' ORDER BY i.id`,
-      )
-      .all(run.id) as { id: number; file_name: string; width: number; height: number }[]
-    const annotations = db
-      .prepare(
-        `SELECT a.id, a.image_id, a.category_id, a.iscrowd, a.area, a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.segm_kind, a.segmentation
-         FROM annotations a JOIN run_images ri ON ri.image_id = a.image_id AND ri.run_id = ? AND ri.status = 'done'
-         WHERE a.deleted = 0`,
-      )
-      .all(run.id) as {
-      id: number
-      image_id: number
-      category_id: number
-      iscrowd: number
-      area: number
-      bbox_x: number
-      bbox_y: number
-      bbox_w: number
-      bbox_h: number
-      segm_kind: string
-      segmentation: string | null
-    }[]
-    const categories = db
-      .prepare('SELECT id, name, supercategory FROM categories WHERE dataset_id = ? ORDER BY id')
-      .all(run.dataset_id) as { id: number; name: string; supercategory: string | null }[]
-    const gt: CocoDataset = {
-      images: images.map((i) => ({
-        id: i.id,
-        file_name: i.file_name,
-        width: i.width,
-        height: i.height,
-      })),
-      annotations: annotations.map((a) => {
-        let segmentation: unknown = undefined
-        if (a.segm_kind !== 'none' && a.segmentation) {
-          const s = JSON.parse(a.segmentation) as unknown
-          segmentation = Array.isArray(s)
-            ? s
-            : {
-                size: (s as { size: [number, number] }).size,
-                counts: (s as { counts: unknown }).counts,
-              }
-        }
-        return {
-          id: a.id,
-          image_id: a.image_id,
-          category_id: a.category_id,
-          iscrowd: a.iscrowd,
-          area: a.area,
-          bbox: [a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h],
-          ...(segmentation !== undefined ? { segmentation } : {}),
-        }
-      }) as CocoDataset['annotations'],
-      categories: categories.map((c) => ({
-        id: c.id,
-        name: c.name,
-        ...(c.supercategory ? { supercategory: c.supercategory } : {}),
-      })),
-    }
-    const dets = runCocoResults(db, run.id, 'store')
-    return { gt, dets, hasMasks: dets.some((d) => 'segmentation' in d) }
   }
 
   /**

@@ -80,7 +80,12 @@ export class Studio {
       bus: this.bus,
       ...launcher,
     })
-    this.evaluations = new EvaluationManager({ db: this.db, bus: this.bus })
+    this.evaluations = new EvaluationManager({
+      db: this.db,
+      bus: this.bus,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
     this.interactive = new InteractiveInference({
       db: this.db,
       dataDir: options.dataDir,
