@@ -12,27 +12,32 @@ import {
 /**
  * Zoom and pan of one image, shared by every canvas that shows it: two to four panes given the
  * same Viewport move together. Canvases report their size; `fit` uses the smallest pane so the
- * whole image shows in each. Screen coordinates are CSS pixels from a pane's top-left corner.
+ * whole image shows in each. Until the user zooms or pans, the image stays fitted when panes
+ * resize (a pane added beside them, a window resized). Screen coordinates are CSS pixels from a
+ * pane's top-left corner.
  */
 export class Viewport {
   transform = $state.raw<ViewTransform>(identity)
   /** The content frame in image pixels (the annotations' frame). */
   content = $state.raw<Size>({ width: 0, height: 0 })
   #panes = new Map<object, Size>()
-  #fitted = false
+  #autoFit = true
 
-  /** Shows new content; it is fitted as soon as a pane knows its size. */
+  /** Shows new content, fitted (now, or as soon as a pane knows its size). */
   setContent(width: number, height: number): void {
     this.content = { width, height }
-    this.#fitted = false
-    this.#fitIfPending()
+    this.#autoFit = true
+    this.fit()
   }
 
   /** A canvas reports its size (again on every resize); returns the call that forgets it. */
   attach(pane: object, size: Size): () => void {
     this.#panes.set(pane, size)
-    this.#fitIfPending()
-    return () => this.#panes.delete(pane)
+    if (this.#autoFit) this.fit()
+    return () => {
+      this.#panes.delete(pane)
+      if (this.#autoFit) this.fit()
+    }
   }
 
   /** The smallest attached pane: what every pane can show. */
@@ -50,16 +55,18 @@ export class Viewport {
     const pane = this.paneSize
     if (pane.width <= 0 || this.content.width <= 0) return
     this.transform = fitTransform(this.content, pane)
-    this.#fitted = true
+    this.#autoFit = true
   }
 
   /** Zooms about a screen point, the pane's centre by default. */
   zoom(factor: number, cx?: number, cy?: number): void {
     const pane = this.paneSize
+    this.#autoFit = false
     this.transform = zoomAt(this.transform, factor, cx ?? pane.width / 2, cy ?? pane.height / 2)
   }
 
   pan(dx: number, dy: number): void {
+    this.#autoFit = false
     this.transform = panBy(this.transform, dx, dy)
   }
 
@@ -69,9 +76,5 @@ export class Viewport {
 
   toImage(sx: number, sy: number): [number, number] {
     return toImage(this.transform, sx, sy)
-  }
-
-  #fitIfPending(): void {
-    if (!this.#fitted) this.fit()
   }
 }
