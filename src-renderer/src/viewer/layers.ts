@@ -16,7 +16,7 @@ interface LayerBase {
   /** Stable within one canvas: keys caches and the label list. */
   id: string
   visible: boolean
-  /** 0..1: the raster's alpha, or an instance layer's mask fill. */
+  /** 0..1: the raster's alpha, or an instance layer's mask fill (its boxes stay opaque). */
   opacity: number
 }
 
