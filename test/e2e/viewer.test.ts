@@ -127,6 +127,20 @@ describe('the side-by-side viewer', () => {
     },
   )
 
+  it('opens from the Runs view with the runs picked there', { timeout: 60_000 }, async () => {
+    await page.goto(`${server.url}#/runs`)
+    await page.locator(`[data-testid="run-row"][data-run="${baseline.run.id}"]`).click()
+    await page.locator(`[data-testid="sbs-pick"][data-run="${r4.run.id}"]`).check()
+    await page.getByTestId('open-side-by-side').click()
+    await expect.poll(() => page.getByTestId('pane-canvas').count()).toBe(2)
+    expect(page.url()).toContain(`runs=${baseline.run.id},${r4.run.id}`)
+    expect(await page.getByTestId('pane').locator('header strong').allTextContents()).toEqual([
+      expect.stringMatching(`run ${baseline.run.id} · mask-rcnn-baseline`),
+      expect.stringMatching(`run ${r4.run.id} · mask-rcnn-gc-r4`),
+    ])
+    await expect.poll(() => page.getByTestId('sbs-position').textContent()).toMatch(/^1 \/ \d+$/)
+  })
+
   it(
     'shows each pane its run and, for two GC runs, the attention difference with a diverging legend',
     {
