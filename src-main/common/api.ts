@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
+import { evaluationViewMethods } from './api/evaluationViews'
 
 const id = z.number().int().positive()
 
@@ -354,6 +355,7 @@ function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, d
 }
 
 export const contract = {
+  ...evaluationViewMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(

@@ -25,6 +25,7 @@ import {
   prepareResults,
 } from './cocoData'
 import { throwIfAborted } from './errors'
+import { formatFixed, formatFixedWidth } from './pythonFormat'
 import { type Rle, boxIouAt, rleArea, rleIouWithBoxes, rleToBbox } from './rle'
 
 export const TIDE_MAIN_ERRORS = ['Cls', 'Loc', 'Both', 'Dupe', 'Bkg', 'Miss'] as const
@@ -423,4 +424,50 @@ export function evaluateTide(
   const gt = prepareGroundTruth(dataset, iouType)
   const dt = prepareResults(gt, results)
   return computeTide(gt, dt, fileImageOrder(dataset, gt), options)
+}
+
+/** tidecv `plotting.print_table`: right-aligned columns, a rule under the header row. */
+function printTable(rows: string[][], title: string): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
+  const divider = '--' + widths.map((w) => '-'.repeat(w)).join('---') + '-'
+  const thick = divider.replaceAll('-', '=')
+  const leftPad = Math.floor((divider.length - title.length) / 2)
+  const lines = [title.padStart(leftPad + title.length), thick]
+  rows.forEach((row, r) => {
+    lines.push('  ' + row.map((cell, c) => cell.padStart(widths[c]!)).join('   ') + '  ')
+    if (r === 0) lines.push(divider)
+  })
+  lines.push(thick)
+  return lines
+}
+
+/** The lines tidecv's `summarize()` prints for one run, from its AP line on, character for character. */
+export function formatTideSummary(
+  errors: TideErrors,
+  iouType: IouType,
+  posThreshold = 0.5,
+): string[] {
+  const mode = iouType === 'bbox' ? 'bbox' : 'mask'
+  return [
+    `${mode} AP @ ${Math.trunc(posThreshold * 100)}: ${formatFixed(errors.ap50, 2)}`,
+    '',
+    ...printTable(
+      [
+        ['Type', ...TIDE_MAIN_ERRORS],
+        [' dAP', ...TIDE_MAIN_ERRORS.map((type) => formatFixedWidth(errors.main[type], 6, 2))],
+      ],
+      'Main Errors',
+    ),
+    '',
+    ...printTable(
+      [
+        ['Type', ...TIDE_SPECIAL_ERRORS],
+        [
+          ' dAP',
+          ...TIDE_SPECIAL_ERRORS.map((type) => formatFixedWidth(errors.special[type], 6, 2)),
+        ],
+      ],
+      'Special Error',
+    ),
+  ]
 }

@@ -7,6 +7,7 @@ import {
   TIDE_SPECIAL_ERRORS,
   type TideErrors,
   evaluateTide,
+  formatTideSummary,
 } from '../../../src-main/core/eval/tide'
 import { fixtureDir, loadFixture } from './fixtures'
 
@@ -14,7 +15,7 @@ interface TideCase {
   name: string
   iouType: IouType
   /** `tide.evaluate(...)` then `get_all_errors()` and `run.ap`, from tidecv 1.0.1 (README.md). */
-  tidecv: TideErrors
+  tidecv: TideErrors & { summary: string[] }
 }
 
 const cases = readdirSync(join(fixtureDir, 'tide'))
@@ -44,5 +45,7 @@ describe('TIDE against tidecv', () => {
         1e-6,
       )
     }
+    // summarize() prints "-- run --" and a blank line before, and blank lines after the tables.
+    expect(formatTideSummary(errors, c.iouType)).toEqual(c.tidecv.summary.slice(2, 17))
   })
 })
