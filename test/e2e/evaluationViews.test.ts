@@ -54,9 +54,17 @@ describe('evaluation views in the browser host', () => {
       const runId = Number(await row.getAttribute('data-run'))
       await row.click()
       await page.getByTestId('evaluate').click()
-      const bboxTab = page.getByTestId('evaluation-tab').filter({ hasText: 'coco-bbox · AP' })
-      await bboxTab.waitFor({ timeout: 90_000 })
-      await bboxTab.click()
+      // Both evaluations (bbox, then segm) finished; then look at the bbox one.
+      await expect
+        .poll(() => page.getByTestId('evaluation-tab').allTextContents(), { timeout: 90_000 })
+        .toEqual(
+          expect.arrayContaining([
+            expect.stringMatching('coco-bbox · AP'),
+            expect.stringMatching('coco-segm · AP'),
+          ]),
+        )
+      await page.getByTestId('evaluation-tab').filter({ hasText: 'coco-bbox · AP' }).click()
+      await expect.poll(() => page.getByTestId('tide-bars').textContent()).toMatch(/bbox AP@50/)
 
       const evaluations = await call<{ id: number; kind: string }[]>('evaluations:list', { runId })
       const bbox = await call<EvaluationDetail>('evaluations:get', {
