@@ -124,8 +124,19 @@ describe('evaluation views in the browser host', () => {
         .evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-image-id'))))
       expect(shownIds).toEqual(expected.rows.map((r) => r.imageId).slice(0, shownIds.length))
 
+      // Another score threshold: the matrix is recomputed and says so.
+      await page.getByTestId('confusion-threshold').fill('0.9')
+      await page.getByRole('button', { name: 'Apply' }).click()
+      await expect
+        .poll(() => page.getByTestId('confusion-matrix').locator('figcaption').textContent())
+        .toMatch(/detections scoring ≥ 0\.9 /)
+      await page.getByTestId('confusion-threshold').fill('2')
+      await page.getByRole('button', { name: 'Apply' }).click()
+      await expect
+        .poll(() => page.getByTestId('evaluation-panel').textContent())
+        .toMatch(/must be a number from 0 to 1, not "2"/)
+
       // Back to every image, most false positives first; open the first and step with →.
-      await page.getByRole('button', { name: 'Clear cell filter' }).click()
       await expect.poll(() => count.textContent()).toBe('240 images')
       await page.getByTestId('sort-fp').click()
       const byFp = await call<{ rows: { imageId: number; fp: number }[] }>(
