@@ -4,7 +4,9 @@
  * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
  */
 import { z } from 'zod'
+import { method } from './api/method'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
+import { evaluationViewMethods } from './api/evaluationViews'
 
 const id = z.number().int().positive()
 
@@ -368,29 +370,12 @@ export const EvaluationImage = z.object({
 
 const empty = z.object({}).strict()
 
-/**
- * Which input fields of a method name files or folders on the user's machine. The desktop host
- * lets such a method read only what the user chose in a native picker, so every path field must
- * be declared here (`test/unit/hosts/contract.test.ts` fails on an undeclared one).
- */
-export interface MethodOptions {
-  paths?: readonly string[]
-}
-
-export function method<I extends z.ZodType, O extends z.ZodType>(
-  input: I,
-  output: O,
-  doc: string,
-  options: MethodOptions = {},
-) {
-  return { input, output, doc, paths: options.paths ?? [] }
-}
-
 /** What a native file picker offers; the desktop host turns it into the dialog's filters. */
 export const PickFilter = z.enum(['coco-json', 'onnx-model', 'any'])
 export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
+  ...evaluationViewMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(

@@ -15,6 +15,8 @@ export interface StoreCocoJob {
   nativeBinding?: string
   runId: number
   iouType: IouType
+  /** Also compute TIDE's error breakdown. */
+  errors?: boolean
 }
 
 /** Whether any prediction of the run has a mask (then it is evaluated as segm too). */
@@ -40,6 +42,7 @@ export function resolveStoreJob(job: StoreCocoJob): EvalJob {
       iouType: job.iouType,
       groundTruth: { data: gt },
       detections: { data: dets },
+      ...(job.errors ? { errors: true } : {}),
     }
   } finally {
     db.close()

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Evaluation, EvaluationDetail } from '../common/api'
 import { AppError, toErrorShape } from '../common/errors'
-import type { EvalJob, EvalJobResult } from './eval'
+import type { CocoDataset, CocoResult, EvalJob, EvalJobResult } from './eval'
 import {
   cityscapesEvaluationRows,
   cityscapesStem,
@@ -13,7 +13,7 @@ import {
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
 import { writeRunLabelPngs } from './exports'
-import { runHasMasks, type StoreCocoJob } from './evaluationInputs'
+import { cocoRunInputs, runHasMasks, type StoreCocoJob } from './evaluationInputs'
 import type { Db } from './store/store'
 
 interface RunInfo {
@@ -165,9 +165,9 @@ export class EvaluationManager {
         ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
         runId,
       }
-      jobs.push({ kind: 'coco-bbox', job: { ...store, iouType: 'bbox' } })
+      jobs.push({ kind: 'coco-bbox', job: { ...store, iouType: 'bbox', errors: true } })
       if (runHasMasks(db, runId))
-        jobs.push({ kind: 'coco-segm', job: { ...store, iouType: 'segm' } })
+        jobs.push({ kind: 'coco-segm', job: { ...store, iouType: 'segm', errors: true } })
     }
     const out: Evaluation[] = []
     try {
@@ -199,6 +199,12 @@ export class EvaluationManager {
       for (const j of jobs) j.cleanup?.()
     }
     return out
+  }
+
+  /** What a COCO evaluation of this run reads (the evaluation views recompute from it). */
+  cocoInputs(runId: number): { gt: CocoDataset; dets: CocoResult[]; gtVersion: number } {
+    const run = this.#run(runId)
+    return { ...cocoRunInputs(this.opts.db, runId), gtVersion: run.gt_version }
   }
 
   /**
@@ -286,7 +292,7 @@ export class EvaluationManager {
       let summary
       let categories: unknown[]
       if (result.kind === 'coco') {
-        const rows = cocoEvaluationRows(result.evaluation)
+        const rows = cocoEvaluationRows(result.evaluation, result.errors)
         summary = rows.summary
         categories = rows.categories
         for (const r of rows.images) {
@@ -304,6 +310,9 @@ export class EvaluationManager {
               crowd: r.crowd,
               detections: r.detections,
               scoreThreshold: r.scoreThreshold,
+              maxScore: r.maxScore,
+              confusion: r.confusionCells,
+              categories: r.categoryIds,
             }),
           )
         }

@@ -25,6 +25,7 @@ import { InteractiveInference } from './inference/interactive'
 import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
+import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 
 export interface StudioOptions {
@@ -176,6 +177,7 @@ export class Studio {
       'evaluations:get': ({ id }) => this.evaluations.get(id),
       'evaluations:images': ({ id, order, direction, offset, limit }) =>
         this.evaluations.images(id, order, direction, offset, limit),
+      ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       'dialog:pick': () => {
