@@ -4,8 +4,10 @@
  * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
  */
 import { z } from 'zod'
+import { method } from './api/method'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { compareEvents, compareMethods } from './api/compare'
+import { evaluationViewMethods } from './api/evaluationViews'
 
 const id = z.number().int().positive()
 
@@ -129,10 +131,26 @@ export const ImportRequest = z.discriminatedUnion('kind', [
 ])
 export type ImportRequest = z.input<typeof ImportRequest>
 
-export const JobState = z.enum(['running', 'done', 'cancelled', 'failed'])
+export const JobState = z.enum(['queued', 'running', 'done', 'cancelled', 'failed'])
+export type JobState = z.infer<typeof JobState>
+/**
+ * Every long task of the studio is a job of one kind: imports, inference runs, evaluations and
+ * the dataset-wide work that comes after them (analytics, comparisons, reports, maintenance).
+ */
+export const JobKind = z.enum([
+  'import',
+  'run',
+  'evaluation',
+  'attention',
+  'comparison',
+  'labels',
+  'report',
+  'maintenance',
+])
+export type JobKind = z.infer<typeof JobKind>
 export const Job = z.object({
   id: z.string(),
-  kind: z.enum(['import']),
+  kind: JobKind,
   title: z.string(),
   state: JobState,
   phase: z.string(),
@@ -146,8 +164,11 @@ export const Job = z.object({
   detail: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   warnings: z.array(z.string()),
+  /** What the job made or worked on, for the "open" links of the jobs tray. */
   datasetId: z.number().int().nullable(),
+  runId: z.number().int().nullable(),
   startedAt: z.string(),
+  finishedAt: z.string().nullable(),
 })
 export type Job = z.infer<typeof Job>
 
@@ -350,11 +371,12 @@ export const EvaluationImage = z.object({
 
 const empty = z.object({}).strict()
 
-function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
-  return { input, output, doc }
-}
+/** What a native file picker offers; the desktop host turns it into the dialog's filters. */
+export const PickFilter = z.enum(['coco-json', 'onnx-model', 'any'])
+export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
+  ...evaluationViewMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(
@@ -366,6 +388,7 @@ export const contract = {
     ImportRequest,
     z.object({ jobId: z.string() }),
     'Starts an import job; progress arrives as `job:progress` events.',
+    { paths: ['annotations', 'images', 'root'] },
   ),
   'datasets:delete': method(
     z.object({ id }).strict(),
@@ -395,7 +418,13 @@ export const contract = {
   ),
   'images:get': method(z.object({ id }).strict(), ImageDetail, 'One image with its ground truth.'),
   'dialog:pick': method(
-    z.object({ mode: z.enum(['file', 'folder']), title: z.string().max(200).optional() }).strict(),
+    z
+      .object({
+        mode: z.enum(['file', 'folder']),
+        title: z.string().max(200).optional(),
+        filter: PickFilter.default('any'),
+      })
+      .strict(),
     z.object({ path: z.string().nullable() }),
     'Native file or folder picker (Electron host only).',
   ),
@@ -409,6 +438,7 @@ export const contract = {
       .strict(),
     z.object({ model: Model, existed: z.boolean() }),
     'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+    { paths: ['path'] },
   ),
   'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),
   'models:get': method(
@@ -448,10 +478,15 @@ export const contract = {
     ImageInference.nullable(),
     'A stored result of one image.',
   ),
+  'evaluations:start': method(
+    z.object({ runId: id }).strict(),
+    z.object({ jobId: z.string() }),
+    'Starts evaluating a run against the current ground truth (COCO bbox/segm, or Cityscapes) as a job on a worker thread; progress arrives as `job:progress` events.',
+  ),
   'evaluations:run': method(
     z.object({ runId: id }).strict(),
     z.array(Evaluation),
-    'Evaluates a run against the current ground truth (COCO bbox/segm, or Cityscapes), on a worker thread.',
+    'Evaluates a run as a job (as `evaluations:start`) and answers when it has ended.',
   ),
   'evaluations:list': method(
     z.object({ runId: id.optional() }).strict(),
@@ -489,12 +524,16 @@ export type Method = keyof Contract
 export type MethodInput<M extends Method> = z.input<Contract[M]['input']>
 export type MethodOutput<M extends Method> = z.output<Contract[M]['output']>
 
-/** Events pushed from main to every renderer, on both hosts. */
+/**
+ * Events pushed from main to every renderer, on both hosts. Names follow one pattern,
+ * `<entity>:<what happened>` with the entity in the singular: `job:progress` carries every
+ * job's state (started, progress, ended), `<entity>:changed` says a list needs a refresh.
+ */
 export const eventSchemas = {
   'job:progress': Job,
-  'datasets:changed': z.object({ datasetId: z.number().int().nullable() }),
+  'dataset:changed': z.object({ datasetId: z.number().int().nullable() }),
   'run:progress': Run,
-  'models:changed': z.object({ modelId: z.number().int().nullable() }),
+  'model:changed': z.object({ modelId: z.number().int().nullable() }),
   'evaluation:changed': z.object({
     id: z.number().int(),
     runId: z.number().int(),

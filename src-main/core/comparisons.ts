@@ -22,7 +22,7 @@ import type { CompareDetails, CompareJob } from './compare/job'
 import { differencesAt } from './compare/job'
 import { runCompareInWorker } from './compare/worker'
 import { EVALUATED_LABELS } from './eval/cityscapesClasses'
-import type { EvaluationManager, RunInfo } from './evaluations'
+import type { EvaluationManager } from './evaluations'
 import type { EventBus } from './events'
 import { runCocoResults, writeRunLabelPngs } from './exports'
 import { getModel } from './models/registry'
@@ -287,7 +287,7 @@ export class ComparisonService {
       let job: CompareJob
       if (semantic) job = this.#cityscapesJob(runs, tmp, seed, resamples)
       else {
-        const { gt } = this.#evaluations.cocoInputs(runs[0] as RunInfo)
+        const { gt } = this.#evaluations.cocoInputs(runs[0]!.id)
         job = {
           kind: 'coco',
           iouType,

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
-import type { Job } from '../common/api'
+import type { Job, JobKind } from '../common/api'
 import type { ErrorShape } from '../common/errors'
-import { AppError } from '../common/errors'
+import { AppError, toErrorShape } from '../common/errors'
 import type { ParsedImportRequest } from './datasets/importer'
 import { describeImport } from './datasets/importer'
 import type { ImportOutcome, ImportProgress } from './datasets/importTypes'
@@ -10,6 +10,7 @@ import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
 import { rateTracker } from '../common/rate'
 import type { Db } from './store/store'
+import { JobStore } from './store/jobs'
 
 export type ImportWorkerMessage =
   | { type: 'progress'; progress: ImportProgress }
@@ -19,49 +20,166 @@ export type ImportWorkerMessage =
 
 export type ImportWorkerCommand = { type: 'cancel' }
 
-interface RunningJob {
-  job: Job
-  worker: Worker | null
-  rate: ReturnType<typeof rateTracker>
-  settled: Promise<Job>
+/** What a job's work sees: its cancel signal and a way to report progress and warnings. */
+export interface JobContext {
+  readonly signal: AbortSignal
+  progress(p: {
+    done: number
+    total: number | null
+    phase?: string
+    unit?: string
+    detail?: string
+  }): void
+  warn(message: string): void
+  /** Links shown with the job once known (the dataset an import made, the run evaluated). */
+  link(links: { datasetId?: number; runId?: number }): void
 }
 
-/** Long-running work of this session (imports now, more later) with progress, rate, ETA, cancel. */
+/** How a job ended when its work returned normally. */
+export interface JobOutcome {
+  detail?: string
+  warnings?: string[]
+}
+
+export interface JobSpec {
+  kind: JobKind
+  title: string
+  datasetId?: number
+  runId?: number
+  /** The work. Throwing `AppError('CANCELLED')` (or any error once cancelled) ends it cancelled. */
+  run(ctx: JobContext): Promise<JobOutcome | void>
+}
+
+/**
+ * A job whose work lives elsewhere (an inference run in its own process): the owner reports
+ * progress and the end; cancel is forwarded to it.
+ */
+export interface AttachedJob {
+  readonly job: Job
+  progress(p: Partial<Pick<Job, 'phase' | 'done' | 'total' | 'unit' | 'detail'>>): void
+  end(state: 'done' | 'cancelled' | 'failed', patch?: Partial<Job>): void
+}
+
+interface Entry {
+  job: Job
+  rate: ReturnType<typeof rateTracker>
+  cancel: () => void
+  terminate?: () => void
+  settled: Promise<Job>
+  resolve: (job: Job) => void
+  lastPhase: string
+}
+
+const now = () => new Date().toISOString()
+
+/**
+ * The studio's one job system. Every long task is a job: queued or running with progress
+ * (done/total, rate, ETA), cancellable, ending with a result or an error, persisted in the
+ * store's `jobs` table so a restart shows what happened, and published as `job:progress`
+ * events to the renderers (and the CLI's progress bar). Work runs where it belongs (worker
+ * threads, the inference process); the manager only keeps its state.
+ */
 export class JobManager {
-  #jobs = new Map<string, RunningJob>()
+  #jobs = new Map<string, Entry>()
   #seq = 0
+  #store: JobStore
 
   constructor(
     private readonly opts: { db: Db; dataDir: string; bus: EventBus; nativeBinding?: string },
-  ) {}
+  ) {
+    this.#store = new JobStore(opts.db)
+    this.#store.closeInterrupted()
+  }
 
+  /** This session's jobs and the last ones of earlier sessions, running ones first. */
   list(): Job[] {
-    return [...this.#jobs.values()]
-      .map((r) => r.job)
-      .sort(
-        (a, b) =>
-          Number(b.state === 'running') - Number(a.state === 'running') ||
-          b.startedAt.localeCompare(a.startedAt),
-      )
+    const live = [...this.#jobs.values()].map((r) => r.job)
+    const ids = new Set(live.map((j) => j.id))
+    const past = this.#store.recent(50).filter((j) => !ids.has(j.id))
+    return [...live, ...past].sort(
+      (a, b) =>
+        Number(b.state === 'running') - Number(a.state === 'running') ||
+        b.startedAt.localeCompare(a.startedAt),
+    )
   }
 
   get(id: string): Job | undefined {
-    return this.#jobs.get(id)?.job
+    return this.#jobs.get(id)?.job ?? this.#store.get(id)
   }
 
   /** Resolves when the job ends, whatever its state. */
   settled(id: string): Promise<Job> {
     const r = this.#jobs.get(id)
-    if (!r) throw new AppError('NOT_FOUND', `No job ${id}.`)
-    return r.settled
+    if (r) return r.settled
+    const past = this.#store.get(id)
+    if (past && past.state !== 'running' && past.state !== 'queued') return Promise.resolve(past)
+    throw new AppError('NOT_FOUND', `No job ${id}.`)
   }
 
-  startImport(request: ParsedImportRequest, isDemo = false): Job {
-    const id = `import-${++this.#seq}-${Date.now().toString(36)}`
+  /** Starts a job whose work is a function of this process. Returns at once. */
+  start(spec: JobSpec): Job {
+    const controller = new AbortController()
+    const handle = this.attach({
+      kind: spec.kind,
+      title: spec.title,
+      ...(spec.datasetId !== undefined ? { datasetId: spec.datasetId } : {}),
+      ...(spec.runId !== undefined ? { runId: spec.runId } : {}),
+      cancel: () => controller.abort(),
+    })
+    const job = handle.job
+    const ctx: JobContext = {
+      signal: controller.signal,
+      progress: (p) => handle.progress({ ...p, phase: p.phase ?? job.phase }),
+      warn: (message) => {
+        if (!job.warnings.includes(message)) job.warnings = [...job.warnings, message]
+      },
+      link: (links) => {
+        if (links.datasetId !== undefined) job.datasetId = links.datasetId
+        if (links.runId !== undefined) job.runId = links.runId
+      },
+    }
+    // Deferred so the caller holds the job before its first event or its end.
+    setImmediate(() => {
+      spec.run(ctx).then(
+        (outcome) =>
+          controller.signal.aborted
+            ? handle.end('cancelled', { phase: 'Cancelled' })
+            : handle.end('done', {
+                phase: 'Done',
+                ...(outcome?.detail !== undefined ? { detail: outcome.detail } : {}),
+                warnings: [...job.warnings, ...(outcome?.warnings ?? [])],
+              }),
+        (err: unknown) => {
+          const shape = toErrorShape(err)
+          if (controller.signal.aborted || shape.code === 'CANCELLED')
+            handle.end('cancelled', { phase: 'Cancelled' })
+          else
+            handle.end('failed', {
+              phase: 'Failed',
+              error: { code: shape.code, message: shape.message },
+            })
+        },
+      )
+    })
+    return job
+  }
+
+  /** Registers a job whose work runs elsewhere; the caller reports progress and the end. */
+  attach(spec: {
+    kind: JobKind
+    title: string
+    datasetId?: number
+    runId?: number
+    id?: string
+    cancel: () => void
+    /** Stops the work for good when it ignored cancel (shutdown). */
+    terminate?: () => void
+  }): AttachedJob {
+    const id = spec.id ?? `${spec.kind}-${++this.#seq}-${Date.now().toString(36)}`
     const job: Job = {
       id,
-      kind: 'import',
-      title: `Import ${describeImport(request)}`,
+      kind: spec.kind,
+      title: spec.title,
       state: 'running',
       phase: 'Starting',
       done: 0,
@@ -72,10 +190,92 @@ export class JobManager {
       detail: '',
       error: null,
       warnings: [],
-      datasetId: null,
-      startedAt: new Date().toISOString(),
+      datasetId: spec.datasetId ?? null,
+      runId: spec.runId ?? null,
+      startedAt: now(),
+      finishedAt: null,
     }
-    const worker = new Worker(builtWorkerPath('importWorker'), {
+    let resolve!: (job: Job) => void
+    const settled = new Promise<Job>((r) => (resolve = r))
+    const entry: Entry = {
+      job,
+      rate: rateTracker(),
+      cancel: spec.cancel,
+      ...(spec.terminate ? { terminate: spec.terminate } : {}),
+      settled,
+      resolve,
+      lastPhase: job.phase,
+    }
+    this.#jobs.set(id, entry)
+    this.#store.save(job)
+    this.#emit(job)
+    return {
+      job,
+      progress: (p) => {
+        if (job.state !== 'running') return
+        Object.assign(job, p)
+        Object.assign(job, entry.rate({ phase: job.phase, done: job.done, total: job.total }))
+        if (job.phase !== entry.lastPhase) {
+          entry.lastPhase = job.phase
+          this.#store.save(job)
+        }
+        this.#emit(job)
+      },
+      end: (state, patch = {}) => {
+        if (job.state !== 'running') return
+        Object.assign(job, patch, {
+          state,
+          rate: null,
+          etaSeconds: state === 'done' ? 0 : null,
+          finishedAt: now(),
+        })
+        if (state === 'done' && job.total !== null) job.done = job.total
+        try {
+          this.#store.save(job)
+        } catch {
+          // A store that cannot be written (full disk) must not lose the job's end in memory.
+        }
+        this.#emit(job)
+        resolve(job)
+      },
+    }
+  }
+
+  cancel(id: string): boolean {
+    const r = this.#jobs.get(id)
+    if (!r || r.job.state !== 'running') return false
+    r.job.phase = 'Cancelling'
+    this.#emit(r.job)
+    r.cancel()
+    return true
+  }
+
+  /** Cancels what runs and waits (a few seconds at most) for it to end. */
+  async shutdown(): Promise<void> {
+    const running = [...this.#jobs.values()].filter((r) => r.job.state === 'running')
+    for (const r of running) this.cancel(r.job.id)
+    await Promise.race([
+      Promise.all(running.map((r) => r.settled)),
+      new Promise((res) => setTimeout(res, 5000).unref()),
+    ])
+    for (const r of running) if (r.job.state === 'running') r.terminate?.()
+  }
+
+  #emit(job: Job): void {
+    this.opts.bus.emit('job:progress', { ...job })
+  }
+
+  /** An import: parsing runs in a worker thread with its own store connection. */
+  startImport(request: ParsedImportRequest, isDemo = false): Job {
+    let worker: Worker | null = null
+    let createdDataset: number | null = null
+    const handle = this.attach({
+      kind: 'import',
+      title: `Import ${describeImport(request)}`,
+      cancel: () => worker?.postMessage({ type: 'cancel' } satisfies ImportWorkerCommand),
+      terminate: () => void worker?.terminate(),
+    })
+    worker = new Worker(builtWorkerPath('importWorker'), {
       workerData: {
         dataDir: this.opts.dataDir,
         request,
@@ -83,95 +283,58 @@ export class JobManager {
         nativeBinding: this.opts.nativeBinding,
       },
     })
-    let createdDataset: number | null = null
-    let finished = false
-    const running: RunningJob = { job, worker, rate: rateTracker(), settled: Promise.resolve(job) }
-    running.settled = new Promise<Job>((resolve) => {
-      const end = (state: Job['state'], patch: Partial<Job>) => {
-        if (finished) return
-        finished = true
-        Object.assign(job, patch, { state, rate: null, etaSeconds: state === 'done' ? 0 : null })
-        running.worker = null
-        // Its work is committed (or rolled back) by now; an idle worker would keep the
-        // process alive after the studio closes.
-        void worker.terminate()
-        this.opts.bus.emit('job:progress', { ...job })
-        if (state === 'done') this.opts.bus.emit('datasets:changed', { datasetId: job.datasetId })
-        resolve(job)
+    const w = worker
+    const end: AttachedJob['end'] = (state, patch) => {
+      if (handle.job.state !== 'running') return
+      // Its work is committed (or rolled back) by now; an idle worker would keep the process
+      // alive after the studio closes.
+      void w.terminate()
+      handle.end(state, patch)
+      if (state === 'done')
+        this.opts.bus.emit('dataset:changed', { datasetId: handle.job.datasetId })
+    }
+    w.on('message', (m: ImportWorkerMessage) => {
+      switch (m.type) {
+        case 'progress':
+          handle.progress(m.progress)
+          break
+        case 'dataset':
+          createdDataset = m.datasetId
+          break
+        case 'done':
+          end('done', {
+            datasetId: m.outcome.datasetId,
+            warnings: m.outcome.warnings,
+            phase: 'Done',
+            detail: `${m.outcome.images.toLocaleString('en-US')} images, ${m.outcome.annotations.toLocaleString('en-US')} annotations`,
+          })
+          break
+        case 'error':
+          end(m.error.code === 'CANCELLED' ? 'cancelled' : 'failed', {
+            error:
+              m.error.code === 'CANCELLED'
+                ? null
+                : { code: m.error.code, message: m.error.message },
+            phase: m.error.code === 'CANCELLED' ? 'Cancelled' : 'Failed',
+          })
+          break
       }
-      worker.on('message', (m: ImportWorkerMessage) => {
-        switch (m.type) {
-          case 'progress':
-            this.#progress(running, m.progress)
-            break
-          case 'dataset':
-            createdDataset = m.datasetId
-            break
-          case 'done':
-            end('done', {
-              datasetId: m.outcome.datasetId,
-              warnings: m.outcome.warnings,
-              phase: 'Done',
-              detail: `${m.outcome.images.toLocaleString('en-US')} images, ${m.outcome.annotations.toLocaleString('en-US')} annotations`,
-            })
-            break
-          case 'error':
-            end(m.error.code === 'CANCELLED' ? 'cancelled' : 'failed', {
-              error:
-                m.error.code === 'CANCELLED'
-                  ? null
-                  : { code: m.error.code, message: m.error.message },
-              phase: m.error.code === 'CANCELLED' ? 'Cancelled' : 'Failed',
-            })
-            break
-        }
-      })
-      const crashed = (message: string) => {
-        // The worker died without cleaning up: remove what it wrote.
-        if (createdDataset !== null) {
-          try {
-            deleteDataset(this.opts.db, createdDataset)
-          } catch {
-            // Swept at next start-up instead.
-          }
-        }
-        end('failed', { error: { code: 'INTERNAL', message }, phase: 'Failed' })
-      }
-      worker.on('error', (err) => crashed(`The import stopped unexpectedly: ${err.message}`))
-      worker.on('exit', (code) => {
-        if (!finished) crashed(`The import process exited with code ${code}.`)
-      })
     })
-    this.#jobs.set(id, running)
-    this.opts.bus.emit('job:progress', { ...job })
-    return job
-  }
-
-  cancel(id: string): boolean {
-    const r = this.#jobs.get(id)
-    if (!r || r.job.state !== 'running' || !r.worker) return false
-    r.worker.postMessage({ type: 'cancel' } satisfies ImportWorkerCommand)
-    r.job.phase = 'Cancelling'
-    this.opts.bus.emit('job:progress', { ...r.job })
-    return true
-  }
-
-  async shutdown(): Promise<void> {
-    const running = [...this.#jobs.values()].filter((r) => r.worker)
-    for (const r of running) this.cancel(r.job.id)
-    await Promise.race([
-      Promise.all(running.map((r) => r.settled)),
-      new Promise((res) => setTimeout(res, 5000).unref()),
-    ])
-    for (const r of running) await r.worker?.terminate()
-  }
-
-  #progress(r: RunningJob, p: ImportProgress): void {
-    Object.assign(
-      r.job,
-      { phase: p.phase, done: p.done, total: p.total, unit: p.unit, detail: p.detail },
-      r.rate(p),
-    )
-    this.opts.bus.emit('job:progress', { ...r.job })
+    const crashed = (message: string) => {
+      // The worker died without cleaning up: remove what it wrote.
+      if (createdDataset !== null) {
+        try {
+          deleteDataset(this.opts.db, createdDataset)
+        } catch {
+          // Swept at next start-up instead.
+        }
+      }
+      end('failed', { error: { code: 'INTERNAL', message }, phase: 'Failed' })
+    }
+    w.on('error', (err) => crashed(`The import stopped unexpectedly: ${err.message}`))
+    w.on('exit', (code) => {
+      if (handle.job.state === 'running') crashed(`The import process exited with code ${code}.`)
+    })
+    return handle.job
   }
 }

@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AppInfo } from '../common/api'
+import type { AppInfo, Evaluation, Job, Run } from '../common/api'
 import { AppError } from '../common/errors'
 import { createDispatcher, type Dispatch, type Handlers } from './dispatcher'
 import { EventBus } from './events'
-import { JobManager } from './jobs'
+import { JobManager, type AttachedJob } from './jobs'
 import { MediaService } from './media'
 import { getSetting, openStore, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
@@ -26,6 +26,7 @@ import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
 import { ComparisonService, compareHandlers } from './comparisons'
+import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 
 export interface StudioOptions {
@@ -82,7 +83,12 @@ export class Studio {
       bus: this.bus,
       ...launcher,
     })
-    this.evaluations = new EvaluationManager({ db: this.db, bus: this.bus })
+    this.evaluations = new EvaluationManager({
+      db: this.db,
+      bus: this.bus,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
     this.comparisons = new ComparisonService({
       db: this.db,
       bus: this.bus,
@@ -94,6 +100,7 @@ export class Studio {
       media: this.media,
       ...launcher,
     })
+    this.#mirrorRunsAsJobs()
     this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
   }
 
@@ -121,19 +128,19 @@ export class Studio {
         const deleted = removeDataset(db, id)
         if (deleted) {
           this.media.removeDatasetCache(id)
-          this.bus.emit('datasets:changed', { datasetId: id })
+          this.bus.emit('dataset:changed', { datasetId: id })
         }
         return { deleted }
       },
       'datasets:rename': ({ id, name }) => {
         const d = renameDataset(db, id, name)
-        this.bus.emit('datasets:changed', { datasetId: id })
+        this.bus.emit('dataset:changed', { datasetId: id })
         return d
       },
       'datasets:recheckFiles': async ({ id }) => {
         const d = getDataset(db, id)
         const out = await checkImageFiles(db, id, d.imagesRoot, new AbortController().signal)
-        this.bus.emit('datasets:changed', { datasetId: id })
+        this.bus.emit('dataset:changed', { datasetId: id })
         return out
       },
       'jobs:list': () => this.jobs.list(),
@@ -145,14 +152,14 @@ export class Studio {
           ...(name ? { name } : {}),
           ...(labelMapping ? { labelMapping } : {}),
         })
-        if (!out.existed) this.bus.emit('models:changed', { modelId: out.model.id })
+        if (!out.existed) this.bus.emit('model:changed', { modelId: out.model.id })
         return out
       },
       'models:list': () => listModels(db),
       'models:get': ({ id }) => getModel(db, id),
       'models:remove': ({ id }) => {
         const removed = removeModel(db, id)
-        if (removed) this.bus.emit('models:changed', { modelId: id })
+        if (removed) this.bus.emit('model:changed', { modelId: id })
         return { removed }
       },
       'runs:start': (settings) => this.runs.start(settings),
@@ -171,11 +178,13 @@ export class Studio {
           run.executionProvider,
         )
       },
-      'evaluations:run': ({ runId }) => this.evaluations.evaluate(runId),
+      'evaluations:start': ({ runId }) => ({ jobId: this.startEvaluation(runId).job.id }),
+      'evaluations:run': ({ runId }) => this.startEvaluation(runId).evaluations,
       'evaluations:list': ({ runId }) => this.evaluations.list(runId),
       'evaluations:get': ({ id }) => this.evaluations.get(id),
       'evaluations:images': ({ id, order, direction, offset, limit }) =>
         this.evaluations.images(id, order, direction, offset, limit),
+      ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       ...compareHandlers(this.comparisons),
@@ -186,6 +195,97 @@ export class Studio {
         )
       },
     }
+  }
+
+  /**
+   * Evaluates a run as a job: progress from the evaluation worker, cancel through
+   * `jobs:cancel`, the evaluations stored only once complete. `result` holds them once done.
+   */
+  startEvaluation(runId: number): { job: Job; evaluations: Promise<Evaluation[]> } {
+    const run = this.runs.get(runId)
+    let settle!: { resolve: (e: Evaluation[]) => void; reject: (err: unknown) => void }
+    const evaluations = new Promise<Evaluation[]>((resolve, reject) => {
+      settle = { resolve, reject }
+    })
+    // Callers that only follow the job's events need not handle its rejection.
+    evaluations.catch(() => {})
+    const job = this.jobs.start({
+      kind: 'evaluation',
+      title: `Evaluate run ${runId} (${run.modelName} on ${run.datasetName})`,
+      datasetId: run.datasetId,
+      runId,
+      run: async (ctx) => {
+        ctx.progress({ done: 0, total: null, phase: 'Evaluating', unit: 'steps' })
+        let out: Evaluation[]
+        try {
+          out = await this.evaluations.evaluate(runId, {
+            signal: ctx.signal,
+            onProgress: (done, total) => ctx.progress({ done, total }),
+          })
+        } catch (err) {
+          settle.reject(err)
+          throw err
+        }
+        settle.resolve(out)
+        const failed = out.filter((e) => e.status === 'failed')
+        if (failed.length > 0)
+          throw new AppError('EVAL_FAILED', failed.map((e) => `${e.kind}: ${e.error}`).join('; '))
+        return {
+          detail: out
+            .map((e) => `${e.kind} ${((e.primaryMetric ?? 0) * 100).toFixed(1)}`)
+            .join(', '),
+        }
+      },
+    })
+    return { job, evaluations }
+  }
+
+  /**
+   * Inference runs live in the run manager (their own process, their own table); each active
+   * run is also a job, so the jobs tray, `jobs:cancel` and the job history see every long task.
+   */
+  #mirrorRunsAsJobs(): void {
+    const attached = new Map<number, AttachedJob>()
+    this.bus.subscribe((e) => {
+      if (e.name !== 'run:progress') return
+      const run = e.payload as Run
+      let handle = attached.get(run.id)
+      const active = run.status === 'running' || run.status === 'queued'
+      if (!handle) {
+        if (!active) return
+        handle = this.jobs.attach({
+          kind: 'run',
+          title: `Run ${run.modelName} on ${run.datasetName}`,
+          datasetId: run.datasetId,
+          runId: run.id,
+          cancel: () => {
+            try {
+              this.runs.cancel(run.id)
+            } catch {
+              // Deleted meanwhile: the run's own end closes the job.
+            }
+          },
+        })
+        attached.set(run.id, handle)
+      }
+      handle.progress({
+        phase: run.status === 'queued' ? 'Queued' : 'Running',
+        done: run.imagesDone + run.imagesFailed,
+        total: run.imagesTotal,
+        unit: 'images',
+        detail: run.imagesFailed > 0 ? `${run.imagesFailed} failed` : '',
+      })
+      if (!active) {
+        attached.delete(run.id)
+        if (run.status === 'done') handle.end('done', { phase: 'Done' })
+        else if (run.status === 'failed')
+          handle.end('failed', {
+            phase: 'Failed',
+            error: { code: 'INFERENCE_FAILED', message: run.error ?? 'The run failed.' },
+          })
+        else handle.end('cancelled', { phase: run.status === 'paused' ? 'Paused' : 'Cancelled' })
+      }
+    })
   }
 
   /**

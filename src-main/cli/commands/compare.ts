@@ -186,14 +186,14 @@ function parse(argv: string[]) {
 
 export const compareCommand: CliCommand = {
   name: 'compare',
-  summary: 'Compare 2-4 runs: deltas with bootstrap intervals, instances fixed and broken',
   usage,
   async run(argv, io) {
     const { request, json, dataDir } = parse(argv)
-    const db = openStore(resolveDataDir(dataDir, io.env))
+    const dir = resolveDataDir(dataDir, io.env)
+    const db = openStore(dir)
     try {
       const bus = new EventBus()
-      const evaluations = new EvaluationManager({ db, bus })
+      const evaluations = new EvaluationManager({ db, bus, dataDir: dir })
       const service = new ComparisonService({ db, bus, evaluations })
       const bar = progressReporter(io)
       const created = await service.create(request, {

@@ -8,7 +8,6 @@ import { type CliCommand, CliUsageError } from '../command'
 
 export const datasetCommand: CliCommand = {
   name: 'dataset',
-  summary: 'List imported datasets (ids and names for infer --dataset)',
   usage: `gcstudio dataset list [--json] [--data-dir DIR]`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({

@@ -7,7 +7,6 @@ import { CliUsageError, type CliCommand } from '../command'
 
 export const exportCommand: CliCommand = {
   name: 'export',
-  summary: "Write a run's predictions for the official tools (COCO results JSON, Cityscapes PNGs)",
   usage: `gcstudio export --run RUN --out PATH [--data-dir DIR]
 
   detection runs: PATH is a COCO results JSON ([{image_id, category_id, bbox, score, segmentation}],

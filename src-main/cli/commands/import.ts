@@ -11,7 +11,6 @@ import { rateTracker } from '../../common/rate'
 
 export const importCommand: CliCommand = {
   name: 'import',
-  summary: 'Import a COCO or Cityscapes dataset into the store',
   usage: `gcstudio import coco --annotations FILE --images DIR [--name NAME] [--data-dir DIR]
 gcstudio import cityscapes --root DIR [--split val] [--name NAME] [--data-dir DIR]
 

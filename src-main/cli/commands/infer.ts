@@ -27,7 +27,6 @@ export function findDatasetId(db: Db, ref: string): number {
 
 export const inferCommand: CliCommand = {
   name: 'infer',
-  summary: 'Run a model over a dataset: predictions and GC attention maps into the store',
   usage: `gcstudio infer --model M --dataset D [--ep auto|cpu|cuda|dml|coreml] [--limit N] [--no-taps] [--threads N] [--score-thr X] [--resume RUN] [--data-dir DIR]
 
   --model M     model id, name or sha256 prefix (gcstudio model list)

@@ -57,7 +57,6 @@ export function printCard(io: CliIo, name: string, card: ModelCard): void {
 
 export const modelCommand: CliCommand = {
   name: 'model',
-  summary: 'Import an ONNX model or mmdeploy folder, inspect its graph and GC blocks, list models',
   usage: `gcstudio model inspect PATH [--json]       the model card from the graph: format, opset, params, FLOPs, GC blocks
 gcstudio model add PATH [--name NAME] [--labels index|index-from-1|category-id|train-id] [--data-dir DIR]
 gcstudio model list [--data-dir DIR]

@@ -9,7 +9,6 @@ import { type CliCommand, CliUsageError } from '../command'
 
 export const runCommand: CliCommand = {
   name: 'run',
-  summary: 'List stored runs (ids for compare, eval --run, export)',
   usage: `gcstudio run list [--json] [--data-dir DIR]`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({

@@ -4,12 +4,9 @@
  * give them (AP 0.404, not 40.4); views and the CLI print points.
  */
 import { z } from 'zod'
+import { method } from './method'
 
 const id = z.number().int().positive()
-
-function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
-  return { input, output, doc }
-}
 
 export const CompareIouType = z.enum(['bbox', 'segm'])
 export type CompareIouType = z.infer<typeof CompareIouType>
