@@ -138,6 +138,8 @@ describe('comparing runs in the browser host', () => {
       )
       await pane.waitFor({ timeout: 15_000 })
       expect(await pane.getByTestId('fixed-outline').count()).toBe(fixed)
+      // The synced side-by-side viewer opens on the same image, one pane per run.
+      await page.getByTestId('compare-panes').waitFor({ timeout: 15_000 })
     },
   )
 })
