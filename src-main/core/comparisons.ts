@@ -30,6 +30,7 @@ import { builtWorkerPath } from './paths'
 import { type ComparisonRow, ComparisonStore } from './store/comparisons'
 import type { Db } from './store/store'
 import type { Handlers } from './dispatcher'
+import type { JobManager } from './jobs'
 
 interface RunFacts {
   id: number
@@ -595,9 +596,14 @@ export class ComparisonService {
   }
 }
 
-/** The contract's `compare:*` methods over one service. */
+/**
+ * The contract's `compare:*` methods. Creating a comparison is a job ('comparison': progress in the
+ * jobs tray, cancel through `jobs:cancel`); the method resolves with the stored comparison once
+ * the job is done, or rejects with the reason it was refused or failed.
+ */
 export function compareHandlers(
   service: ComparisonService,
+  jobs: JobManager,
 ): Pick<
   Handlers,
   | 'compare:create'
@@ -608,7 +614,27 @@ export function compareHandlers(
   | 'compare:imageInstances'
 > {
   return {
-    'compare:create': (input) => service.create(input),
+    'compare:create': (input) =>
+      new Promise<Comparison>((resolve, reject) => {
+        jobs.start({
+          kind: 'comparison',
+          title: `Compare runs ${input.runIds.join(', ')}`,
+          run: async (ctx) => {
+            ctx.progress({ done: 0, total: null, phase: 'Checking and evaluating runs', unit: '' })
+            try {
+              const c = await service.create(input, {
+                signal: ctx.signal,
+                onProgress: (done, total, phase) => ctx.progress({ done, total, phase }),
+              })
+              resolve(c)
+              return { detail: c.title }
+            } catch (err) {
+              reject(err)
+              throw err
+            }
+          },
+        })
+      }),
     'compare:list': () => service.list(),
     'compare:get': ({ id }) => service.get(id),
     'compare:delete': ({ id }) => ({ deleted: service.delete(id) }),

@@ -187,7 +187,7 @@ export class Studio {
       ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
-      ...compareHandlers(this.comparisons),
+      ...compareHandlers(this.comparisons, this.jobs),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

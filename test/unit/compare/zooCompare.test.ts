@@ -116,6 +116,9 @@ describe('comparing the demo zoo', () => {
       expect(s.runs.map((r) => r.gcLabel)).toEqual(['none', 'r16', 'r4'])
       expect(s.runs.every((r) => r.forwardMs! > 0)).toBe(true)
       expect(detail.problems).toEqual([])
+      // It ran as a job of the job system (progress in the tray, cancellable).
+      const jobs = await call<{ kind: string; state: string }[]>('jobs:list', {})
+      expect(jobs.filter((j) => j.kind === 'comparison').map((j) => j.state)).toContain('done')
     },
   )
 
