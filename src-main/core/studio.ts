@@ -110,7 +110,8 @@ export class Studio {
         categories: getCategories(db, id),
       }),
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
-      'datasets:delete': ({ id }) => {
+      'datasets:delete': async ({ id }) => {
+        await this.runs.stop({ datasetId: id })
         const deleted = removeDataset(db, id)
         if (deleted) {
           this.media.removeDatasetCache(id)
@@ -143,7 +144,8 @@ export class Studio {
       },
       'models:list': () => listModels(db),
       'models:get': ({ id }) => getModel(db, id),
-      'models:remove': ({ id }) => {
+      'models:remove': async ({ id }) => {
+        await this.runs.stop({ modelId: id })
         const removed = removeModel(db, id)
         if (removed) this.bus.emit('models:changed', { modelId: id })
         return { removed }
@@ -153,7 +155,7 @@ export class Studio {
       'runs:get': ({ id }) => this.runs.get(id),
       'runs:cancel': ({ id }) => this.runs.cancel(id),
       'runs:resume': ({ id }) => this.runs.resume(id),
-      'runs:delete': ({ id }) => ({ deleted: this.runs.delete(id) }),
+      'runs:delete': async ({ id }) => ({ deleted: await this.runs.delete(id) }),
       'runs:imageResult': ({ runId, imageId }) => {
         const run = this.runs.get(runId)
         return storedInference(

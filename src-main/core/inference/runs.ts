@@ -79,7 +79,12 @@ export function tappedModelPath(
  */
 export class RunManager {
   #queue: number[] = []
-  #active: { runId: number; engine: InferenceEngine | null; cancel: boolean } | null = null
+  #active: {
+    runId: number
+    engine: InferenceEngine | null
+    cancel: boolean
+    finished: Promise<void>
+  } | null = null
   #live = new Map<number, { rate: number | null; etaSeconds: number | null }>()
   #idle: Promise<void> = Promise.resolve()
 
@@ -166,7 +171,9 @@ export class RunManager {
   }
 
   #emit(id: number): void {
-    this.opts.bus.emit('run:progress', this.get(id))
+    // A run deleted meanwhile has nothing left to report.
+    const exists = this.opts.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id)
+    if (exists) this.opts.bus.emit('run:progress', this.get(id))
   }
 
   start(input: RunSettings & { ep: Settings['ep']; taps: boolean; threads: number }): Run {
@@ -220,10 +227,36 @@ export class RunManager {
     return this.get(id)
   }
 
-  delete(id: number): boolean {
-    if (this.#active?.runId === id) this.cancel(id)
-    this.#queue = this.#queue.filter((q) => q !== id)
+  /**
+   * Deletes a run; one in progress is cancelled first and deleted once its process has let go
+   * (deleting the row under a running run left its last write and event without a run).
+   */
+  async delete(id: number): Promise<boolean> {
+    await this.stop({ runId: id })
     return this.opts.db.prepare('DELETE FROM runs WHERE id = ?').run(id).changes > 0
+  }
+
+  /**
+   * Cancels the queued and running runs of a run, model or dataset, and resolves when none of
+   * them is running any more: what must happen before their rows can be deleted.
+   */
+  async stop(which: { runId?: number; modelId?: number; datasetId?: number }): Promise<void> {
+    const matches = (id: number) => {
+      if (which.runId !== undefined) return id === which.runId
+      const row = this.opts.db
+        .prepare('SELECT model_id, dataset_id FROM runs WHERE id = ?')
+        .get(id) as { model_id: number; dataset_id: number } | undefined
+      return (
+        row !== undefined &&
+        (row.model_id === which.modelId || row.dataset_id === which.datasetId)
+      )
+    }
+    for (const id of this.#queue.filter(matches)) this.cancel(id)
+    const active = this.#active
+    if (active && matches(active.runId)) {
+      this.cancel(active.runId)
+      await active.finished
+    }
   }
 
   /** Resolves when nothing is running or queued. */
@@ -240,13 +273,24 @@ export class RunManager {
   async #drain(): Promise<void> {
     while (this.#queue.length) {
       const id = this.#queue.shift()!
-      await this.#execute(id)
+      try {
+        await this.#execute(id)
+      } catch {
+        // #execute records its own failures on the run; what is left (the run deleted, the
+        // store closed under it) has no run to report to, and must not end the process.
+      }
     }
   }
 
   async #execute(id: number): Promise<void> {
     const db = this.opts.db
-    const active = { runId: id, engine: null as InferenceEngine | null, cancel: false }
+    let finish = () => {}
+    const active = {
+      runId: id,
+      engine: null as InferenceEngine | null,
+      cancel: false,
+      finished: new Promise<void>((resolve) => (finish = resolve)),
+    }
     this.#active = active
     const rate = rateTracker()
     db.prepare(
@@ -258,7 +302,10 @@ export class RunManager {
     const writer = this.#writer(
       id,
       () => {
-        const r = this.#row(id)
+        const r = this.opts.db
+          .prepare('SELECT images_done, images_failed, images_total FROM runs WHERE id = ?')
+          .get(id) as Pick<RunRow, 'images_done' | 'images_failed' | 'images_total'> | undefined
+        if (!r) return
         this.#live.set(
           id,
           rate({ phase: 'run', done: r.images_done + r.images_failed, total: r.images_total }),
@@ -408,7 +455,11 @@ export class RunManager {
     } finally {
       this.#active = null
       this.#live.delete(id)
-      this.#emit(id)
+      try {
+        this.#emit(id)
+      } finally {
+        finish()
+      }
     }
   }
 
