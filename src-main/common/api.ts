@@ -247,6 +247,8 @@ export const Run = z.object({
   meanInferenceMs: z.number().nullable(),
   gcBlocks: z.number().int(),
   error: z.string().nullable(),
+  /** Why images failed: each distinct reason with its image count, commonest first (top 5). */
+  failures: z.array(z.object({ message: z.string(), images: z.number().int() })),
   notes: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),

@@ -111,6 +111,7 @@ Ctrl-C stops the run; finished images are kept and --resume continues it.`,
         `Run ${r.id} ${r.status}: ${r.imagesDone} images done, ${r.imagesFailed} failed, on ${r.executionProvider ?? '?'}` +
           `${r.rate ? `, ${r.rate.toFixed(2)} images/s` : ''}${r.meanInferenceMs ? `, ${r.meanInferenceMs.toFixed(1)} ms per forward pass` : ''}.\n`,
       )
+      for (const f of r.failures) io.stdout.write(`failed: ${f.images} x ${f.message}\n`)
       if (r.notes) io.stdout.write(`note: ${r.notes}\n`)
       if (r.error) io.stderr.write(`error: ${r.error}\n`)
       if (r.status === 'cancelled')

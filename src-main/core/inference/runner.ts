@@ -21,6 +21,20 @@ import {
 
 const requireCjs = createRequire(import.meta.url)
 
+/**
+ * The torchvision exporter's known failure on an image with no detections: a node over the
+ * per-detection tensors (a flatten, a reduction) that onnxruntime refuses because their first
+ * dimension is 0 ("Input shape:{0,4}", "Can't reduce on dim with value of 0"). Only that is
+ * an empty result; any other error is a failure of the image.
+ */
+export function isEmptyDetectionsQuirk(message: string): boolean {
+  return (
+    /while running \w+ node/.test(message) &&
+    (/[Ii]nput[ _]shape:\s*\{0[,}]/.test(message) ||
+      /Can't reduce on dim with value of 0/.test(message))
+  )
+}
+
 export interface DecodedImage {
   rgb: Uint8Array
   width: number
@@ -168,15 +182,15 @@ export class ModelRunner {
       outputs = (await this.session.run(feeds)) as unknown as Record<string, OutTensor>
     } catch (err) {
       const message = (err as Error).message
-      if (this.config.format.startsWith('torchvision')) {
-        // torchvision exports can fail inside their postprocessing when nothing is detected
-        // (pytorch/vision#2251): that is an empty result, not a crashed run.
+      if (this.config.format.startsWith('torchvision') && isEmptyDetectionsQuirk(message)) {
+        // torchvision's exported postprocessing fails on an empty detection list
+        // (pytorch/vision#2251): that one failure is an empty result, not a crashed image.
         outputs = {}
-        note = `no detections (the exported graph raised: ${message.split('\n')[0]})`
+        note = `no detections (the exported graph fails on an empty detection list: ${message.split('\n')[0]!.slice(0, 160)})`
       } else {
         throw new AppError(
           'INFERENCE_FAILED',
-          `onnxruntime failed on a ${dims.join('x')} input: ${message.split('\n')[0]}`,
+          `onnxruntime failed on a ${dims.join('x')} input: ${message.replace(/\s+/g, ' ').trim()}`,
         )
       }
     }

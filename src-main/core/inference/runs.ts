@@ -150,11 +150,22 @@ export class RunManager {
       meanInferenceMs: stats.inf,
       gcBlocks: card.gcBlocks.length,
       error: row.error,
+      failures: row.images_failed > 0 ? this.#failures(row.id) : [],
       notes: row.notes,
       createdAt: row.created_at,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
     }
+  }
+
+  /** Why a run's images failed: each distinct message with its image count, commonest first. */
+  #failures(id: number): { message: string; images: number }[] {
+    return this.opts.db
+      .prepare(
+        `SELECT error AS message, count(*) AS images FROM run_images WHERE run_id = ? AND status = 'error'
+         GROUP BY error ORDER BY images DESC, message LIMIT 5`,
+      )
+      .all(id) as { message: string; images: number }[]
   }
 
   get(id: number): Run {
@@ -197,10 +208,11 @@ export class RunManager {
     return this.get(id)
   }
 
+  /** Continues a run: the images not done yet, the failed ones included, are (re)tried. */
   resume(id: number): Run {
     const row = this.#row(id)
     if (row.status === 'running' || row.status === 'queued') return this.get(id)
-    if (row.status === 'done' && row.images_done + row.images_failed >= row.images_total) {
+    if (row.status === 'done' && row.images_done >= row.images_total) {
       throw new AppError('CONFLICT', `Run ${id} is complete; start a new run to recompute it.`)
     }
     this.opts.db
@@ -247,8 +259,7 @@ export class RunManager {
         .prepare('SELECT model_id, dataset_id FROM runs WHERE id = ?')
         .get(id) as { model_id: number; dataset_id: number } | undefined
       return (
-        row !== undefined &&
-        (row.model_id === which.modelId || row.dataset_id === which.datasetId)
+        row !== undefined && (row.model_id === which.modelId || row.dataset_id === which.datasetId)
       )
     }
     for (const id of this.#queue.filter(matches)) this.cancel(id)
@@ -356,8 +367,9 @@ export class RunManager {
         this.#emit(id)
         const pending = db
           .prepare(
-            `SELECT i.id, i.file_name, i.width, i.height, i.missing, i.probe FROM images i
-             WHERE i.dataset_id = @d AND i.id NOT IN (SELECT image_id FROM run_images WHERE run_id = @r)
+            `SELECT i.id, i.file_name, i.width, i.height, i.probe FROM images i
+             WHERE i.dataset_id = @d
+               AND i.id NOT IN (SELECT image_id FROM run_images WHERE run_id = @r AND status = 'done')
                AND i.id IN (SELECT id FROM images WHERE dataset_id = @d ORDER BY id LIMIT @limit)
              ORDER BY i.id`,
           )
@@ -366,13 +378,13 @@ export class RunManager {
           file_name: string
           width: number
           height: number
-          missing: number
           probe: string | null
         }[]
         const items: InferItem[] = []
         for (const p of pending) {
           const file = path.resolve(dataset.imagesRoot, p.file_name)
-          if (p.missing || !isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
+          // The file decides, not the import's flag: a file copied in since is run.
+          if (!isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
             writer.error(p.id, `The image file ${p.file_name} is missing.`)
             continue
           }
@@ -428,6 +440,17 @@ export class RunManager {
         engine.dispose()
       }
       writer.flush()
+      const counts = db
+        .prepare('SELECT images_done, images_failed FROM runs WHERE id = ?')
+        .get(id) as { images_done: number; images_failed: number }
+      if (!active.cancel && counts.images_done === 0 && counts.images_failed > 0) {
+        // Nothing was computed: that is a failed run, whatever the per-image errors were.
+        const why = this.#failures(id)[0]!
+        throw new AppError(
+          'INFERENCE_FAILED',
+          `All ${counts.images_failed} images failed${why.images < counts.images_failed ? `; ${why.images} of them` : ''}: ${why.message}`,
+        )
+      }
       if (unmapped > 0)
         notes.push(
           `${unmapped} predictions had labels with no dataset category and were dropped: was the model exported for another class list?`,

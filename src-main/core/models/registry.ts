@@ -124,8 +124,10 @@ function defaultConfig(format: ModelFormat, card: ModelCard, mm: MmdeployInfo | 
   let labelMapping: LabelMapping
   let scoreThreshold = 0.05
   if (format.startsWith('torchvision')) {
+    // An export without dynamic axes takes only the size it was traced at: images are
+    // resized to it (boxes come back in that frame and are scaled back).
     preprocess = {
-      resize: { mode: 'none', scale: [1, 1] },
+      resize: staticHw ? { mode: 'fixed', scale: staticHw } : { mode: 'none', scale: [1, 1] },
       mean: [0, 0, 0],
       std: [1, 1, 1],
       padDivisor: 0,
@@ -134,7 +136,9 @@ function defaultConfig(format: ModelFormat, card: ModelCard, mm: MmdeployInfo | 
     }
     labelMapping = 'category-id'
     sources.push(
-      'torchvision export: resize and normalisation inside the graph; labels are category ids',
+      staticHw
+        ? `torchvision export with its input fixed at ${staticHw[0]}x${staticHw[1]}: images are resized to it; normalisation inside the graph; labels are category ids`
+        : 'torchvision export: resize and normalisation inside the graph; labels are category ids',
     )
   } else {
     const seg = format.startsWith('mmseg')
