@@ -195,6 +195,8 @@ export const ModelCard = z.object({
   flopsInput: z.tuple([z.number(), z.number()]),
   gcBlocks: z.array(GcBlockInfo),
   gcRatioLabel: z.string().nullable(),
+  /** Classes the model predicts, when its graph says (absent on cards made before it was read). */
+  classCount: z.number().int().nullable().optional(),
 })
 
 export const Model = z.object({

@@ -50,7 +50,12 @@ export class InteractiveInference {
         taps: tapped?.taps ?? null,
         ep: 'auto',
         threads: 0,
-        labelTable: buildLabelTable(model.config, getCategories(db, dataset.id), dataset.kind),
+        labelTable: buildLabelTable(
+          model.config,
+          getCategories(db, dataset.id),
+          dataset.kind,
+          model.card.classCount ?? null,
+        ),
       })
       this.#warm = { key, engine, ep: ready.ep }
     }

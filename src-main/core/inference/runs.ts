@@ -192,7 +192,12 @@ export class RunManager {
     const dataset = getDataset(this.opts.db, input.datasetId)
     // A model made for another class list (or another dataset kind) is refused here, with
     // the reason, rather than queued to fail later.
-    buildLabelTable(model.config, getCategories(this.opts.db, dataset.id), dataset.kind)
+    buildLabelTable(
+      model.config,
+      getCategories(this.opts.db, dataset.id),
+      dataset.kind,
+      model.card.classCount ?? null,
+    )
     const settings: Settings = {
       ...input,
       scoreThreshold: input.scoreThreshold ?? model.config.scoreThreshold,
@@ -339,7 +344,12 @@ export class RunManager {
       const model = getModel(db, row.model_id)
       verifyModelFile(db, model)
       const dataset = getDataset(db, row.dataset_id)
-      const labelTable = buildLabelTable(model.config, getCategories(db, dataset.id), dataset.kind)
+      const labelTable = buildLabelTable(
+        model.config,
+        getCategories(db, dataset.id),
+        dataset.kind,
+        model.card.classCount ?? null,
+      )
       let modelPath = model.path
       let taps: BlockTaps[] | null = null
       if (settings.taps && model.card.gcBlocks.length > 0)

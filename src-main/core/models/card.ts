@@ -10,6 +10,7 @@ import {
   type NodeProto,
 } from './onnx'
 import { propagateSpatial, stageOf } from './spatial'
+import { classCountOf } from './classes'
 import { AppError } from '../../common/errors'
 
 export interface GcBlockCard {
@@ -45,6 +46,8 @@ export interface ModelCard {
   gcBlocks: GcBlockCard[]
   /** "r16", "r4", "r4/r16 mixed" or null without GC blocks. */
   gcRatioLabel: string | null
+  /** Classes the model predicts (background not counted), when the graph says. */
+  classCount?: number | null
 }
 
 /** The input a card measures FLOPs at: the graph's static size, else `fallback` (H, W). */
@@ -176,6 +179,7 @@ export function buildCard(
       ratios.length === 0
         ? null
         : ratios.map((r) => `r${r}`).join('/') + (ratios.length > 1 ? ' mixed' : ''),
+    classCount: format ? classCountOf(g, format) : null,
   }
   return { card, blocks }
 }

@@ -3,8 +3,13 @@ import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
 import type { Model, Run } from '../../../src-main/common/api'
-import { makeCocoFixture, tempDir, type CocoFixture } from '../../helpers/fixtures'
-import { torchvisionDetector, writeModel } from '../../helpers/onnxGraphs'
+import {
+  makeCityscapesFixture,
+  makeCocoFixture,
+  tempDir,
+  type CocoFixture,
+} from '../../helpers/fixtures'
+import { mmsegModel, torchvisionDetector, writeModel } from '../../helpers/onnxGraphs'
 
 let studio: Studio
 let fx: CocoFixture
@@ -131,5 +136,69 @@ describe('resume', () => {
     expect(predictions(run.id, 'not-copied-yet.jpg')).toEqual(predictions(run.id, 'b.jpg'))
     // Now it is complete.
     await expect(call<Run>('runs:resume', { id: run.id })).rejects.toThrow(/is complete/)
+  })
+})
+
+describe('class counts', () => {
+  async function importCityscapes(): Promise<number> {
+    const cs = await makeCityscapesFixture()
+    const job = studio.jobs.startImport({ kind: 'cityscapes', root: cs.root, split: 'val' })
+    return (await studio.jobs.settled(job.id)).datasetId!
+  }
+
+  it('reads the class count from the graph: the zoo detectors have 5, the segmenters 19', async () => {
+    const zoo = path.join(import.meta.dirname, '../../../models')
+    const count = async (dir: string) => (await addModel(path.join(zoo, dir))).card.classCount
+    expect(await count('mask-rcnn-gc-r4')).toBe(5)
+    expect(await count('mask-rcnn-gc-r4-torchvision')).toBe(5)
+    expect(await count('gc-head')).toBe(19)
+    expect(await count('gc-head-logits')).toBe(19)
+  })
+
+  it('refuses segmenters with 5 or 40 classes on Cityscapes, for a run and for "Run this image"; 19 classes run', async () => {
+    const cs = await importCityscapes()
+    const image = (
+      studio.db.prepare('SELECT id FROM images WHERE dataset_id = ? LIMIT 1').get(cs) as {
+        id: number
+      }
+    ).id
+    const dir = tempDir()
+    for (const [classes, argmax] of [
+      [40, false],
+      [5, true],
+    ] as const) {
+      const model = await addModel(
+        writeModel(dir, `seg${classes}.onnx`, mmsegModel({ classes, cls: 3, argmax })),
+      )
+      expect(model.card.classCount).toBe(classes)
+      const why = new RegExp(
+        `CONFLICT: The model predicts ${classes} classes but Cityscapes has 19 train ids \\(road, sidewalk, building … bicycle\\)`,
+      )
+      await expect(call<Run>('runs:start', { modelId: model.id, datasetId: cs })).rejects.toThrow(
+        why,
+      )
+      await expect(
+        call('inference:image', { modelId: model.id, imageId: image, taps: false }),
+      ).rejects.toThrow(why)
+    }
+    expect(studio.db.prepare('SELECT count(*) AS n FROM runs').get()).toEqual({ n: 0 })
+    const ok = await addModel(writeModel(dir, 'seg19.onnx', mmsegModel({ classes: 19, cls: 10 })))
+    const run = await finished(
+      (await call<Run>('runs:start', { modelId: ok.id, datasetId: cs })).id,
+    )
+    expect([run.status, run.imagesDone]).toEqual(['done', 2])
+  })
+
+  it('refuses a 5-class detector on Cityscapes, naming its 8 instance classes', async () => {
+    const cs = await importCityscapes()
+    const model = await addModel(
+      writeModel(tempDir(), 'det.onnx', torchvisionDetector({ classes: 6 }), {
+        labelMapping: 'index-from-1',
+      }),
+    )
+    expect(model.card.classCount).toBe(5)
+    await expect(call<Run>('runs:start', { modelId: model.id, datasetId: cs })).rejects.toThrow(
+      /The model predicts 5 classes but the dataset has 8 instance classes \(person, rider, car, truck, bus, train, motorcycle, bicycle\)/,
+    )
   })
 })
