@@ -146,6 +146,7 @@ export class Studio {
       'models:get': ({ id }) => getModel(db, id),
       'models:remove': async ({ id }) => {
         await this.runs.stop({ modelId: id })
+        this.interactive.pool.forget(id)
         const removed = removeModel(db, id)
         if (removed) this.bus.emit('models:changed', { modelId: id })
         return { removed }
