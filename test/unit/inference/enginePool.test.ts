@@ -55,7 +55,7 @@ describe('engine pool', () => {
       return {
         ...ch,
         onMessage: (cb) =>
-          inner((m) => (m.type === 'result' ? setTimeout(() => cb(m), 400) : cb(m))),
+          inner((m) => (m.type === 'ready' ? cb(m) : setTimeout(() => cb(m), 400))),
       }
     }
     studio = open(slow)
