@@ -4,6 +4,7 @@
  * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
  */
 import { z } from 'zod'
+import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 
 const id = z.number().int().positive()
@@ -358,6 +359,7 @@ function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, d
 }
 
 export const contract = {
+  ...modelsMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(
@@ -410,8 +412,8 @@ export const contract = {
         labelMapping: LabelMapping.optional(),
       })
       .strict(),
-    z.object({ model: Model, existed: z.boolean() }),
-    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+    z.object({ model: Model, existed: z.boolean(), sidecarChanges: z.array(z.string()) }),
+    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model, with what its sidecar now says differently (models:update applies it).',
   ),
   'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),
   'models:get': method(

@@ -26,6 +26,8 @@ import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { addModelInWorker } from './models/workerClient'
+import { modelHandlers } from './models/handlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -134,8 +136,9 @@ export class Studio {
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'images:query': (q) => queryImages(db, q),
       'images:get': ({ id }) => getImage(db, id),
-      'models:add': ({ path, name, labelMapping }) => {
-        const out = addModel(db, path, {
+      ...modelHandlers(this),
+      'models:add': async ({ path, name, labelMapping }) => {
+        const out = await addModelInWorker(db, path, {
           ...(name ? { name } : {}),
           ...(labelMapping ? { labelMapping } : {}),
         })

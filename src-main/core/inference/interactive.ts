@@ -8,7 +8,7 @@ import type { Db } from '../store/store'
 import { InferenceEngine, forkLauncher, type EngineInit, type ProcessLauncher } from './engine'
 import { buildLabelTable } from './labels'
 import { inferenceFromItem } from './results'
-import { tappedModelPath } from './runs'
+import { tappedModelInWorker } from '../models/workerClient'
 import type { ExecutionProvider, ItemResult } from './protocol'
 
 interface Warm {
@@ -64,20 +64,19 @@ export class EnginePool {
     key: string,
     modelId: number,
     bytes: number,
-    init: () => EngineInit,
+    init: () => Promise<EngineInit>,
     use: (engine: InferenceEngine, ep: ExecutionProvider) => Promise<T>,
   ): Promise<T> {
     let w = this.#warm.get(key)
     if (!w || !w.engine.alive) {
       if (w) this.#drop(w, 'The inference process for this model stopped.')
-      const config = init()
       this.#makeRoom(bytes)
       const engine = new InferenceEngine(this.opts.launcher ?? forkLauncher)
       const entry: Warm = {
         key,
         modelId,
         engine,
-        ready: engine.init(config),
+        ready: init().then((config) => engine.init(config)),
         bytes,
         lastUsed: Date.now(),
         inFlight: 0,
@@ -203,8 +202,8 @@ export class InteractiveInference {
       key,
       model.id,
       fileSize.file_size * SESSION_OVERHEAD,
-      () => {
-        const tapped = useTaps ? tappedModelPath(this.opts.dataDir, model) : null
+      async () => {
+        const tapped = useTaps ? await tappedModelInWorker(this.opts.dataDir, model) : null
         return {
           modelPath: tapped?.file ?? model.path,
           config: model.config,

@@ -8,12 +8,12 @@ import { getCategories, getDataset } from '../datasets/queries'
 import type { ImageProbe } from '../datasets/imageProbe'
 import { isInside } from '../paths'
 import { getModel, verifyModelFile, type ModelRecord } from '../models/registry'
-import { findGcBlocks } from '../models/gcBlocks'
-import { decodeModel, Graph } from '../models/onnx'
-import { tapModel, type BlockTaps } from '../models/taps'
+import { cachedTappedCopy, type BlockTaps } from '../models/taps'
+import { tappedModelInWorker } from '../models/workerClient'
 import { storeIoError, type Db } from '../store/store'
 import { InferenceEngine, type ProcessLauncher, forkLauncher } from './engine'
 import { buildLabelTable } from './labels'
+import { cachedDoctorReport, requireProvider } from './doctor'
 import type { InferItem, ItemResult } from './protocol'
 
 type Settings = Run['settings']
@@ -53,23 +53,12 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Where the tapped copy of a model lives: one per source sha256, made once. */
+/** Where the tapped copy of a model lives: one per source sha256, made once (synchronously). */
 export function tappedModelPath(
   dataDir: string,
   m: ModelRecord,
 ): { file: string; taps: BlockTaps[] } {
-  const bytes = fs.readFileSync(m.path)
-  const model = decodeModel(bytes, m.path)
-  const blocks = findGcBlocks(new Graph(model.graph))
-  const file = path.join(dataDir, 'models', `${m.sha256}.tapped.onnx`)
-  const { bytes: tapped, taps } = tapModel(bytes, model, blocks)
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    const tmp = `${file}.${process.pid}.tmp`
-    fs.writeFileSync(tmp, tapped)
-    fs.renameSync(tmp, file)
-  }
-  return { file, taps }
+  return cachedTappedCopy(dataDir, m.sha256, m.path)
 }
 
 /**
@@ -198,6 +187,9 @@ export class RunManager {
       dataset.kind,
       model.card.classCount ?? null,
     )
+    // An explicit provider this install cannot load is refused now, with the reason and the
+    // fix, instead of a run that fails later or silently runs on the CPU.
+    if (input.ep !== 'auto') requireProvider(input.ep, cachedDoctorReport())
     const settings: Settings = {
       ...input,
       scoreThreshold: input.scoreThreshold ?? model.config.scoreThreshold,
@@ -353,7 +345,7 @@ export class RunManager {
       let modelPath = model.path
       let taps: BlockTaps[] | null = null
       if (settings.taps && model.card.gcBlocks.length > 0)
-        ({ file: modelPath, taps } = tappedModelPath(this.opts.dataDir, model))
+        ({ file: modelPath, taps } = await tappedModelInWorker(this.opts.dataDir, model))
       if (model.card.gcBlocks.length === 0)
         notes.push('No GC blocks in this model: no attention maps.')
       const engine = new InferenceEngine(
@@ -374,6 +366,8 @@ export class RunManager {
           labelTable,
         })
         db.prepare('UPDATE runs SET execution_provider = ? WHERE id = ?').run(ready.ep, id)
+        if (settings.ep === 'auto' && ready.ep === 'cpu')
+          notes.push(`Ran on the CPU: ${cachedDoctorReport().autoReason}.`)
         this.#emit(id)
         const pending = db
           .prepare(
