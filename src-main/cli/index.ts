@@ -10,6 +10,7 @@ import { inferCommand } from './commands/infer'
 import { evalCommand } from './commands/eval'
 import { exportCommand } from './commands/export'
 import { doctorCommand, setupGpuCommand } from './commands/doctor'
+import { datasetCommand } from './commands/dataset'
 
 const commands: CliCommand[] = [
   serveCommand,
@@ -18,6 +19,7 @@ const commands: CliCommand[] = [
   inferCommand,
   evalCommand,
   exportCommand,
+  datasetCommand,
   doctorCommand,
   setupGpuCommand,
 ]

@@ -10,8 +10,7 @@ import {
 } from '../../core/models/registry'
 import { readModelFile } from '../../core/models/onnx'
 import { isMmdeployFolder, readMmdeployFolder } from '../../core/models/mmdeploy'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
+import { openCliStore } from '../dataDir'
 import { CliUsageError, type CliCommand, type CliIo } from '../command'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -85,6 +84,7 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
         labels: { type: 'string' },
         update: { type: 'boolean', default: false },
         'data-dir': { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
       },
       strict: true,
     })
@@ -106,7 +106,9 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
       else printCard(io, file, card)
       return 0
     }
-    const db = openStore(resolveDataDir(values['data-dir'], io.env))
+    if (sub !== 'add' && sub !== 'list')
+      throw new CliUsageError(sub ? `Unknown model command "${sub}".` : 'Say inspect, add or list.')
+    const { db } = await openCliStore(values['data-dir'], io, { noDemo: values['no-demo'] })
     try {
       if (sub === 'add') {
         const target = positionals[0]

@@ -14,6 +14,7 @@ import { taskOf, type ModelFormat } from './formats'
 import { isMmdeployFolder, readMmdeployFolder, type MmdeployInfo } from './mmdeploy'
 import { decodeModel } from './onnx'
 import { readJsonFile } from '../jsonFile'
+import { matchByName } from '../names'
 
 export interface ModelRecord {
   id: number
@@ -448,22 +449,25 @@ export function listModels(db: Db): ModelRecord[] {
   return (db.prepare('SELECT * FROM models ORDER BY id DESC').all() as ModelRow[]).map(toRecord)
 }
 
+/** The model a user named: id, name, name without its " (GC r4)" tail, unique prefix, or sha256 prefix. */
 export function findModel(db: Db, ref: string): ModelRecord {
-  const byId = /^\d+$/.test(ref)
-    ? (db.prepare('SELECT id FROM models WHERE id = ?').get(Number(ref)) as
-        { id: number } | undefined)
-    : undefined
-  const row =
-    byId ??
-    (db
-      .prepare('SELECT id FROM models WHERE name = ? OR sha256 LIKE ? ORDER BY id DESC')
-      .get(ref, `${ref}%`) as { id: number } | undefined)
-  if (!row)
-    throw new AppError(
-      'NOT_FOUND',
-      `No model "${ref}" (give its id, name or sha256 prefix; \`gcstudio model list\` shows them).`,
-    )
-  return getModel(db, row.id)
+  const rows = db.prepare('SELECT id, name, sha256 FROM models').all() as {
+    id: number
+    name: string
+    sha256: string
+  }[]
+  const found = matchByName(rows, ref)
+  if ('match' in found) return getModel(db, found.match.id)
+  if (found.candidates.length === 0 && /^[0-9a-f]{6,64}$/i.test(ref)) {
+    const bySha = rows.filter((r) => r.sha256.startsWith(ref.toLowerCase()))
+    if (bySha.length === 1) return getModel(db, bySha[0]!.id)
+  }
+  throw new AppError(
+    'NOT_FOUND',
+    found.candidates.length
+      ? `"${ref}" matches ${found.candidates.length} models: ${found.candidates.map((c) => `${c.id} "${c.name}"`).join(', ')}. Give its id or its full name.`
+      : `No model "${ref}" (give its id, name or sha256 prefix; \`gcstudio model list\` shows them).`,
+  )
 }
 
 /**
