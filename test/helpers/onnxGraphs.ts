@@ -93,6 +93,8 @@ export function torchvisionDetector(opts: {
   label?: number
   /** Classifier logits K (background included), so the card can count the classes. */
   classes?: number
+  /** A weight of this many float32 zeros the graph sums (a large model for the benchmarks). */
+  padFloats?: number
 }): Uint8Array {
   const [h, w] = opts.fixedSize ?? ['height', 'width']
   const box = opts.box ?? [8, 8, 40, 40]
@@ -114,8 +116,20 @@ export function torchvisionDetector(opts: {
     node('Gemm', ['feat', 'cls_w'], ['cls_logits']),
     node('Softmax', ['cls_logits'], ['cls_prob'], [int('axis', -1)]),
     node('ReduceMax', ['cls_prob'], ['cls_max'], [int('keepdims', 0)]),
-    node('Mul', ['mean', 'cls_max'], ['touch']),
+    node('Mul', ['mean', 'cls_max'], ['touch_a']),
   ]
+  if (opts.padFloats) {
+    init.push({
+      name: 'pad',
+      dims: [opts.padFloats],
+      data_type: TensorType.FLOAT,
+      raw_data: new Uint8Array(opts.padFloats * 4),
+    })
+    nodes.push(
+      node('ReduceSum', ['pad'], ['pad_sum'], [int('keepdims', 0)]),
+      node('Add', ['touch_a', 'pad_sum'], ['touch']),
+    )
+  } else nodes.push(node('Identity', ['touch_a'], ['touch']))
   if (opts.quirk) {
     init.push(
       floats('half', [], [opts.quirkBelow ?? 0.5]),
