@@ -1,6 +1,5 @@
 import { AppError } from '../../common/errors'
 import { encodeMask, rleToString } from '../eval/rle'
-import type { ModelFormat } from '../models/formats'
 import { pasteMask } from './maskPaste'
 import type { Geometry } from './preprocess'
 
@@ -23,7 +22,6 @@ export interface Detection {
 }
 
 export interface AdapterOptions {
-  format: ModelFormat
   scoreThreshold: number
   maskThreshold: number
   /** Model label -> dataset category id. */
@@ -183,12 +181,12 @@ export function adaptTorchvision(
  * mmseg output at the input resolution -> train ids at image resolution (nearest), the
  * padded/resized frame mapped back through the geometry. Logits are argmaxed first.
  */
-export function adaptSegmentation(output: OutTensor, g: Geometry, format: ModelFormat): Uint8Array {
+export function adaptSegmentation(output: OutTensor, g: Geometry, logits: boolean): Uint8Array {
   const dims = output.dims
   let ids: Uint8Array
   let ih: number
   let iw: number
-  if (format === 'mmseg-logits') {
+  if (logits) {
     const [, k, h, w] = dims as [number, number, number, number]
     ih = h
     iw = w

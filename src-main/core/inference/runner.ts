@@ -7,7 +7,8 @@ import { AppError } from '../../common/errors'
 import type { ModelConfig } from '../../common/models'
 import type { BlockTaps } from '../models/taps'
 import { probeImageFile } from '../datasets/imageProbe'
-import { adaptMmdeploy, adaptSegmentation, adaptTorchvision, type OutTensor } from './adapters'
+import type { OutTensor } from './adapters'
+import { formatSpec, type ModelFormatSpec } from '../models/formats'
 import { toFloat16 } from './float16'
 import { geometry, resizeBilinearRgb, toTensor, type Geometry } from './preprocess'
 import {
@@ -20,20 +21,6 @@ import {
 } from './protocol'
 
 const requireCjs = createRequire(import.meta.url)
-
-/**
- * The torchvision exporter's known failure on an image with no detections: a node over the
- * per-detection tensors (a flatten, a reduction) that onnxruntime refuses because their first
- * dimension is 0 ("Input shape:{0,4}", "Can't reduce on dim with value of 0"). Only that is
- * an empty result; any other error is a failure of the image.
- */
-export function isEmptyDetectionsQuirk(message: string): boolean {
-  return (
-    /while running \w+ node/.test(message) &&
-    (/[Ii]nput[ _]shape:\s*\{0[,}]/.test(message) ||
-      /Can't reduce on dim with value of 0/.test(message))
-  )
-}
 
 export interface DecodedImage {
   rgb: Uint8Array
@@ -101,6 +88,8 @@ function platformEps(tried: string[]): ExecutionProvider[] {
  * Used inside the inference process (and directly by tests).
  */
 export class ModelRunner {
+  private readonly format: ModelFormatSpec
+
   private constructor(
     readonly session: ort.InferenceSession,
     readonly ep: ExecutionProvider,
@@ -108,7 +97,9 @@ export class ModelRunner {
     private readonly config: ModelConfig,
     private readonly taps: BlockTaps[] | null,
     private readonly labelTable: (number | null)[],
-  ) {}
+  ) {
+    this.format = formatSpec(config.format)
+  }
 
   static async create(
     model: string | Uint8Array,
@@ -182,9 +173,9 @@ export class ModelRunner {
       outputs = (await this.session.run(feeds)) as unknown as Record<string, OutTensor>
     } catch (err) {
       const message = (err as Error).message
-      if (this.config.format.startsWith('torchvision') && isEmptyDetectionsQuirk(message)) {
-        // torchvision's exported postprocessing fails on an empty detection list
-        // (pytorch/vision#2251): that one failure is an empty result, not a crashed image.
+      if (this.format.emptyResultFailure?.(message)) {
+        // The exporter's known failure on an image with nothing detected (torchvision's
+        // postprocessing on an empty detection list): an empty result, not a failed image.
         outputs = {}
         note = `no detections (the exported graph fails on an empty detection list: ${message.split('\n')[0]!.slice(0, 160)})`
       } else {
@@ -198,27 +189,25 @@ export class ModelRunner {
     const labelToCategory = (label: number) =>
       label >= 0 && label < this.labelTable.length ? (this.labelTable[label] ?? null) : null
     const adapterOptions = {
-      format: this.config.format,
       scoreThreshold: this.config.scoreThreshold,
       maskThreshold: this.config.maskThreshold,
       labelToCategory,
     }
     let detections = null
     let encoding: Promise<Buffer> | null = null
-    if (this.config.task === 'semantic_segmentation') {
-      const out = outputs[this.session.outputNames.find((n) => !this.isTap(n))!]
-      if (!out) throw new AppError('INFERENCE_FAILED', 'The segmentation model returned no output.')
-      const ids = adaptSegmentation(out, g, this.config.format)
-      for (let i = 0; i < ids.length; i++) ids[i] = labelToCategory(ids[i]!) ?? 0
-      encoding = sharp(ids, { raw: { width: g.width, height: g.height, channels: 1 } })
-        .toColourspace('b-w')
-        .png({ compressionLevel: 6 })
-        .toBuffer()
-    } else if (this.config.format.startsWith('mmdeploy')) {
-      detections = adaptMmdeploy(outputs, g, adapterOptions)
-    } else {
-      detections = note ? [] : adaptTorchvision(outputs, g, adapterOptions)
-    }
+    if (!note) {
+      const primary = outputs[this.session.outputNames.find((n) => !this.isTap(n))!]
+      const adapted = this.format.adapt(outputs, primary, g, adapterOptions)
+      detections = adapted.detections
+      if (adapted.labels) {
+        const ids = adapted.labels
+        for (let i = 0; i < ids.length; i++) ids[i] = labelToCategory(ids[i]!) ?? 0
+        encoding = sharp(ids, { raw: { width: g.width, height: g.height, channels: 1 } })
+          .toColourspace('b-w')
+          .png({ compressionLevel: 6 })
+          .toBuffer()
+      }
+    } else detections = []
     const attention = this.taps && !note ? this.collectTaps(outputs) : null
     const t3 = performance.now()
     const result = (semanticPng: Uint8Array | null, encodeMs: number): ItemResult => ({

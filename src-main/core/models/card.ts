@@ -1,5 +1,5 @@
 import { findGcBlocks, type GcBlock } from './gcBlocks'
-import { detectFormat, tensorInfo, type ModelFormat, type TensorInfo } from './formats'
+import { detectFormat, formatSpec, tensorInfo, type ModelFormat, type TensorInfo } from './formats'
 import {
   floatTypes,
   Graph,
@@ -10,7 +10,6 @@ import {
   type NodeProto,
 } from './onnx'
 import { propagateSpatial, stageOf } from './spatial'
-import { classCountOf } from './classes'
 import { AppError } from '../../common/errors'
 
 export interface GcBlockCard {
@@ -179,7 +178,7 @@ export function buildCard(
       ratios.length === 0
         ? null
         : ratios.map((r) => `r${r}`).join('/') + (ratios.length > 1 ? ' mixed' : ''),
-    classCount: format ? classCountOf(g, format) : null,
+    classCount: format ? formatSpec(format).classCount(g) : null,
   }
   return { card, blocks }
 }

@@ -1,4 +1,3 @@
-import type { ModelFormat } from './formats'
 import { Graph, attrInt, tensorDims, type NodeProto } from './onnx'
 
 /** Ops a class axis passes through unchanged between the classifier and the output. */
@@ -41,36 +40,36 @@ function outFeatures(c: { node: NodeProto; weight: number[] }): number | null {
 }
 
 /**
- * How many classes a model predicts, read from its graph where that is unambiguous: a
- * segmenter's logits channels (the output's static channel axis, or the last convolution before
- * its ArgMax); a two-stage detector's box classifier (the Gemm under the class Softmax, whose
- * outputs count the background too, in mmdet and torchvision alike). null when the graph does
- * not say (the check then relies on class names, when the model has them).
+ * A segmenter's class count: the output's static channel axis (logits), or the channels of the
+ * decode head's last convolution before its ArgMax. null when the graph does not say.
  */
-export function classCountOf(g: Graph, format: ModelFormat): number | null {
-  if (format === 'mmseg-logits' || format === 'mmseg-argmax') {
-    const out = g.proto.output[0]
-    const dims = out?.type?.tensor_type?.shape?.dim
-    const k = dims?.[1]?.dim_value
-    if (format === 'mmseg-logits' && dims?.length === 4 && k !== undefined && Number(k) > 1)
-      return Number(k)
-    let t = out?.name ?? ''
-    // Down to the ArgMax, if any, then to the decode head's last convolution.
-    for (let hops = 0; hops < 8; hops++) {
-      const p = g.producer.get(t)
-      if (!p) return null
-      if (p.op_type === 'ArgMax') {
-        t = p.input[0]!
-        break
-      }
-      if (!passThrough.has(p.op_type)) break
+export function segmenterClassCount(g: Graph, logits: boolean): number | null {
+  const out = g.proto.output[0]
+  const dims = out?.type?.tensor_type?.shape?.dim
+  const k = dims?.[1]?.dim_value
+  if (logits && dims?.length === 4 && k !== undefined && Number(k) > 1) return Number(k)
+  let t = out?.name ?? ''
+  // Down to the ArgMax, if any, then to the decode head's last convolution.
+  for (let hops = 0; hops < 8; hops++) {
+    const p = g.producer.get(t)
+    if (!p) return null
+    if (p.op_type === 'ArgMax') {
       t = p.input[0]!
+      break
     }
-    const c = classifierAbove(g, t)
-    return c?.node.op_type === 'Conv' ? outFeatures(c) : null
+    if (!passThrough.has(p.op_type)) break
+    t = p.input[0]!
   }
-  // Detectors: the last Softmax fed by a dense layer (GC blocks' softmaxes sit on a 1-channel
-  // convolution and are not classifiers).
+  const c = classifierAbove(g, t)
+  return c?.node.op_type === 'Conv' ? outFeatures(c) : null
+}
+
+/**
+ * A two-stage detector's class count: the box classifier under its class Softmax (a Gemm or
+ * MatMul; its outputs count the background too, in mmdet and torchvision alike). GC blocks'
+ * softmaxes sit on a 1-channel convolution and are not classifiers.
+ */
+export function detectorClassCount(g: Graph): number | null {
   let found: number | null = null
   for (const n of g.proto.node) {
     if (n.op_type !== 'Softmax') continue

@@ -10,7 +10,7 @@ import {
 } from '../../common/models'
 import type { Db } from '../store/store'
 import { buildCard, type ModelCard } from './card'
-import { taskOf, type ModelFormat } from './formats'
+import { formatSpec, type ModelFormat } from './formats'
 import { isMmdeployFolder, readMmdeployFolder, type MmdeployInfo } from './mmdeploy'
 import { decodeModel } from './onnx'
 import { readJsonFile } from '../jsonFile'
@@ -29,11 +29,6 @@ export interface ModelRecord {
   config: ModelConfig
   card: ModelCard
   createdAt: string
-}
-
-const imagenet = {
-  mean: [123.675, 116.28, 103.53] as [number, number, number],
-  std: [58.395, 57.12, 57.375] as [number, number, number],
 }
 
 export function sha256File(file: string): string {
@@ -141,77 +136,24 @@ function fileSidecar(
 }
 
 function defaultConfig(format: ModelFormat, card: ModelCard, mm: MmdeployInfo | null): ModelConfig {
-  const sources: string[] = []
   const input = card.inputs[0]!
   const shape = input.shape ?? []
   const staticHw =
     typeof shape[shape.length - 2] === 'number' && typeof shape[shape.length - 1] === 'number'
       ? ([shape[shape.length - 1] as number, shape[shape.length - 2] as number] as [number, number])
       : null
-  let preprocess: PreprocessSpec
-  let labelMapping: LabelMapping
-  let scoreThreshold = 0.05
-  if (format.startsWith('torchvision')) {
-    // An export without dynamic axes takes only the size it was traced at: images are
-    // resized to it (boxes come back in that frame and are scaled back).
-    preprocess = {
-      resize: staticHw ? { mode: 'fixed', scale: staticHw } : { mode: 'none', scale: [1, 1] },
-      mean: [0, 0, 0],
-      std: [1, 1, 1],
-      padDivisor: 0,
-      unitRange: true,
-      channelOrder: 'rgb',
-    }
-    labelMapping = 'category-id'
-    sources.push(
-      staticHw
-        ? `torchvision export with its input fixed at ${staticHw[0]}x${staticHw[1]}: images are resized to it; normalisation inside the graph; labels are category ids`
-        : 'torchvision export: resize and normalisation inside the graph; labels are category ids',
-    )
-  } else {
-    const seg = format.startsWith('mmseg')
-    const resize: PreprocessSpec['resize'] = mm?.resize
-      ? { mode: mm.resize.keepRatio ? 'keep_ratio' : 'fixed', scale: mm.resize.size }
-      : staticHw
-        ? { mode: 'fixed', scale: staticHw }
-        : seg
-          ? { mode: 'keep_ratio', scale: [2048, 1024] }
-          : { mode: 'keep_ratio', scale: [1333, 800] }
-    preprocess = {
-      resize,
-      mean: mm?.mean ?? imagenet.mean,
-      std: mm?.std ?? imagenet.std,
-      padDivisor: mm ? mm.padDivisor : seg ? 0 : 32,
-      unitRange: false,
-      channelOrder: mm && !mm.toRgb ? 'bgr' : 'rgb',
-      ...(staticHw && resize.mode === 'keep_ratio' ? { padTo: staticHw } : {}),
-    }
-    sources.push(
-      mm
-        ? 'preprocessing from mmdeploy pipeline.json'
-        : staticHw
-          ? `input fixed at ${staticHw[0]}x${staticHw[1]} by the graph`
-          : `mm${seg ? 'seg' : 'det'} defaults (keep-ratio ${resize.scale.join('x')}, ImageNet mean/std${seg ? '' : ', pad to 32'})`,
-    )
-    labelMapping = seg ? 'train-id' : 'index'
-    sources.push(
-      seg
-        ? 'labels are train ids (mmseg)'
-        : 'labels index the dataset categories in id order (mmdet)',
-    )
-    if (mm?.scoreThreshold !== null && mm?.scoreThreshold !== undefined)
-      scoreThreshold = mm.scoreThreshold
-  }
+  const spec = formatSpec(format)
+  const d = spec.defaults({ mmdeploy: mm, staticHw })
   return {
     format,
-    task: taskOf(format),
+    task: spec.task,
     inputName: mm?.inputName ?? input.name,
     inputRank: shape.length === 3 ? 3 : 4,
-    preprocess,
-    scoreThreshold,
+    preprocess: d.preprocess,
+    scoreThreshold: d.scoreThreshold,
     maskThreshold: mm?.maskThreshold ?? 0.5,
-    labelMapping,
-    sources,
+    labelMapping: d.labelMapping,
+    sources: d.sources,
   }
 }
 
