@@ -49,9 +49,7 @@ function int64s(name: string, dims: number[], values: number[]): TensorProto {
   }
 }
 
-const ints = (name: string, values: number[]): AttributeProto => ({ name, type: 7, ints: values })
 const int = (name: string, value: number): AttributeProto => ({ name, type: 2, i: value })
-const float = (name: string, value: number): AttributeProto => ({ name, type: 1, f: value })
 
 const node = (
   op_type: string,
@@ -209,5 +207,3 @@ export function writeModel(dir: string, name: string, bytes: Uint8Array, sidecar
   if (sidecar) fs.writeFileSync(file.replace(/\.onnx$/, '.gcstudio.json'), JSON.stringify(sidecar))
   return file
 }
-
-export { float }

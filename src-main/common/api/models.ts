@@ -21,7 +21,11 @@ export const DoctorReport = z.object({
   onnxruntime: z.object({ version: z.string().nullable(), binDir: z.string().nullable() }),
   providers: z.array(ProviderStatus),
   devices: z.array(
-    z.object({ kind: z.enum(['nvidia', 'directml', 'coreml']), present: z.boolean(), detail: z.string() }),
+    z.object({
+      kind: z.enum(['nvidia', 'directml', 'coreml']),
+      present: z.boolean(),
+      detail: z.string(),
+    }),
   ),
   /** What `auto` would run on, and why not a GPU when it is the CPU. */
   autoProvider: z.string(),

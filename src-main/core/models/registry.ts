@@ -2,12 +2,7 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../../common/errors'
-import {
-  ModelConfig,
-  ModelSidecar,
-  type LabelMapping,
-  type PreprocessSpec,
-} from '../../common/models'
+import { ModelConfig, ModelSidecar, type LabelMapping } from '../../common/models'
 import type { Db } from '../store/store'
 import { buildCard, type ModelCard } from './card'
 import { formatSpec, type ModelFormat } from './formats'
