@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
 import type { Model } from '../../../src-main/common/api'
 import { main } from '../../../src-main/cli/index'
+import { cachedTappedCopy } from '../../../src-main/core/models/taps'
 import { tempDir } from '../../helpers/fixtures'
 import { torchvisionDetector, writeModel } from '../../helpers/onnxGraphs'
 
@@ -116,5 +117,21 @@ describe('the same ONNX with a new sidecar', () => {
     studio = Studio.open({ dataDir, host: 'browser' })
     const m = await dispatch('models:get', { id: 1 })
     expect(m.ok && (m.value as Model).config.classNames).toEqual(['a', 'b'])
+  })
+})
+
+describe('the tapped copy', () => {
+  it('is built once per sha256 and then read from the cache, never decoded again', async () => {
+    const src = path.join(import.meta.dirname, '../../fixtures/onnx/mmdeploy_det/end2end.onnx')
+    const cacheDir = tempDir()
+    const first = cachedTappedCopy(cacheDir, 'abc123', src)
+    expect(first.taps.map((t) => t.block)).toEqual([0, 1])
+    expect(fs.readdirSync(path.join(cacheDir, 'models')).sort()).toEqual([
+      'abc123.tapped.onnx',
+      'abc123.taps.json',
+    ])
+    // The source is not even opened the second time.
+    const again = cachedTappedCopy(cacheDir, 'abc123', '/nonexistent/model.onnx')
+    expect(again).toEqual(first)
   })
 })
