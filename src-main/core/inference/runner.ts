@@ -61,9 +61,12 @@ function cudaInstalled(): boolean {
     process.platform,
     process.arch,
   )
-  return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) =>
-    fs.existsSync(path.join(bin, f)),
-  )
+  // On Linux the CUDA provider also needs the shared provider bridge beside it.
+  return process.platform === 'win32'
+    ? fs.existsSync(path.join(bin, 'onnxruntime_providers_cuda.dll'))
+    : ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'].every((f) =>
+        fs.existsSync(path.join(bin, f)),
+      )
 }
 
 function platformEps(tried: string[]): ExecutionProvider[] {
