@@ -48,6 +48,22 @@ const commands: CommandEntry[] = [
       "Write a run's predictions for the official tools (COCO results JSON, Cityscapes PNGs)",
     load: async () => (await import('./commands/export')).exportCommand,
   },
+  {
+    name: 'doctor',
+    summary: 'What this install can run models on: onnxruntime, execution providers, GPUs',
+    load: async () => (await import('./commands/doctor')).doctorCommand,
+  },
+  {
+    name: 'setup-gpu',
+    summary:
+      "Install onnxruntime-node's CUDA 12 provider (runs its own installer; needs the internet)",
+    load: async () => (await import('./commands/doctor')).setupGpuCommand,
+  },
+  {
+    name: 'dataset',
+    summary: 'List the datasets in the store (ids and names for --dataset)',
+    load: async () => (await import('./commands/dataset')).datasetCommand,
+  },
 ]
 
 function help(): string {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { method } from './api/method'
+import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { evaluationViewMethods } from './api/evaluationViews'
 
@@ -216,6 +217,8 @@ export const ModelCard = z.object({
   flopsInput: z.tuple([z.number(), z.number()]),
   gcBlocks: z.array(GcBlockInfo),
   gcRatioLabel: z.string().nullable(),
+  /** Classes the model predicts, when its graph says (absent on cards made before it was read). */
+  classCount: z.number().int().nullable().optional(),
 })
 
 export const Model = z.object({
@@ -268,6 +271,8 @@ export const Run = z.object({
   meanInferenceMs: z.number().nullable(),
   gcBlocks: z.number().int(),
   error: z.string().nullable(),
+  /** Why images failed: each distinct reason with its image count, commonest first (top 5). */
+  failures: z.array(z.object({ message: z.string(), images: z.number().int() })),
   notes: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -376,6 +381,7 @@ export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
   ...evaluationViewMethods,
+  ...modelsMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(
@@ -435,8 +441,8 @@ export const contract = {
         labelMapping: LabelMapping.optional(),
       })
       .strict(),
-    z.object({ model: Model, existed: z.boolean() }),
-    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+    z.object({ model: Model, existed: z.boolean(), sidecarChanges: z.array(z.string()) }),
+    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model, with what its sidecar now says differently (models:update applies it).',
     { paths: ['path'] },
   ),
   'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),

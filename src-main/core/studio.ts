@@ -27,6 +27,8 @@ import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
 import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { addModelInWorker } from './models/workerClient'
+import { modelHandlers } from './models/handlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -117,7 +119,8 @@ export class Studio {
         categories: getCategories(db, id),
       }),
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
-      'datasets:delete': ({ id }) => {
+      'datasets:delete': async ({ id }) => {
+        await this.runs.stop({ datasetId: id })
         const deleted = removeDataset(db, id)
         if (deleted) {
           this.media.removeDatasetCache(id)
@@ -140,8 +143,9 @@ export class Studio {
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'images:query': (q) => queryImages(db, q),
       'images:get': ({ id }) => getImage(db, id),
-      'models:add': ({ path, name, labelMapping }) => {
-        const out = addModel(db, path, {
+      ...modelHandlers(this),
+      'models:add': async ({ path, name, labelMapping }) => {
+        const out = await addModelInWorker(db, path, {
           ...(name ? { name } : {}),
           ...(labelMapping ? { labelMapping } : {}),
         })
@@ -150,7 +154,9 @@ export class Studio {
       },
       'models:list': () => listModels(db),
       'models:get': ({ id }) => getModel(db, id),
-      'models:remove': ({ id }) => {
+      'models:remove': async ({ id }) => {
+        await this.runs.stop({ modelId: id })
+        this.interactive.pool.forget(id)
         const removed = removeModel(db, id)
         if (removed) this.bus.emit('model:changed', { modelId: id })
         return { removed }
@@ -160,7 +166,7 @@ export class Studio {
       'runs:get': ({ id }) => this.runs.get(id),
       'runs:cancel': ({ id }) => this.runs.cancel(id),
       'runs:resume': ({ id }) => this.runs.resume(id),
-      'runs:delete': ({ id }) => ({ deleted: this.runs.delete(id) }),
+      'runs:delete': async ({ id }) => ({ deleted: await this.runs.delete(id) }),
       'runs:imageResult': ({ runId, imageId }) => {
         const run = this.runs.get(runId)
         return storedInference(
