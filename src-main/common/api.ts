@@ -174,7 +174,8 @@ export type Job = z.infer<typeof Job>
 
 export const AppInfo = z.object({
   version: z.string(),
-  host: z.enum(['electron', 'browser']),
+  /** Which host built this studio (the CLI builds one too, over the same services). */
+  host: z.enum(['electron', 'browser', 'cli']),
   dataDir: z.string(),
   schemaVersion: z.number().int(),
   /** Native file/folder pickers exist only in the Electron host; the browser host takes typed paths. */
