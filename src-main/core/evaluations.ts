@@ -14,6 +14,7 @@ import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
 import { runCocoResults, writeRunLabelPngs } from './exports'
 import type { Db } from './store/store'
+import { labelEditStore } from './store/labelEdits'
 
 interface RunInfo {
   id: number
@@ -292,8 +293,17 @@ export class EvaluationManager {
         )
         .all(run.id) as { id: number; semantic_path: string; instance_path: string | null }[]
       const byId = new Map(gt.map((g) => [g.id, g]))
+      const labelEdits = labelEditStore(db)
       for (const [stem, id] of imageIds) {
         const g = byId.get(id)!
+        // Edited label maps (label editing) are scored in place of the files they replace.
+        const edited = labelEdits.currentMapEdit(id)?.after_map ?? null
+        if (edited !== null) {
+          const m = labelEdits.labelMap(edited)!
+          fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_labelIds.png`), m.label_png)
+          fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_instanceIds.png`), m.instance_png)
+          continue
+        }
         fs.symlinkSync(
           path.resolve(run.source, g.semantic_path),
           path.join(gtDir, `${stem}_gtFine_labelIds.png`),

@@ -26,6 +26,7 @@ import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { labelsHandlers } from './labels/handlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -171,6 +172,7 @@ export class Studio {
         this.evaluations.images(id, order, direction, offset, limit),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
+      ...labelsHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',
