@@ -30,6 +30,7 @@ export const LabelChange = z.discriminatedUnion('op', [
       op: z.literal('create'),
       categoryId: z.number().int(),
       iscrowd: z.boolean().default(false),
+      /** Required without a mask; with an RLE mask it is kept (a detector's box); polygons use their bounds. */
       bbox: Box.optional(),
       segmentation: Segmentation.optional(),
     })

@@ -183,7 +183,10 @@ export function shapeFromApi(
     } catch (err) {
       throw new AppError('INVALID_INPUT', `The mask's run lengths are wrong: ${(err as Error).message}.`)
     }
-    return rleShape(rle, image)
+    const shape = rleShape(rle, image)
+    // A detector's box around its mask (an accepted prediction) is kept as the label's box, so
+    // box and mask evaluation both see what was accepted; otherwise the box is the mask's.
+    return bbox ? { ...shape, bbox: boxShape(bbox, image).bbox } : shape
   }
   if (!bbox)
     throw new AppError('INVALID_INPUT', 'An annotation without a mask needs a box [x, y, w, h].')

@@ -47,7 +47,12 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
         .filter((p) => p.score >= minScore)
         .map((p) =>
           p.mask
-            ? { op: 'create', categoryId: p.categoryId, segmentation: { kind: 'rle', ...p.mask } }
+            ? {
+                op: 'create',
+                categoryId: p.categoryId,
+                bbox: p.bbox,
+                segmentation: { kind: 'rle', ...p.mask },
+              }
             : { op: 'create', categoryId: p.categoryId, bbox: p.bbox },
         )
       if (changes.length === 0)

@@ -15,6 +15,7 @@ export function predictionChange(p: PredictionRow, height: number, width: number
     return {
       op: 'create',
       categoryId: p.category_id,
+      bbox: [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h],
       segmentation: { kind: 'rle', size: [height, width], counts: Array.from(rle.counts) },
     }
   }
