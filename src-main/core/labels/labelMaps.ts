@@ -95,18 +95,12 @@ async function decodeInstances(png: Buffer): Promise<{ data: Uint16Array; width:
 }
 
 export async function encodeMaps(m: LabelMapPixels): Promise<{ label: Buffer; instance: Buffer }> {
-  const label = await sharp(Buffer.from(m.labels.buffer, m.labels.byteOffset, m.labels.length), {
-    raw: { width: m.width, height: m.height, channels: 1 },
-  })
-    .png({ compressionLevel: 6 })
-    .toBuffer()
-  const instance = await sharp(
-    Buffer.from(m.instances.buffer, m.instances.byteOffset, m.instances.byteLength),
-    { raw: { width: m.width, height: m.height, channels: 1, premultiplied: false } },
-  )
-    .toColourspace('grey16')
-    .png({ compressionLevel: 6 })
-    .toBuffer()
+  // Typed arrays tell sharp their sample depth: 8-bit label ids, 16-bit instance ids.
+  const raw = { width: m.width, height: m.height, channels: 1 as const }
+  const [label, instance] = await Promise.all([
+    sharp(m.labels, { raw }).toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer(),
+    sharp(m.instances, { raw }).toColourspace('grey16').png({ compressionLevel: 6 }).toBuffer(),
+  ])
   return { label, instance }
 }
 
@@ -247,9 +241,13 @@ export function paintLabelMap(editor: LabelEditor, req: PaintRequest): Promise<E
     () => paintNow(editor, req),
   )
   queues.set(req.imageId, next)
-  void next.finally(() => {
-    if (queues.get(req.imageId) === next) queues.delete(req.imageId)
-  })
+  next
+    .finally(() => {
+      if (queues.get(req.imageId) === next) queues.delete(req.imageId)
+    })
+    .catch(() => {
+      // The caller gets the failure from `next`; this chain only tidies the queue.
+    })
   return next
 }
 
