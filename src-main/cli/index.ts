@@ -9,6 +9,7 @@ import { modelCommand } from './commands/model'
 import { inferCommand } from './commands/infer'
 import { evalCommand } from './commands/eval'
 import { exportCommand } from './commands/export'
+import { exportGtCommand, gtCommand } from './commands/gt'
 
 const commands: CliCommand[] = [
   serveCommand,
@@ -17,6 +18,8 @@ const commands: CliCommand[] = [
   inferCommand,
   evalCommand,
   exportCommand,
+  exportGtCommand,
+  gtCommand,
 ]
 
 function help(): string {
