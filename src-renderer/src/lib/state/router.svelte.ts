@@ -5,6 +5,7 @@ export type Route =
   | { name: 'runs' }
   | { name: 'browse'; datasetId: number }
   | { name: 'image'; datasetId: number; imageId: number; index: number | null }
+  | { name: 'review'; evaluationId: number }
 
 export function parseRoute(hash: string): Route {
   const [pathPart, query] = hash.replace(/^#/, '').split('?')
@@ -12,6 +13,7 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
   if (parts[0] === 'runs') return { name: 'runs' }
+  if (parts[0] === 'review' && parts[1]) return { name: 'review', evaluationId: Number(parts[1]) }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
@@ -36,6 +38,8 @@ export function formatRoute(r: Route): string {
       return r.modelId === null ? '#/models' : `#/models/${r.modelId}`
     case 'runs':
       return '#/runs'
+    case 'review':
+      return `#/review/${r.evaluationId}`
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image':
