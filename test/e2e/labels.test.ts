@@ -51,7 +51,9 @@ async function click(x: number, y: number) {
 }
 
 const newPolygon = async () =>
-  (await labels(one)).annotations.find((a) => a.categoryId === 17 && a.segmentation.kind === 'polygon')
+  (await labels(one)).annotations.find(
+    (a) => a.categoryId === 17 && a.segmentation.kind === 'polygon',
+  )
 
 describe('fixing labels in the viewer', () => {
   it('draws a polygon, drags a vertex, undoes, redoes, and the edit survives a reload', async () => {
@@ -80,10 +82,12 @@ describe('fixing labels in the viewer', () => {
     await page.mouse.move(tx, ty, { steps: 8 })
     await page.mouse.up()
     const dragged = [[40, 30, 56, 30, 60, 46, 40, 44]]
-    await expect.poll(async () => (await newPolygon())?.segmentation).toEqual({
-      kind: 'polygon',
-      polygons: dragged,
-    })
+    await expect
+      .poll(async () => (await newPolygon())?.segmentation)
+      .toEqual({
+        kind: 'polygon',
+        polygons: dragged,
+      })
     expect((await newPolygon())!.bbox).toEqual([40, 30, 20, 16])
     await expect.poll(() => page.getByTestId('edited-mark').count()).toBe(1)
 
@@ -92,10 +96,12 @@ describe('fixing labels in the viewer', () => {
       .poll(async () => (await newPolygon())?.segmentation)
       .toEqual({ kind: 'polygon', polygons: [[40, 30, 56, 30, 56, 44, 40, 44]] })
     await page.keyboard.press('Control+Shift+z')
-    await expect.poll(async () => (await newPolygon())?.segmentation).toEqual({
-      kind: 'polygon',
-      polygons: dragged,
-    })
+    await expect
+      .poll(async () => (await newPolygon())?.segmentation)
+      .toEqual({
+        kind: 'polygon',
+        polygons: dragged,
+      })
 
     await page.reload()
     await expect.poll(() => page.getByTestId('annotation-count').textContent()).toBe('3')

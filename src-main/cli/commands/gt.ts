@@ -11,10 +11,15 @@ import { CliUsageError, type CliCommand, type CliIo } from '../command'
 function datasetId(db: Db, given: string | undefined): number {
   if (!given) throw new CliUsageError('Name the dataset with --dataset (its id or name).')
   const rows = db
-    .prepare(`SELECT id FROM datasets WHERE status = 'ready' AND (CAST(id AS TEXT) = ? OR name = ?)`)
+    .prepare(
+      `SELECT id FROM datasets WHERE status = 'ready' AND (CAST(id AS TEXT) = ? OR name = ?)`,
+    )
     .all(given, given) as { id: number }[]
   if (rows.length === 0)
-    throw new AppError('NOT_FOUND', `No dataset has the id or name "${given}" (gcstudio serve lists them).`)
+    throw new AppError(
+      'NOT_FOUND',
+      `No dataset has the id or name "${given}" (gcstudio serve lists them).`,
+    )
   if (rows.length > 1)
     throw new AppError('CONFLICT', `Several datasets are named "${given}"; give the id instead.`)
   return rows[0]!.id
@@ -23,11 +28,16 @@ function datasetId(db: Db, given: string | undefined): number {
 function positive(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
   const n = Number(value)
-  if (!Number.isInteger(n) || n <= 0) throw new CliUsageError(`${flag} must be a positive integer, got "${value}".`)
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CliUsageError(`${flag} must be a positive integer, got "${value}".`)
   return n
 }
 
-async function withStore<T>(dataDir: string | undefined, io: CliIo, f: (db: Db) => Promise<T>): Promise<T> {
+async function withStore<T>(
+  dataDir: string | undefined,
+  io: CliIo,
+  f: (db: Db) => Promise<T>,
+): Promise<T> {
   const db = openStore(resolveDataDir(dataDir, io.env))
   try {
     return await f(db)
@@ -38,7 +48,7 @@ async function withStore<T>(dataDir: string | undefined, io: CliIo, f: (db: Db) 
 
 export const exportGtCommand: CliCommand = {
   name: 'export-gt',
-  summary: 'Write a dataset\'s (edited) ground truth: COCO instances JSON or Cityscapes gtFine PNGs',
+  summary: "Write a dataset's (edited) ground truth: COCO instances JSON or Cityscapes gtFine PNGs",
   usage: `gcstudio export-gt --dataset D [--version V] --out PATH [--format coco|cityscapes] [--data-dir DIR]
 
   --dataset   the dataset's id or name
@@ -92,7 +102,9 @@ gcstudio gt diff --dataset D --from A --to B [--json]`,
   async run(argv, io) {
     const [sub, ...rest] = argv
     if (sub !== 'history' && sub !== 'versions' && sub !== 'diff')
-      throw new CliUsageError(`gt needs a subcommand: history, versions or diff${sub ? ` (got "${sub}")` : ''}.`)
+      throw new CliUsageError(
+        `gt needs a subcommand: history, versions or diff${sub ? ` (got "${sub}")` : ''}.`,
+      )
     const { values } = parseArgs({
       args: rest,
       options: {
@@ -109,7 +121,9 @@ gcstudio gt diff --dataset D --from A --to B [--json]`,
       const editor = new LabelEditor(db)
       const id = datasetId(db, values.dataset)
       const print = (value: unknown, text: () => string[]) =>
-        io.stdout.write(values.json ? `${JSON.stringify(value, null, 1)}\n` : `${text().join('\n')}\n`)
+        io.stdout.write(
+          values.json ? `${JSON.stringify(value, null, 1)}\n` : `${text().join('\n')}\n`,
+        )
       if (sub === 'history') {
         const h = editor.history({ datasetId: id, limit: positive(values.limit, '--limit') ?? 50 })
         const files = new Map(editor.store.datasetImages(id).map((i) => [i.id, i.file_name]))
@@ -131,13 +145,22 @@ gcstudio gt diff --dataset D --from A --to B [--json]`,
       } else {
         const from = positive(values.from, '--from')
         const to = positive(values.to, '--to')
-        if (from === undefined || to === undefined) throw new CliUsageError('gt diff needs --from and --to.')
+        if (from === undefined || to === undefined)
+          throw new CliUsageError('gt diff needs --from and --to.')
         const d = editor.diff(id, from, to)
         print(d, () => [
           `v${from} -> v${to}: ${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed, ${d.labelMaps.length} label map(s) painted`,
-          ...d.added.map((a) => `+ ${a.sourceId} image ${a.imageId} category ${a.categoryId} bbox ${a.bbox.join(',')}`),
-          ...d.removed.map((a) => `- ${a.sourceId} image ${a.imageId} category ${a.categoryId} bbox ${a.bbox.join(',')}`),
-          ...d.changed.map((c) => `~ ${c.after.sourceId} image ${c.after.imageId}: ${c.fields.join(', ')}`),
+          ...d.added.map(
+            (a) =>
+              `+ ${a.sourceId} image ${a.imageId} category ${a.categoryId} bbox ${a.bbox.join(',')}`,
+          ),
+          ...d.removed.map(
+            (a) =>
+              `- ${a.sourceId} image ${a.imageId} category ${a.categoryId} bbox ${a.bbox.join(',')}`,
+          ),
+          ...d.changed.map(
+            (c) => `~ ${c.after.sourceId} image ${c.after.imageId}: ${c.fields.join(', ')}`,
+          ),
         ])
       }
       return 0

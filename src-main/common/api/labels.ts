@@ -47,8 +47,12 @@ export const LabelChange = z.discriminatedUnion('op', [
       segmentation: Segmentation.optional(),
     })
     .strict(),
-  z.object({ op: z.literal('delete'), annotationId: id, revision: z.number().int().min(0) }).strict(),
-  z.object({ op: z.literal('restore'), annotationId: id, revision: z.number().int().min(0) }).strict(),
+  z
+    .object({ op: z.literal('delete'), annotationId: id, revision: z.number().int().min(0) })
+    .strict(),
+  z
+    .object({ op: z.literal('restore'), annotationId: id, revision: z.number().int().min(0) })
+    .strict(),
 ])
 export type LabelChange = z.input<typeof LabelChange>
 
@@ -84,7 +88,9 @@ export type LabelOperation = z.infer<typeof LabelOperation>
 export const LabelOperationDetail = LabelOperation.extend({
   changes: z.array(LabelChangeRecord),
   /** Label-map operations (Cityscapes): the map before and after, null meaning the original file. */
-  labelMap: z.object({ before: z.number().int().nullable(), after: z.number().int().nullable() }).nullable(),
+  labelMap: z
+    .object({ before: z.number().int().nullable(), after: z.number().int().nullable() })
+    .nullable(),
 })
 export type LabelOperationDetail = z.infer<typeof LabelOperationDetail>
 
@@ -234,8 +240,16 @@ export const labelsMethods = {
     EditResult,
     'Applies one edit (one undo step) in one transaction; a stale revision is refused (CONFLICT).',
   ),
-  'labels:undo': method(z.object({ imageId: id }).strict(), EditResult, 'Undoes the last edit of an image.'),
-  'labels:redo': method(z.object({ imageId: id }).strict(), EditResult, 'Redoes the last undone edit of an image.'),
+  'labels:undo': method(
+    z.object({ imageId: id }).strict(),
+    EditResult,
+    'Undoes the last edit of an image.',
+  ),
+  'labels:redo': method(
+    z.object({ imageId: id }).strict(),
+    EditResult,
+    'Redoes the last undone edit of an image.',
+  ),
   'labels:revert': method(
     z.object({ imageId: id, operationId: id }).strict(),
     EditResult,
@@ -264,7 +278,9 @@ export const labelsMethods = {
     "The dataset's ground-truth versions, oldest first.",
   ),
   'labels:diff': method(
-    z.object({ datasetId: id, from: z.number().int().min(1), to: z.number().int().min(1) }).strict(),
+    z
+      .object({ datasetId: id, from: z.number().int().min(1), to: z.number().int().min(1) })
+      .strict(),
     GtDiff,
     'Annotations added, removed and changed between two ground-truth versions.',
   ),
@@ -286,7 +302,9 @@ export const labelsMethods = {
     "Accepts predictions as labels: the given ones, or all at or above a score in an image or the run's dataset.",
   ),
   'labels:labelWithModel': method(
-    z.object({ modelId: id, imageId: id, minScore: z.number().min(0).max(1).default(0.5) }).strict(),
+    z
+      .object({ modelId: id, imageId: id, minScore: z.number().min(0).max(1).default(0.5) })
+      .strict(),
     EditResult,
     "Runs a model on one image now and adds its detections as labels (source 'prediction').",
   ),

@@ -208,7 +208,10 @@ export class LabelEditor {
   #current(annotationId: number, imageId: number, revision: number, where: string): AnnotationRow {
     const row = this.store.annotation(annotationId)
     if (!row || row.image_id !== imageId)
-      throw new AppError('NOT_FOUND', `${where}annotation ${annotationId} is not on image ${imageId}.`)
+      throw new AppError(
+        'NOT_FOUND',
+        `${where}annotation ${annotationId} is not on image ${imageId}.`,
+      )
     const now = this.store.revision(annotationId)
     if (now !== revision)
       throw new AppError(
@@ -287,7 +290,10 @@ export class LabelEditor {
     })
     const op = { id, version, datasetId: d.id, imageId: image.id, source }
     const said: string[] = []
-    if (image.missing) warnings.push(`The image file ${image.file_name} is missing on disk; the edit is stored all the same.`)
+    if (image.missing)
+      warnings.push(
+        `The image file ${image.file_name} is missing on disk; the edit is stored all the same.`,
+      )
     changes.forEach((c, k) => {
       const where = changes.length > 1 ? `Change ${k + 1}: ` : ''
       let shape: StoredShape | null = null
@@ -317,7 +323,10 @@ export class LabelEditor {
         let target: AnnotationRow
         if (c.op === 'update') {
           if (current.deleted)
-            throw new AppError('CONFLICT', `${where}annotation ${current.id} is deleted; restore it first.`)
+            throw new AppError(
+              'CONFLICT',
+              `${where}annotation ${current.id} is deleted; restore it first.`,
+            )
           if (c.categoryId !== undefined) this.#checkCategory(d.id, c.categoryId, where)
           shape = this.#shapeFor(c, current, image)
           if (shape) shape = withInstance(shape, c.instanceId)
@@ -416,7 +425,13 @@ export class LabelEditor {
       stack: 'none',
       version,
     })
-    const op = { id, version, datasetId: target.dataset_id, imageId: target.image_id, source: target.source }
+    const op = {
+      id,
+      version,
+      datasetId: target.dataset_id,
+      imageId: target.image_id,
+      source: target.source,
+    }
     const ordered: AnnotationEditRow[] = kind === 'undo' ? [...edits].reverse() : edits
     for (const e of ordered) {
       const current = this.store.annotation(e.annotation_id) ?? null
@@ -430,8 +445,18 @@ export class LabelEditor {
       this.#applyMap(
         op,
         kind === 'undo'
-          ? { beforeMap: m.after_map, afterMap: m.before_map, beforePixels: after, afterPixels: before }
-          : { beforeMap: m.before_map, afterMap: m.after_map, beforePixels: before, afterPixels: after },
+          ? {
+              beforeMap: m.after_map,
+              afterMap: m.before_map,
+              beforePixels: after,
+              afterPixels: before,
+            }
+          : {
+              beforeMap: m.before_map,
+              afterMap: m.after_map,
+              beforePixels: before,
+              afterPixels: after,
+            },
       )
     }
     this.store.setStack(target.id, kind === 'undo' ? 'redo' : 'undo')
@@ -448,7 +473,10 @@ export class LabelEditor {
       const image = this.image(imageId)
       const from = this.store.operation(operationId)
       if (!from || from.image_id !== imageId)
-        throw new AppError('NOT_FOUND', `Operation ${operationId} is not in the history of image ${imageId}.`)
+        throw new AppError(
+          'NOT_FOUND',
+          `Operation ${operationId} is not in the history of image ${imageId}.`,
+        )
       const first = new Map<number, AnnotationRow | null>()
       for (const e of this.store.imageEditsFrom(imageId, operationId))
         if (!first.has(e.annotation_id)) first.set(e.annotation_id, fromSnapshot(e.before))

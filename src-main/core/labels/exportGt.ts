@@ -158,7 +158,9 @@ export async function exportCityscapesGt(
     return {
       images,
       atVersion: editor.mapsAtVersion(datasetId, v),
-      current: new Map(images.map((i) => [i.id, editor.store.currentMapEdit(i.id)?.after_map ?? null])),
+      current: new Map(
+        images.map((i) => [i.id, editor.store.currentMapEdit(i.id)?.after_map ?? null]),
+      ),
     }
   })()
   const root = path.resolve(outDir)

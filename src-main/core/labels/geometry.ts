@@ -96,7 +96,10 @@ export function polygonShape(
   const rles: Rle[] = []
   polygons.forEach((part, k) => {
     if (!part.every(finite))
-      throw new AppError('INVALID_INPUT', `Polygon part ${k + 1} holds a number that is not finite.`)
+      throw new AppError(
+        'INVALID_INPUT',
+        `Polygon part ${k + 1} holds a number that is not finite.`,
+      )
     if (part.length % 2 !== 0)
       throw new AppError(
         'INVALID_INPUT',
@@ -181,7 +184,10 @@ export function shapeFromApi(
     try {
       rle = rleFromUncompressed(segmentation.counts, segmentation.size[0], segmentation.size[1])
     } catch (err) {
-      throw new AppError('INVALID_INPUT', `The mask's run lengths are wrong: ${(err as Error).message}.`)
+      throw new AppError(
+        'INVALID_INPUT',
+        `The mask's run lengths are wrong: ${(err as Error).message}.`,
+      )
     }
     const shape = rleShape(rle, image)
     // A detector's box around its mask (an accepted prediction) is kept as the label's box, so

@@ -41,7 +41,8 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
       if (result.status !== 'done' || !result.predictions)
         throw new AppError(
           'INFERENCE_FAILED',
-          result.error ?? 'The model gave no detections for this image (is it a segmentation model?).',
+          result.error ??
+            'The model gave no detections for this image (is it a segmentation model?).',
         )
       const changes: LabelChange[] = result.predictions
         .filter((p) => p.score >= minScore)
@@ -67,7 +68,8 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
       format === 'coco'
         ? exportCocoGt(editor, datasetId, version, out)
         : exportCityscapesGt(editor, datasetId, version, out),
-    'review:build': ({ evaluationId, minScore }) => buildReviewQueue(editor, evaluationId, minScore),
+    'review:build': ({ evaluationId, minScore }) =>
+      buildReviewQueue(editor, evaluationId, minScore),
     'review:queue': ({ evaluationId, status, offset, limit }) =>
       reviewQueue(editor, evaluationId, status, offset, limit),
     'review:decide': ({ itemId, status }) => {

@@ -80,11 +80,20 @@ export async function readLabels(
   source: string | Buffer,
 ): Promise<{ data: Uint8Array; width: number; height: number }> {
   if (typeof source === 'string') return readLabelMap(source)
-  const { data, info } = await sharp(source).extractChannel(0).raw().toBuffer({ resolveWithObject: true })
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }
+  const { data, info } = await sharp(source)
+    .extractChannel(0)
+    .raw()
+    .toBuffer({ resolveWithObject: true })
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    width: info.width,
+    height: info.height,
+  }
 }
 
-async function decodeInstances(png: Buffer): Promise<{ data: Uint16Array; width: number; height: number }> {
+async function decodeInstances(
+  png: Buffer,
+): Promise<{ data: Uint16Array; width: number; height: number }> {
   const { data, info } = await sharp(png)
     .toColourspace('grey16')
     .raw({ depth: 'ushort' })
@@ -133,7 +142,8 @@ export function strokeMask(req: PaintRequest, width: number, height: number): Ui
   for (let i = 2; i + 1 < pts.length; i += 2) {
     const [ax, ay, bx, by] = [pts[i - 2]!, pts[i - 1]!, pts[i]!, pts[i + 1]!]
     const steps = Math.max(1, Math.ceil(Math.hypot(bx - ax, by - ay) / Math.max(1, r / 2)))
-    for (let s = 1; s <= steps; s++) stamp(ax + ((bx - ax) * s) / steps, ay + ((by - ay) * s) / steps)
+    for (let s = 1; s <= steps; s++)
+      stamp(ax + ((bx - ax) * s) / steps, ay + ((by - ay) * s) / steps)
   }
   return mask
 }
@@ -198,7 +208,11 @@ export function instanceChanges(
   }
   const changes: InternalChange[] = []
   for (const [v, r] of regions) {
-    const seg = { kind: 'rle' as const, size: [m.height, m.width] as [number, number], counts: r.counts }
+    const seg = {
+      kind: 'rle' as const,
+      size: [m.height, m.width] as [number, number],
+      counts: r.counts,
+    }
     const row = existing.get(v)
     existing.delete(v)
     if (row && sameRuns(storedRle(row.segmentation!).counts, r.counts)) continue
@@ -255,7 +269,10 @@ async function paintNow(editor: LabelEditor, req: PaintRequest): Promise<EditRes
   const image = editor.image(req.imageId)
   const d = editor.dataset(image.dataset_id)
   if (d.kind !== 'cityscapes')
-    throw new AppError('UNSUPPORTED', 'Label maps are painted on Cityscapes datasets; edit COCO annotations as shapes.')
+    throw new AppError(
+      'UNSUPPORTED',
+      'Label maps are painted on Cityscapes datasets; edit COCO annotations as shapes.',
+    )
   const beforeMap = currentMapId(editor, image.id)
   const maps = await decodeMaps(editor, image, beforeMap)
   const beforePixels = histogram(maps.labels)
@@ -268,7 +285,10 @@ async function paintNow(editor: LabelEditor, req: PaintRequest): Promise<EditRes
   const opId = editor.write(() => {
     // Another process may have painted while this stroke was decoded: refuse rather than lose it.
     if (currentMapId(editor, image.id) !== beforeMap)
-      throw new AppError('CONFLICT', 'The label map was changed elsewhere meanwhile; reload and paint again.')
+      throw new AppError(
+        'CONFLICT',
+        'The label map was changed elsewhere meanwhile; reload and paint again.',
+      )
     const afterMap = editor.store.insertLabelMap(d.id, image.id, pngs.label, pngs.instance)
     return editor.applyChanges(
       image,

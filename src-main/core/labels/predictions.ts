@@ -22,7 +22,11 @@ export function predictionChange(p: PredictionRow, height: number, width: number
   return { op: 'create', categoryId: p.category_id, bbox: [p.bbox_x, p.bbox_y, p.bbox_w, p.bbox_h] }
 }
 
-export function runPredictions(editor: LabelEditor, runId: number, imageId: number): RunPrediction[] {
+export function runPredictions(
+  editor: LabelEditor,
+  runId: number,
+  imageId: number,
+): RunPrediction[] {
   if (!editor.store.run(runId)) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
   return editor.store.imagePredictions(runId, imageId, 0).map((p) => ({
     id: p.id,

@@ -29,9 +29,15 @@ export function buildReviewQueue(
   const ev = editor.store.evaluation(evaluationId)
   if (!ev) throw new AppError('NOT_FOUND', `Evaluation ${evaluationId} does not exist.`)
   if (ev.kind === 'cityscapes')
-    throw new AppError('UNSUPPORTED', 'The review queue is drawn from COCO evaluations (boxes and masks).')
+    throw new AppError(
+      'UNSUPPORTED',
+      'The review queue is drawn from COCO evaluations (boxes and masks).',
+    )
   if (ev.status !== 'done')
-    throw new AppError('CONFLICT', `Evaluation ${evaluationId} is ${ev.status}; build the queue once it is done.`)
+    throw new AppError(
+      'CONFLICT',
+      `Evaluation ${evaluationId} is ${ev.status}; build the queue once it is done.`,
+    )
   const strength = ev.primary_metric ?? 0
   const items: NewReviewItem[] = []
   for (const imageId of editor.store.evaluationImageIds(evaluationId)) {
@@ -189,12 +195,22 @@ export function decideReview(
     } else {
       const a = editor.store.annotation(item.annotation_id!)
       if (!a || a.deleted)
-        throw new AppError('CONFLICT', `Annotation ${item.annotation_id} is already gone; dismiss the item.`)
+        throw new AppError(
+          'CONFLICT',
+          `Annotation ${item.annotation_id} is already gone; dismiss the item.`,
+        )
       const revision = editor.store.revision(a.id)
       editor.edit(
         a.image_id,
         item.kind === 'class_confusion'
-          ? [{ op: 'update', annotationId: a.id, revision, categoryId: item.predicted_category_id! }]
+          ? [
+              {
+                op: 'update',
+                annotationId: a.id,
+                revision,
+                categoryId: item.predicted_category_id!,
+              },
+            ]
           : [{ op: 'delete', annotationId: a.id, revision }],
         'prediction',
         `review item ${item.id}`,

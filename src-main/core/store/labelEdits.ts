@@ -181,16 +181,16 @@ export class LabelEditStore {
            deleted = @deleted WHERE id = @id`,
       ),
       removeAnnotation: p(`DELETE FROM annotations WHERE id = ?`),
-      revision: p(
-        `SELECT coalesce(max(id), 0) AS r FROM annotation_edits WHERE annotation_id = ?`,
-      ),
+      revision: p(`SELECT coalesce(max(id), 0) AS r FROM annotation_edits WHERE annotation_id = ?`),
       imageRevisions: p(
         `SELECT annotation_id AS annotationId, max(id) AS r FROM annotation_edits WHERE image_id = ? GROUP BY annotation_id`,
       ),
       maxAnnotationId: p(
         `SELECT max(coalesce((SELECT max(id) FROM annotations), 0), coalesce((SELECT max(annotation_id) FROM annotation_edits), 0)) AS n`,
       ),
-      maxSourceId: p(`SELECT coalesce(max(source_id), 0) AS n FROM annotations WHERE dataset_id = ?`),
+      maxSourceId: p(
+        `SELECT coalesce(max(source_id), 0) AS n FROM annotations WHERE dataset_id = ?`,
+      ),
       bumpImageCategory: p(
         `INSERT INTO image_categories (image_id, dataset_id, category_id, annotation_count, pixel_count)
          VALUES (?, ?, ?, ?, 0)
@@ -210,8 +210,12 @@ export class LabelEditStore {
       bumpImage: p(`UPDATE images SET annotation_count = annotation_count + ? WHERE id = ?`),
       bumpDataset: p(`UPDATE datasets SET annotation_count = annotation_count + ? WHERE id = ?`),
       categoryExists: p(`SELECT 1 AS x FROM categories WHERE dataset_id = ? AND id = ?`),
-      evaluationAt: p(`SELECT 1 AS x FROM evaluations WHERE dataset_id = ? AND gt_version = ? LIMIT 1`),
-      version: p(`SELECT version, created_at, frozen_at, frozen_by FROM gt_versions WHERE dataset_id = ? AND version = ?`),
+      evaluationAt: p(
+        `SELECT 1 AS x FROM evaluations WHERE dataset_id = ? AND gt_version = ? LIMIT 1`,
+      ),
+      version: p(
+        `SELECT version, created_at, frozen_at, frozen_by FROM gt_versions WHERE dataset_id = ? AND version = ?`,
+      ),
       versions: p(
         `SELECT version, created_at, frozen_at, frozen_by FROM gt_versions WHERE dataset_id = ? ORDER BY version`,
       ),
@@ -238,7 +242,9 @@ export class LabelEditStore {
       finishOperation: p(`UPDATE label_operations SET summary = ?, warnings = ? WHERE id = ?`),
       operation: p(`SELECT * FROM label_operations WHERE id = ?`),
       setStack: p(`UPDATE label_operations SET stack = ? WHERE id = ?`),
-      clearRedo: p(`UPDATE label_operations SET stack = 'none' WHERE image_id = ? AND stack = 'redo'`),
+      clearRedo: p(
+        `UPDATE label_operations SET stack = 'none' WHERE image_id = ? AND stack = 'redo'`,
+      ),
       topUndo: p(
         `SELECT * FROM label_operations WHERE image_id = ? AND stack = 'undo' ORDER BY id DESC LIMIT 1`,
       ),
@@ -271,7 +277,9 @@ export class LabelEditStore {
         `INSERT INTO label_maps (dataset_id, image_id, label_png, instance_png) VALUES (?, ?, ?, ?)`,
       ),
       labelMap: p(`SELECT id, label_png, instance_png FROM label_maps WHERE id = ?`),
-      currentMapEdit: p(`SELECT * FROM label_map_edits WHERE image_id = ? ORDER BY id DESC LIMIT 1`),
+      currentMapEdit: p(
+        `SELECT * FROM label_map_edits WHERE image_id = ? ORDER BY id DESC LIMIT 1`,
+      ),
       insertMapEdit: p(
         `INSERT INTO label_map_edits (operation_id, dataset_id, image_id, before_map, after_map, before_pixels, after_pixels, gt_version)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -290,7 +298,9 @@ export class LabelEditStore {
       evaluation: p(
         `SELECT id, run_id, dataset_id, gt_version, kind, status, primary_metric FROM evaluations WHERE id = ?`,
       ),
-      evaluationImages: p(`SELECT image_id FROM evaluation_images WHERE evaluation_id = ? ORDER BY image_id`),
+      evaluationImages: p(
+        `SELECT image_id FROM evaluation_images WHERE evaluation_id = ? ORDER BY image_id`,
+      ),
       categories: p(
         `SELECT id, name, supercategory FROM categories WHERE dataset_id = ? ORDER BY id`,
       ),
@@ -418,9 +428,7 @@ export class LabelEditStore {
       last: string
     }[]
     const count = (s: Statement) =>
-      new Map(
-        (s.all(datasetId) as { version: number; n: number }[]).map((r) => [r.version, r.n]),
-      )
+      new Map((s.all(datasetId) as { version: number; n: number }[]).map((r) => [r.version, r.n]))
     return {
       operations: new Map(ops.map((o) => [o.version, o])),
       edits: count(this.#s.versionEdits!),
@@ -521,8 +529,7 @@ export class LabelEditStore {
   }
   labelMap(id: number): { id: number; label_png: Buffer; instance_png: Buffer } | undefined {
     return this.#s.labelMap!.get(id) as
-      | { id: number; label_png: Buffer; instance_png: Buffer }
-      | undefined
+      { id: number; label_png: Buffer; instance_png: Buffer } | undefined
   }
   /** The last map edit of an image: its after_map is the image's current map (NULL: the files). */
   currentMapEdit(imageId: number): LabelMapEditRow | undefined {

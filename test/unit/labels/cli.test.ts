@@ -81,11 +81,23 @@ describe('gcstudio export-gt and gt', () => {
   it('says what is wrong with the arguments', async () => {
     await expect(gtCommand.run(['log'], captureIo(tempDir()))).rejects.toThrow(CliUsageError)
     await expect(
-      exportGtCommand.run(['--dataset', 'nope', '--out', 'x.json', '--data-dir', dataDir], captureIo(tempDir())),
+      exportGtCommand.run(
+        ['--dataset', 'nope', '--out', 'x.json', '--data-dir', dataDir],
+        captureIo(tempDir()),
+      ),
     ).rejects.toThrow('No dataset has the id or name "nope"')
     await expect(
       exportGtCommand.run(
-        ['--dataset', String(datasetId), '--version', '7', '--out', 'x.json', '--data-dir', dataDir],
+        [
+          '--dataset',
+          String(datasetId),
+          '--version',
+          '7',
+          '--out',
+          'x.json',
+          '--data-dir',
+          dataDir,
+        ],
         captureIo(tempDir()),
       ),
     ).rejects.toThrow(/there is no version 7/)

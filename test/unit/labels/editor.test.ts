@@ -62,7 +62,9 @@ describe('edit operations and their undo', () => {
       [30, 30, 50, 30, 50, 44, 30, 44],
       [52, 2, 60, 2, 56, 9],
     ]
-    const p = await edit(one, [{ op: 'create', categoryId: 17, segmentation: { kind: 'polygon', polygons: poly } }])
+    const p = await edit(one, [
+      { op: 'create', categoryId: 17, segmentation: { kind: 'polygon', polygons: poly } },
+    ])
     const pa = p.image.annotations.at(-1)!
     const cocoArea = rleArea(rleMerge(poly.map((part) => rleFromPolygon(part, H, W))))
     expect(pa.area).toBe(cocoArea)
@@ -94,7 +96,10 @@ describe('edit operations and their undo', () => {
       { op: 'update', annotationId: car.id, revision: rev, bbox: [20, 20, 16, 32], iscrowd: true },
     ])
     const m = moved.image.annotations.find((a) => a.id === car.id)!
-    expect(m.segmentation).toEqual({ kind: 'polygon', polygons: [[24, 28, 32, 28, 32, 44, 24, 44]] })
+    expect(m.segmentation).toEqual({
+      kind: 'polygon',
+      polygons: [[24, 28, 32, 28, 32, 44, 24, 44]],
+    })
     expect(m.bbox).toEqual([24, 28, 8, 16])
     expect(m.iscrowd).toBe(true)
     // Dragging one vertex is an update with the new polygon.
@@ -161,7 +166,9 @@ describe('edit operations and their undo', () => {
     // B reloads and sees A's class, then its edit goes through.
     const now = (await state(one)).annotations.find((a) => a.id === car.id)!
     expect(now.categoryId).toBe(17)
-    await edit(one, [{ op: 'update', annotationId: car.id, revision: now.revision, bbox: [0, 0, 5, 5] }])
+    await edit(one, [
+      { op: 'update', annotationId: car.id, revision: now.revision, bbox: [0, 0, 5, 5] },
+    ])
     expect((await state(one)).annotations.find((a) => a.id === car.id)!.categoryId).toBe(17)
   })
 
@@ -183,9 +190,7 @@ describe('edit operations and their undo', () => {
 describe('degenerate shapes', () => {
   it('warns about zero-area boxes and self-intersecting polygons and keeps them', async () => {
     const z = await edit(one, [{ op: 'create', categoryId: 3, bbox: [5, 5, 0, 7] }])
-    expect(z.warnings).toEqual([
-      'The box is 0 x 7: its area is 0 and it can never be matched.',
-    ])
+    expect(z.warnings).toEqual(['The box is 0 x 7: its area is 0 and it can never be matched.'])
     expect(z.image.annotations.at(-1)!.area).toBe(0)
     const bow = await edit(one, [
       {
@@ -204,7 +209,13 @@ describe('degenerate shapes', () => {
         {
           op: 'create',
           categoryId: 3,
-          segmentation: { kind: 'polygon', polygons: [[1, 1, 9, 1, 9, 9], [20, 20, 25, 25]] },
+          segmentation: {
+            kind: 'polygon',
+            polygons: [
+              [1, 1, 9, 1, 9, 9],
+              [20, 20, 25, 25],
+            ],
+          },
         },
       ]),
     )
@@ -260,9 +271,13 @@ describe('ground-truth versions', () => {
     expect(groundTruthRows(studio.db, datasetId)).toEqual(original)
     await undo(one)
     expect((await state(one)).annotations).toHaveLength(2)
-    const history = await call<{ total: number; items: LabelOperation[] }>(studio, 'labels:history', {
-      imageId: one,
-    })
+    const history = await call<{ total: number; items: LabelOperation[] }>(
+      studio,
+      'labels:history',
+      {
+        imageId: one,
+      },
+    )
     expect(history.items.map((o) => o.kind)).toEqual(['undo', 'revert', 'edit', 'edit'])
   })
 })

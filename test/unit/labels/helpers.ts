@@ -90,8 +90,7 @@ export async function call<T>(studio: Studio, method: string, input: unknown): P
  * exact bytes of reals and text): annotations, per-image class counts, image and dataset counts.
  */
 export function groundTruthRows(db: Db, datasetId: number): string[] {
-  const q = (sql: string) =>
-    (db.prepare(sql).all(datasetId) as { r: string }[]).map((row) => row.r)
+  const q = (sql: string) => (db.prepare(sql).all(datasetId) as { r: string }[]).map((row) => row.r)
   return [
     ...q(
       `SELECT quote(id)||','||quote(image_id)||','||quote(source_id)||','||quote(category_id)||','||quote(iscrowd)||','||quote(area)||','||quote(bbox_x)||','||quote(bbox_y)||','||quote(bbox_w)||','||quote(bbox_h)||','||quote(segm_kind)||','||quote(segmentation)||','||quote(deleted) AS r FROM annotations WHERE dataset_id = ? ORDER BY id`,
@@ -99,7 +98,9 @@ export function groundTruthRows(db: Db, datasetId: number): string[] {
     ...q(
       `SELECT 'ic '||image_id||','||category_id||','||annotation_count||','||pixel_count AS r FROM image_categories WHERE dataset_id = ? ORDER BY image_id, category_id`,
     ),
-    ...q(`SELECT 'im '||id||','||annotation_count AS r FROM images WHERE dataset_id = ? ORDER BY id`),
+    ...q(
+      `SELECT 'im '||id||','||annotation_count AS r FROM images WHERE dataset_id = ? ORDER BY id`,
+    ),
     ...q(`SELECT 'ds '||annotation_count||','||image_count AS r FROM datasets WHERE id = ?`),
   ]
 }

@@ -26,7 +26,10 @@ const gtFile = (frame: string, kind: 'labelIds' | 'instanceIds') =>
 async function pixels(file: string, depth: 8 | 16): Promise<number[]> {
   const img = sharp(file)
   if (depth === 16) {
-    const { data } = await img.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true })
+    const { data } = await img
+      .toColourspace('grey16')
+      .raw({ depth: 'ushort' })
+      .toBuffer({ resolveWithObject: true })
     return Array.from(new Uint16Array(data.buffer, data.byteOffset, data.length / 2))
   }
   return Array.from(await img.extractChannel(0).raw().toBuffer())

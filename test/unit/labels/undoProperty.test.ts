@@ -47,9 +47,14 @@ function randomChange(editor: LabelEditor, imageId: number, r: () => number): La
   const pick = int(8)
   if (pick === 0 || live.length === 0) {
     const shape = int(3)
-    if (shape === 0) return { op: 'create', categoryId: cat, bbox: [int(50), int(30), int(10), r() * 9] }
+    if (shape === 0)
+      return { op: 'create', categoryId: cat, bbox: [int(50), int(30), int(10), r() * 9] }
     if (shape === 1)
-      return { op: 'create', categoryId: cat, segmentation: { kind: 'polygon', polygons: [polygon()] } }
+      return {
+        op: 'create',
+        categoryId: cat,
+        segmentation: { kind: 'polygon', polygons: [polygon()] },
+      }
     const start = int(W * H - 20)
     const len = 1 + int(19)
     return {
@@ -73,7 +78,12 @@ function randomChange(editor: LabelEditor, imageId: number, r: () => number): La
     case 3:
       return a.segm_kind === 'rle'
         ? { op: 'update', annotationId: a.id, revision, categoryId: cat }
-        : { op: 'update', annotationId: a.id, revision, bbox: [int(40), int(20), 1 + int(20), 1 + int(20)] }
+        : {
+            op: 'update',
+            annotationId: a.id,
+            revision,
+            bbox: [int(40), int(20), 1 + int(20), 1 + int(20)],
+          }
     case 4:
       return {
         op: 'update',
@@ -101,7 +111,10 @@ describe('undo restores the ground truth byte for byte', () => {
       for (let j = 0; j < k; j++) {
         const c = randomChange(editor, imageId, r)
         // Two changes of one annotation in one edit would name a revision the first one ends.
-        if (c.op !== 'create' && changes.some((x) => x.op !== 'create' && x.annotationId === c.annotationId))
+        if (
+          c.op !== 'create' &&
+          changes.some((x) => x.op !== 'create' && x.annotationId === c.annotationId)
+        )
           continue
         changes.push(c)
       }

@@ -29,10 +29,19 @@ describe('label-editing migration', () => {
     // The earlier edit is still there, without an operation (it predates them).
     expect(
       db
-        .prepare('SELECT annotation_id, action, after, operation_id, image_id, source FROM annotation_edits')
+        .prepare(
+          'SELECT annotation_id, action, after, operation_id, image_id, source FROM annotation_edits',
+        )
         .all(),
     ).toEqual([
-      { annotation_id: 7, action: 'update', after: '{"x":1}', operation_id: null, image_id: null, source: null },
+      {
+        annotation_id: 7,
+        action: 'update',
+        after: '{"x":1}',
+        operation_id: null,
+        image_id: null,
+        source: null,
+      },
     ])
     db.exec(`
       INSERT INTO label_operations (dataset_id, image_id, kind, source, stack, gt_version, summary) VALUES (1, 5, 'edit', 'hand', 'undo', 4, 's');
