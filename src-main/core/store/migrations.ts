@@ -287,13 +287,17 @@ export const migrations: readonly Migration[] = [
         warnings TEXT,
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
       );
-      CREATE INDEX label_operations_image ON label_operations (image_id, stack, id);
+      -- The undo/redo stacks (image, stack) and the history page (image, newest first).
+      CREATE INDEX label_operations_stack ON label_operations (image_id, stack, id);
+      CREATE INDEX label_operations_image ON label_operations (image_id, id);
       CREATE INDEX label_operations_dataset ON label_operations (dataset_id, id);
 
       ALTER TABLE annotation_edits ADD COLUMN operation_id INTEGER REFERENCES label_operations(id) ON DELETE CASCADE;
       ALTER TABLE annotation_edits ADD COLUMN image_id INTEGER;
       ALTER TABLE annotation_edits ADD COLUMN source TEXT;
       CREATE INDEX annotation_edits_operation ON annotation_edits (operation_id);
+      -- Revisions of an image's annotations (its last edit each) without scanning all edits.
+      CREATE INDEX annotation_edits_image ON annotation_edits (image_id, annotation_id, id);
       CREATE INDEX annotation_edits_version ON annotation_edits (dataset_id, gt_version);
 
       -- Ground-truth versions after the imported one (version 1). A version stays open to
