@@ -9,7 +9,7 @@ import type { Browser, Page } from 'playwright-core'
 import type { Evaluation, Model } from '../../src-main/common/api'
 import type { LabelImageState } from '../../src-main/common/api/labels'
 import { startServer, type RunningServer } from '../../src-main/hosts/server/serve'
-import { tempDir } from '../helpers/fixtures'
+import { makeCityscapesFixture, tempDir } from '../helpers/fixtures'
 import { launchChromium, studioPage } from '../helpers/browser'
 import { call, imageIds, labelDataset } from '../unit/labels/helpers'
 
@@ -174,5 +174,50 @@ describe('fixing labels in the viewer', () => {
       evaluationId: e!.id,
     })
     expect(totals.totals).toMatchObject({ dismissed: 1, accepted: 1 })
+  })
+
+  it('pre-fills an image with a model, and paints a Cityscapes label map with the brush', async () => {
+    const models = await call<Model[]>(server.studio, 'models:list', {})
+    await page.goto(`${server.url}#/datasets/${datasetId}/images/${one}`)
+    await page.reload()
+    await page.getByTestId('edit-toggle').click()
+    const before = (await labels(one)).annotations.length
+    await page.getByLabel('Model to label with').selectOption(String(models[0]!.id))
+    await page.getByTestId('label-with-model').click()
+    // Both detections (0.9 and 0.6) clear the viewer's 0.30 score threshold.
+    await expect
+      .poll(async () => (await labels(one)).annotations.length, { timeout: 10_000 })
+      .toBe(before + 2)
+    await page.getByTestId('history-toggle').check()
+    await expect.poll(() => page.getByTestId('label-history').textContent()).toMatch(/model/)
+
+    const fx = await makeCityscapesFixture()
+    const job = server.studio.jobs.startImport({ kind: 'cityscapes', root: fx.root, split: 'val' })
+    const cityId = (await server.studio.jobs.settled(job.id)).datasetId!
+    const [frame] = imageIds(server.studio.db, cityId)
+    await page.goto(`${server.url}#/datasets/${cityId}/images/${frame}`)
+    await page.reload()
+    await page.getByTestId('edit-toggle').click()
+    await page.getByLabel('Paint class').selectOption({ label: 'sky' })
+    const sky = async () =>
+      (
+        await call<{ classes: { categoryId: number; pixelCount: number }[] }>(
+          server.studio,
+          'images:get',
+          { id: frame },
+        )
+      ).classes.find((c) => c.categoryId === 23)!.pixelCount
+    const skyBefore = await sky()
+    // A brush stroke across the road (bottom half of the 64x32 frame), radius 6.
+    const [x0, y0] = await at(24, 24)
+    const [x1, y1] = await at(40, 24)
+    await page.mouse.move(x0, y0)
+    await page.mouse.down()
+    await page.mouse.move(x1, y1, { steps: 6 })
+    await page.mouse.up()
+    await expect.poll(sky, { timeout: 10_000 }).toBeGreaterThan(skyBefore + 100)
+    expect((await labels(frame!)).editedLabelMap).toBe(true)
+    await page.keyboard.press('Control+z')
+    await expect.poll(sky, { timeout: 10_000 }).toBe(skyBefore)
   })
 })
