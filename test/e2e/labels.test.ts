@@ -151,6 +151,23 @@ describe('fixing labels in the viewer', () => {
     })
     expect(history.items[0]!.source).toBe('prediction')
 
+    // The accepted mask (the last annotation: Shift+Tab) grows under the brush.
+    await page.keyboard.press('Shift+Tab')
+    await page.getByTestId('mask-brush').click()
+    const [bx, by] = await at(30, 30)
+    const [ex, ey] = await at(40, 30)
+    await page.mouse.move(bx, by)
+    await page.mouse.down()
+    await page.mouse.move(ex, ey, { steps: 5 })
+    await page.mouse.up()
+    await expect
+      .poll(async () => (await labels(two)).annotations.at(-1)!.area, { timeout: 10_000 })
+      .toBeGreaterThan(accepted.area + 100)
+    await page.keyboard.press('Control+z')
+    await expect
+      .poll(async () => (await labels(two)).annotations.at(-1)!.area, { timeout: 10_000 })
+      .toBe(accepted.area)
+
     // The review queue of an evaluation, worked with the keyboard: D dismisses, A accepts
     // (here: deletes a label no prediction matched), each moving to the next open item.
     const [e] = await call<Evaluation[]>(server.studio, 'evaluations:run', { runId: run.id })

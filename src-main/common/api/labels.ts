@@ -188,6 +188,19 @@ export const PaintRequest = z
   .strict()
 export type PaintRequest = z.input<typeof PaintRequest>
 
+export const MaskStroke = z
+  .object({
+    imageId: id,
+    annotationId: id,
+    revision: z.number().int().min(0),
+    tool: z.enum(['brush', 'eraser']),
+    /** Stroke centres, x,y pairs in image pixels. */
+    points: z.array(z.number()).min(2).max(200_000),
+    radius: z.number().min(0.5).max(512).default(6),
+  })
+  .strict()
+export type MaskStroke = z.output<typeof MaskStroke>
+
 export const ReviewKind = z.enum(['missing_label', 'wrong_label', 'class_confusion'])
 export const ReviewStatus = z.enum(['open', 'accepted', 'fixed', 'dismissed'])
 export const ReviewItem = z.object({
@@ -312,6 +325,11 @@ export const labelsMethods = {
     PaintRequest,
     EditResult,
     'Paints a Cityscapes label map (brush, eraser, polygon fill); stored as a new map version.',
+  ),
+  'labels:maskStroke': method(
+    MaskStroke,
+    EditResult,
+    'Paints (brush) or erases a COCO RLE mask along a stroke, as one undoable edit.',
   ),
   'labels:exportGt': method(
     z

@@ -5,6 +5,7 @@ import type { Studio } from '../studio'
 import { LabelEditor } from './editor'
 import { exportCityscapesGt, exportCocoGt } from './exportGt'
 import { paintLabelMap } from './labelMaps'
+import { maskStrokeChange } from './masks'
 import { acceptPredictions, runPredictions } from './predictions'
 import { buildReviewQueue, decideReview, reviewQueue } from './review'
 
@@ -64,6 +65,10 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
       return after(editor.edit(imageId, changes, 'prediction', `model ${modelId}`))
     },
     'labels:paint': async (req) => after(await paintLabelMap(editor, req)),
+    'labels:maskStroke': (req) =>
+      after(
+        editor.edit(req.imageId, [maskStrokeChange(editor, req)], 'hand', `${req.tool} stroke`),
+      ),
     'labels:exportGt': ({ datasetId, version, format, out }) =>
       format === 'coco'
         ? exportCocoGt(editor, datasetId, version, out)

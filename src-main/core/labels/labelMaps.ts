@@ -114,7 +114,11 @@ export async function encodeMaps(m: LabelMapPixels): Promise<{ label: Buffer; in
 }
 
 /** The pixels a stroke covers: discs along the polyline (brush, eraser) or a filled polygon. */
-export function strokeMask(req: PaintRequest, width: number, height: number): Uint8Array {
+export function strokeMask(
+  req: Pick<PaintRequest, 'tool' | 'points' | 'radius'>,
+  width: number,
+  height: number,
+): Uint8Array {
   const mask = new Uint8Array(width * height)
   const pts = req.points
   if (req.tool === 'polygon') {

@@ -1,3 +1,5 @@
+import fs from 'node:fs'
+import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Category } from '../../../src-main/common/api'
 import type {
@@ -187,6 +189,49 @@ describe('edit operations and their undo', () => {
   })
 })
 
+describe('masks edited with a brush and an eraser', () => {
+  it('adds and removes mask pixels along a stroke, and undo restores the mask', async () => {
+    const original = groundTruthRows(studio.db, datasetId)
+    const crowd = (await state(two)).annotations.find((a) => a.segmentation.kind === 'rle')!
+    expect(crowd.area).toBe(40)
+    // A disc of radius 2 around (20, 10): the 12 pixels whose centres lie within 2 px.
+    const b = await call<EditResult>(studio, 'labels:maskStroke', {
+      imageId: two,
+      annotationId: crowd.id,
+      revision: 0,
+      tool: 'brush',
+      points: [20, 10],
+      radius: 2,
+    })
+    const brushed = b.image.annotations.find((a) => a.id === crowd.id)!
+    expect([brushed.area, brushed.bbox]).toEqual([52, [0, 8, 22, 27]])
+    // Erasing across the rectangle's left columns (x 0..3) removes 4 x 5 pixels.
+    const e = await call<EditResult>(studio, 'labels:maskStroke', {
+      imageId: two,
+      annotationId: crowd.id,
+      revision: brushed.revision,
+      tool: 'eraser',
+      points: [0, 30, 0, 35, 2, 35, 2, 30],
+      radius: 2,
+    })
+    expect(e.image.annotations.find((a) => a.id === crowd.id)!.area).toBe(52 - 20)
+    await undo(two)
+    await undo(two)
+    expect(groundTruthRows(studio.db, datasetId)).toEqual(original)
+    const box = (await state(two)).annotations.find((a) => a.segmentation.kind === 'polygon')!
+    const err = await failure(
+      call(studio, 'labels:maskStroke', {
+        imageId: two,
+        annotationId: box.id,
+        revision: 0,
+        tool: 'brush',
+        points: [1, 1],
+      }),
+    )
+    expect(err.message).toMatch(/is a polygon: edit its points; the brush edits masks/)
+  })
+})
+
 describe('degenerate shapes', () => {
   it('warns about zero-area boxes and self-intersecting polygons and keeps them', async () => {
     const z = await edit(one, [{ op: 'create', categoryId: 3, bbox: [5, 5, 0, 7] }])
@@ -279,6 +324,23 @@ describe('ground-truth versions', () => {
       },
     )
     expect(history.items.map((o) => o.kind)).toEqual(['undo', 'revert', 'edit', 'edit'])
+  })
+})
+
+describe('a dataset whose image files are missing', () => {
+  it('still takes edits to its ground truth, and says the file is missing', async () => {
+    const dir = (
+      studio.db.prepare('SELECT images_root FROM datasets WHERE id = ?').get(datasetId) as {
+        images_root: string
+      }
+    ).images_root
+    fs.rmSync(path.join(dir, 'one.png'))
+    await call(studio, 'datasets:recheckFiles', { id: datasetId })
+    const r = await edit(one, [{ op: 'create', categoryId: 3, bbox: [1, 1, 4, 4] }])
+    expect(r.warnings).toEqual([
+      'The image file one.png is missing on disk; the edit is stored all the same.',
+    ])
+    expect(r.image.annotations).toHaveLength(3)
   })
 })
 

@@ -100,4 +100,15 @@ export class LabelEditing {
     const imageId = this.state!.imageId
     return this.#run(() => api.call('labels:paint', { imageId, instance: null, ...req }))
   }
+
+  maskStroke(req: {
+    annotationId: number
+    revision: number
+    tool: 'brush' | 'eraser'
+    points: number[]
+    radius: number
+  }): Promise<boolean> {
+    const imageId = this.state!.imageId
+    return this.#run(() => api.call('labels:maskStroke', { imageId, ...req }))
+  }
 }
