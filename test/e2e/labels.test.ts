@@ -191,6 +191,20 @@ describe('fixing labels in the viewer', () => {
       evaluationId: e!.id,
     })
     expect(totals.totals).toMatchObject({ dismissed: 1, accepted: 1 })
+
+    // The accepted suggestion was an edit after the evaluation: the evaluation says it scored an
+    // older version and offers to re-evaluate, which scores the current one.
+    const current = (await labels(two)).gtVersion
+    expect(current).toBe(e!.gtVersion + 1)
+    await page.goto(`${server.url}#/runs`)
+    await page.getByTestId('run-row').first().click()
+    await expect
+      .poll(() => page.getByTestId('gt-outdated').textContent(), { timeout: 10_000 })
+      .toBe(`Scored on ground truth v${e!.gtVersion}; the labels are now at v${current}.`)
+    await page.getByRole('button', { name: `Re-evaluate on v${current}` }).click()
+    await expect
+      .poll(() => page.getByTestId('gt-version-note').textContent(), { timeout: 20_000 })
+      .toMatch(`Ground truth v${current} (current).`)
   })
 
   it('pre-fills an image with a model, and paints a Cityscapes label map with the brush', async () => {
