@@ -3,6 +3,7 @@
  * undo, redo, reload (the edit is in the store), accept a prediction, and work through the
  * review queue with the keyboard.
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
@@ -120,6 +121,27 @@ describe('fixing labels in the viewer', () => {
     await expect.poll(() => page.getByTestId('annotation-count').textContent()).toBe('2')
     await page.keyboard.press('Control+z')
     await expect.poll(() => page.getByTestId('annotation-count').textContent()).toBe('3')
+
+    // The dataset's ground truth: v1 -> v2 added the polygon; export v2 as COCO JSON.
+    await page.goto(`${server.url}#/datasets/${datasetId}`)
+    await page.getByLabel('Ground-truth version').selectOption('1')
+    await expect
+      .poll(() => page.getByTestId('gt-diff').textContent())
+      .toMatch('v1 → v2: 1 added, 0 removed, 0 changed')
+    await page.getByLabel('Ground-truth version').selectOption('2')
+    const out = tempDir()
+    await page.locator('input[name="gt-out"]').fill(out)
+    await page.getByTestId('export-gt').click()
+    await expect
+      .poll(() => page.getByTestId('export-message').textContent())
+      .toBe(`Wrote v2: 6 annotations to ${path.join(out, 'instances_gt_v2.json')}`)
+    const doc = JSON.parse(fs.readFileSync(path.join(out, 'instances_gt_v2.json'), 'utf8')) as {
+      annotations: { id: number; segmentation: unknown }[]
+    }
+    expect(doc.annotations.at(-1)).toMatchObject({
+      id: 8,
+      segmentation: [[40, 30, 56, 30, 60, 46, 40, 44]],
+    })
   })
 
   it('accepts a prediction of a run as a label', async () => {

@@ -66,6 +66,7 @@ let mainWindow: BrowserWindow | null = null
 const pathFieldsOf: Record<string, string[]> = {
   'datasets:import': ['annotations', 'images', 'root'],
   'models:add': ['path'],
+  'labels:exportGt': ['out'],
 }
 
 function createWindow(): BrowserWindow {
