@@ -157,5 +157,15 @@ describe('painting Cityscapes label maps', () => {
     expect(second.version).toBe(painted.image.gtVersion)
     const evaluated = 2 * 64 * 32 - 2 * 32
     expect(second.iou - first.iou).toBeCloseTo((64 * 4) / evaluated, 12)
+    // Deleting the dataset takes its edits, painted maps and versions along.
+    expect(await call(studio, 'datasets:delete', { id: datasetId })).toEqual({ deleted: true })
+    for (const t of [
+      'label_operations',
+      'label_maps',
+      'label_map_edits',
+      'annotation_edits',
+      'gt_versions',
+    ])
+      expect(studio.db.prepare(`SELECT count(*) AS n FROM ${t}`).get()).toEqual({ n: 0 })
   })
 })

@@ -167,5 +167,9 @@ describe('fixing labels, re-evaluating and exporting', () => {
       [4, 90],
       [7, 3],
     ])
+    // Deleting the dataset takes its edits, versions and review items along.
+    expect(await call(studio, 'datasets:delete', { id: datasetId })).toEqual({ deleted: true })
+    for (const t of ['label_operations', 'annotation_edits', 'gt_versions', 'review_items'])
+      expect(studio.db.prepare(`SELECT count(*) AS n FROM ${t}`).get()).toEqual({ n: 0 })
   })
 })
