@@ -167,6 +167,25 @@ describe('fixing labels, re-evaluating and exporting', () => {
       [4, 90],
       [7, 3],
     ])
+    // Accepting across the dataset needs a score; then every image is one operation.
+    const refused = await studio.dispatch('labels:accept', { runId })
+    expect(refused.ok ? null : refused.error.message).toBe(
+      'Accepting predictions across a dataset needs a minimum score (minScore).',
+    )
+    const everything = await call<AcceptResult>(studio, 'labels:accept', { runId, minScore: 0.5 })
+    expect([
+      everything.created,
+      everything.images,
+      everything.operations,
+      everything.gtVersion,
+    ]).toEqual([4, 2, 2, 3])
+    await call(studio, 'labels:undo', { imageId: one })
+    expect(
+      (await call<LabelImageState>(studio, 'labels:image', { imageId: two })).annotations.filter(
+        (a) => a.categoryId === 90,
+      ),
+    ).toHaveLength(1)
+
     // Deleting the dataset takes its edits, versions and review items along.
     expect(await call(studio, 'datasets:delete', { id: datasetId })).toEqual({ deleted: true })
     for (const t of ['label_operations', 'annotation_edits', 'gt_versions', 'review_items'])

@@ -86,6 +86,21 @@ export class LabelEditing {
     })
   }
 
+  /** All of a run's predictions at or above `minScore` on every image of its dataset. */
+  acceptDataset(runId: number, minScore: number): Promise<boolean> {
+    const imageId = this.state!.imageId
+    return this.#run(async () => {
+      const r = await api.call('labels:accept', { runId, minScore })
+      return {
+        image: await api.call('labels:image', { imageId }),
+        warnings: [
+          `Accepted ${r.created} predictions on ${r.images} images (ground truth v${r.gtVersion}).`,
+          ...r.warnings,
+        ],
+      }
+    })
+  }
+
   labelWithModel(modelId: number, minScore: number): Promise<boolean> {
     const imageId = this.state!.imageId
     return this.#run(() => api.call('labels:labelWithModel', { modelId, imageId, minScore }))
