@@ -319,7 +319,7 @@ export const labelsMethods = {
       .object({ modelId: id, imageId: id, minScore: z.number().min(0).max(1).default(0.5) })
       .strict(),
     EditResult,
-    "Runs a model on one image now and adds its detections as labels (source 'prediction').",
+    "Runs a model on one image now: a detector's detections become labels, a segmenter's label map replaces the image's (source 'prediction').",
   ),
   'labels:paint': method(
     PaintRequest,

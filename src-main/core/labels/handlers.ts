@@ -4,7 +4,7 @@ import type { Handlers } from '../dispatcher'
 import type { Studio } from '../studio'
 import { LabelEditor } from './editor'
 import { exportCityscapesGt, exportCocoGt } from './exportGt'
-import { paintLabelMap } from './labelMaps'
+import { labelMapFromModel, paintLabelMap } from './labelMaps'
 import { maskStrokeChange } from './masks'
 import { acceptPredictions, runPredictions } from './predictions'
 import { buildReviewQueue, decideReview, reviewQueue } from './review'
@@ -39,6 +39,10 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
     },
     'labels:labelWithModel': async ({ modelId, imageId, minScore }) => {
       const result = await studio.interactive.image(modelId, imageId, false)
+      if (result.status === 'done' && result.semanticPng)
+        return after(
+          await labelMapFromModel(editor, imageId, Buffer.from(result.semanticPng, 'base64')),
+        )
       if (result.status !== 'done' || !result.predictions)
         throw new AppError(
           'INFERENCE_FAILED',

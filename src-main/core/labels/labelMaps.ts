@@ -251,17 +251,14 @@ function sameRuns(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 
 const queues = new Map<number, Promise<unknown>>()
 
-/** Paint strokes on one image run one after another, so none reads a map another is replacing. */
-export function paintLabelMap(editor: LabelEditor, req: PaintRequest): Promise<EditResult> {
-  const prev = queues.get(req.imageId) ?? Promise.resolve()
-  const next = prev.then(
-    () => paintNow(editor, req),
-    () => paintNow(editor, req),
-  )
-  queues.set(req.imageId, next)
+/** Map rewrites of one image run one after another, so none reads a map another is replacing. */
+function queued<T>(imageId: number, task: () => Promise<T>): Promise<T> {
+  const prev = queues.get(imageId) ?? Promise.resolve()
+  const next = prev.then(task, task)
+  queues.set(imageId, next)
   next
     .finally(() => {
-      if (queues.get(req.imageId) === next) queues.delete(req.imageId)
+      if (queues.get(imageId) === next) queues.delete(imageId)
     })
     .catch(() => {
       // The caller gets the failure from `next`; this chain only tidies the queue.
@@ -269,8 +266,52 @@ export function paintLabelMap(editor: LabelEditor, req: PaintRequest): Promise<E
   return next
 }
 
-async function paintNow(editor: LabelEditor, req: PaintRequest): Promise<EditResult> {
-  const image = editor.image(req.imageId)
+export function paintLabelMap(editor: LabelEditor, req: PaintRequest): Promise<EditResult> {
+  return queued(req.imageId, () =>
+    rewriteMap(editor, req.imageId, 'hand', (maps) => {
+      const changed = paint(maps, req)
+      return { changed, note: `${req.tool} ${changed} px` }
+    }),
+  )
+}
+
+/**
+ * "Label with model" for label maps: the model's label-id map (as the studio stores semantic
+ * outputs) replaces the image's map; instances get plain label ids, as Cityscapes writes
+ * regions without instance numbers.
+ */
+export function labelMapFromModel(
+  editor: LabelEditor,
+  imageId: number,
+  png: Buffer,
+): Promise<EditResult> {
+  return queued(imageId, async () => {
+    const predicted = await readLabels(png)
+    return rewriteMap(editor, imageId, 'prediction', (maps) => {
+      if (predicted.width !== maps.width || predicted.height !== maps.height)
+        throw new AppError(
+          'INVALID_INPUT',
+          `The model's map is ${predicted.width}x${predicted.height} but the image's is ${maps.width}x${maps.height}.`,
+        )
+      let changed = 0
+      for (let i = 0; i < maps.labels.length; i++) {
+        const v = predicted.data[i]!
+        if (maps.labels[i] !== v || maps.instances[i] !== v) changed++
+        maps.labels[i] = v
+        maps.instances[i] = v
+      }
+      return { changed, note: `model label map, ${changed} px` }
+    })
+  })
+}
+
+async function rewriteMap(
+  editor: LabelEditor,
+  imageId: number,
+  source: 'hand' | 'prediction',
+  mutate: (maps: LabelMapPixels) => { changed: number; note: string },
+): Promise<EditResult> {
+  const image = editor.image(imageId)
   const d = editor.dataset(image.dataset_id)
   if (d.kind !== 'cityscapes')
     throw new AppError(
@@ -280,14 +321,14 @@ async function paintNow(editor: LabelEditor, req: PaintRequest): Promise<EditRes
   const beforeMap = currentMapId(editor, image.id)
   const maps = await decodeMaps(editor, image, beforeMap)
   const beforePixels = histogram(maps.labels)
-  const changed = paint(maps, req)
-  if (changed === 0) return editor.result(null, image.id, ['The stroke changed no pixel.'])
+  const { changed, note } = mutate(maps)
+  if (changed === 0) return editor.result(null, image.id, ['The label map did not change.'])
   const afterPixels = histogram(maps.labels)
   const pngs = await encodeMaps(maps)
   const warnings: string[] = []
   const changes = instanceChanges(editor, image, maps)
   const opId = editor.write(() => {
-    // Another process may have painted while this stroke was decoded: refuse rather than lose it.
+    // Another process may have painted while this one was decoded: refuse rather than lose it.
     if (currentMapId(editor, image.id) !== beforeMap)
       throw new AppError(
         'CONFLICT',
@@ -297,8 +338,8 @@ async function paintNow(editor: LabelEditor, req: PaintRequest): Promise<EditRes
     return editor.applyChanges(
       image,
       changes,
-      'hand',
-      `${req.tool} ${changed} px`,
+      source,
+      note,
       warnings,
       { beforeMap, afterMap, beforePixels, afterPixels },
       true,

@@ -157,6 +157,29 @@ describe('painting Cityscapes label maps', () => {
     expect(second.version).toBe(painted.image.gtVersion)
     const evaluated = 2 * 64 * 32 - 2 * 32
     expect(second.iou - first.iou).toBeCloseTo((64 * 4) / evaluated, 12)
+    // "Label with model" on frame 2: the segmenter's map (sky everywhere) replaces the labels,
+    // one undoable operation; undo gives the painted map back.
+    const byModel = await call<EditResult>(studio, 'labels:labelWithModel', {
+      modelId: model.id,
+      imageId: frame2,
+    })
+    expect(byModel.operation!.source).toBe('prediction')
+    const pixelsOf = async () =>
+      (
+        await call<{ classes: { categoryId: number; pixelCount: number }[] }>(
+          studio,
+          'images:get',
+          { id: frame2 },
+        )
+      ).classes.map((c) => [c.categoryId, c.pixelCount])
+    expect(await pixelsOf()).toEqual([[23, 64 * 32]])
+    await call(studio, 'labels:undo', { imageId: frame2 })
+    expect(await pixelsOf()).toEqual([
+      [7, 64 * 16],
+      [11, 64 * 12],
+      [23, 64 * 4],
+    ])
+
     // Deleting the dataset takes its edits, painted maps and versions along.
     expect(await call(studio, 'datasets:delete', { id: datasetId })).toEqual({ deleted: true })
     for (const t of [
