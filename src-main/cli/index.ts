@@ -59,9 +59,31 @@ const commands: CommandEntry[] = [
     load: async () => (await import('./commands/run')).runCommand,
   },
   {
+    name: 'doctor',
+    summary: 'What this install can run models on: onnxruntime, execution providers, GPUs',
+    load: async () => (await import('./commands/doctor')).doctorCommand,
+  },
+  {
+    name: 'setup-gpu',
+    summary:
+      "Install onnxruntime-node's CUDA 12 provider (runs its own installer; needs the internet)",
+    load: async () => (await import('./commands/doctor')).setupGpuCommand,
+  },
+  {
     name: 'dataset',
-    summary: 'List imported datasets (ids and names for infer --dataset)',
+    summary: 'List the datasets in the store (ids and names for --dataset)',
     load: async () => (await import('./commands/dataset')).datasetCommand,
+  },
+  {
+    name: 'export-gt',
+    summary:
+      "Write a dataset's (edited) ground truth: COCO instances JSON or Cityscapes gtFine PNGs",
+    load: async () => (await import('./commands/gt')).exportGtCommand,
+  },
+  {
+    name: 'gt',
+    summary: 'Ground-truth edits: history, versions, and the diff of two versions',
+    load: async () => (await import('./commands/gt')).gtCommand,
   },
 ]
 

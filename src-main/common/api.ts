@@ -5,9 +5,12 @@
  */
 import { z } from 'zod'
 import { method } from './api/method'
+import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { compareEvents, compareMethods } from './api/compare'
 import { evaluationViewMethods } from './api/evaluationViews'
+import { Annotation } from './api/annotation'
+import { labelsMethods } from './api/labels'
 
 const id = z.number().int().positive()
 
@@ -58,31 +61,7 @@ export const ImageSummary = z.object({
 })
 export type ImageSummary = z.infer<typeof ImageSummary>
 
-export const Segmentation = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }),
-  /** One or more polygons, each [x0,y0,x1,y1,...] in image pixels. */
-  z.object({ kind: z.literal('polygon'), polygons: z.array(z.array(z.number())) }),
-  /** Column-major run lengths, first run counts background, as in COCO's uncompressed RLE. */
-  z.object({
-    kind: z.literal('rle'),
-    size: z.tuple([z.number().int(), z.number().int()]),
-    counts: z.array(z.number().int()),
-  }),
-])
-export type Segmentation = z.infer<typeof Segmentation>
-
-export const Annotation = z.object({
-  id,
-  /** The id the annotation file gave (COCO annotation id; Cityscapes instance id). */
-  sourceId: z.number().int(),
-  imageId: id,
-  categoryId: z.number().int(),
-  iscrowd: z.boolean(),
-  area: z.number(),
-  bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
-  segmentation: Segmentation,
-})
-export type Annotation = z.infer<typeof Annotation>
+export { Annotation, Segmentation } from './api/annotation'
 
 export const ImageDetail = ImageSummary.extend({
   /** EXIF orientation (1..8) when the file has one; annotations are drawn on the oriented image. */
@@ -174,7 +153,8 @@ export type Job = z.infer<typeof Job>
 
 export const AppInfo = z.object({
   version: z.string(),
-  host: z.enum(['electron', 'browser']),
+  /** Which host built this studio (the CLI builds one too, over the same services). */
+  host: z.enum(['electron', 'browser', 'cli']),
   dataDir: z.string(),
   schemaVersion: z.number().int(),
   /** Native file/folder pickers exist only in the Electron host; the browser host takes typed paths. */
@@ -217,6 +197,8 @@ export const ModelCard = z.object({
   flopsInput: z.tuple([z.number(), z.number()]),
   gcBlocks: z.array(GcBlockInfo),
   gcRatioLabel: z.string().nullable(),
+  /** Classes the model predicts, when its graph says (absent on cards made before it was read). */
+  classCount: z.number().int().nullable().optional(),
 })
 
 export const Model = z.object({
@@ -269,6 +251,8 @@ export const Run = z.object({
   meanInferenceMs: z.number().nullable(),
   gcBlocks: z.number().int(),
   error: z.string().nullable(),
+  /** Why images failed: each distinct reason with its image count, commonest first (top 5). */
+  failures: z.array(z.object({ message: z.string(), images: z.number().int() })),
   notes: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -377,6 +361,7 @@ export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
   ...evaluationViewMethods,
+  ...modelsMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(
@@ -436,8 +421,8 @@ export const contract = {
         labelMapping: LabelMapping.optional(),
       })
       .strict(),
-    z.object({ model: Model, existed: z.boolean() }),
-    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+    z.object({ model: Model, existed: z.boolean(), sidecarChanges: z.array(z.string()) }),
+    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model, with what its sidecar now says differently (models:update applies it).',
     { paths: ['path'] },
   ),
   'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),
@@ -517,6 +502,7 @@ export const contract = {
     'Runs one image now (the viewer), without storing it.',
   ),
   ...compareMethods,
+  ...labelsMethods,
 } as const
 
 export type Contract = typeof contract

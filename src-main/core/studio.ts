@@ -28,6 +28,9 @@ import { EvaluationManager } from './evaluations'
 import { ComparisonService, compareHandlers } from './comparisons'
 import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { addModelInWorker } from './models/workerClient'
+import { modelHandlers } from './models/handlers'
+import { labelsHandlers } from './labels/handlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -124,7 +127,8 @@ export class Studio {
         categories: getCategories(db, id),
       }),
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
-      'datasets:delete': ({ id }) => {
+      'datasets:delete': async ({ id }) => {
+        await this.runs.stop({ datasetId: id })
         const deleted = removeDataset(db, id)
         if (deleted) {
           this.media.removeDatasetCache(id)
@@ -147,8 +151,9 @@ export class Studio {
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'images:query': (q) => queryImages(db, q),
       'images:get': ({ id }) => getImage(db, id),
-      'models:add': ({ path, name, labelMapping }) => {
-        const out = addModel(db, path, {
+      ...modelHandlers(this),
+      'models:add': async ({ path, name, labelMapping }) => {
+        const out = await addModelInWorker(db, path, {
           ...(name ? { name } : {}),
           ...(labelMapping ? { labelMapping } : {}),
         })
@@ -157,7 +162,9 @@ export class Studio {
       },
       'models:list': () => listModels(db),
       'models:get': ({ id }) => getModel(db, id),
-      'models:remove': ({ id }) => {
+      'models:remove': async ({ id }) => {
+        await this.runs.stop({ modelId: id })
+        this.interactive.pool.forget(id)
         const removed = removeModel(db, id)
         if (removed) this.bus.emit('model:changed', { modelId: id })
         return { removed }
@@ -167,7 +174,7 @@ export class Studio {
       'runs:get': ({ id }) => this.runs.get(id),
       'runs:cancel': ({ id }) => this.runs.cancel(id),
       'runs:resume': ({ id }) => this.runs.resume(id),
-      'runs:delete': ({ id }) => ({ deleted: this.runs.delete(id) }),
+      'runs:delete': async ({ id }) => ({ deleted: await this.runs.delete(id) }),
       'runs:imageResult': ({ runId, imageId }) => {
         const run = this.runs.get(runId)
         return storedInference(
@@ -188,6 +195,7 @@ export class Studio {
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       ...compareHandlers(this.comparisons, this.jobs),
+      ...labelsHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

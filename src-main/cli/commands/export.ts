@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util'
 import { AppError } from '../../common/errors'
 import { exportCocoResults, writeRunLabelPngs } from '../../core/exports'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
+import { openCliStudio } from '../dataDir'
 import { CliUsageError, type CliCommand } from '../command'
 
 export const exportCommand: CliCommand = {
@@ -16,14 +15,20 @@ export const exportCommand: CliCommand = {
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
-      options: { run: { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string' } },
+      options: {
+        run: { type: 'string' },
+        out: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
+      },
       strict: true,
     })
     if (!values.run || !values.out) throw new CliUsageError('export needs --run and --out.')
     const runId = Number(values.run)
     if (!Number.isInteger(runId) || runId <= 0)
       throw new CliUsageError(`--run must be a run id, got "${values.run}".`)
-    const db = openStore(resolveDataDir(values['data-dir'], io.env))
+    const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const db = studio.db
     try {
       const run = db
         .prepare(`SELECT m.task FROM runs r JOIN models m ON m.id = r.model_id WHERE r.id = ?`)
@@ -38,7 +43,7 @@ export const exportCommand: CliCommand = {
       }
       return 0
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

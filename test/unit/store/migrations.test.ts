@@ -34,7 +34,8 @@ describe('migrations', () => {
     2: ['attention_maps', 'models', 'predictions', 'run_images', 'runs', 'semantic_outputs'],
     3: ['evaluation_images', 'evaluations'],
     4: ['jobs'],
-    5: ['comparisons'],
+    5: ['gt_versions', 'label_map_edits', 'label_maps', 'label_operations', 'review_items'],
+    6: ['comparisons'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {

@@ -13,6 +13,7 @@ export type Route =
       runId?: number | null
     }
   | { name: 'compare'; comparisonId: number | null; imageId: number | null }
+  | { name: 'review'; evaluationId: number }
   /** 2-4 runs on one image, one shared viewport; ← → step through `imageIds` when given. */
   | { name: 'side-by-side'; imageId: number; runIds: number[]; imageIds: number[] | null }
 
@@ -44,6 +45,7 @@ export function parseRoute(hash: string): Route {
       imageIds: images === null ? null : idList(images),
     }
   }
+  if (parts[0] === 'review' && parts[1]) return { name: 'review', evaluationId: Number(parts[1]) }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
@@ -70,6 +72,8 @@ export function formatRoute(r: Route): string {
       return r.modelId === null ? '#/models' : `#/models/${r.modelId}`
     case 'runs':
       return '#/runs'
+    case 'review':
+      return `#/review/${r.evaluationId}`
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image': {
