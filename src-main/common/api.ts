@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
+import { attentionMethods } from './api/attention'
 
 const id = z.number().int().positive()
 
@@ -480,6 +481,7 @@ export const contract = {
     ImageInference,
     'Runs one image now (the viewer), without storing it.',
   ),
+  ...attentionMethods,
 } as const
 
 export type Contract = typeof contract

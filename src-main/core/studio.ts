@@ -26,6 +26,8 @@ import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { AttentionAnalytics } from './attentionAnalytics'
+import { attentionHandlers } from './attentionHandlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -50,6 +52,7 @@ export class Studio {
   readonly runs: RunManager
   readonly interactive: InteractiveInference
   readonly evaluations: EvaluationManager
+  readonly attention: AttentionAnalytics
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -81,6 +84,11 @@ export class Studio {
       ...launcher,
     })
     this.evaluations = new EvaluationManager({ db: this.db, bus: this.bus })
+    this.attention = new AttentionAnalytics({
+      db: this.db,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
     this.interactive = new InteractiveInference({
       db: this.db,
       dataDir: options.dataDir,
@@ -171,6 +179,7 @@ export class Studio {
         this.evaluations.images(id, order, direction, offset, limit),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
+      ...attentionHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',
