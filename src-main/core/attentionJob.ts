@@ -18,10 +18,18 @@ import {
   labelMapClasses,
   type CellGrid,
   type DistanceField,
+  type FrameGeometry,
   type ImageRegions,
 } from './attention/grid'
-import { dequantize, mapStats, type GridRegions } from './attention/stats'
+import {
+  dequantize,
+  halfWeights,
+  mapStats,
+  quantizedEntropyTop,
+  type GridRegions,
+} from './attention/stats'
 import { decodeLabelPng } from './eval/png'
+import type { Rle } from './eval/rle'
 import { fromFloat16 } from './inference/float16'
 import {
   attentionMapCount,
@@ -37,6 +45,8 @@ import {
   saveStats,
   type ImageStatRow,
   type RunForAttention,
+  type RunImageRow,
+  type StoredMapRow,
 } from './store/attentionStats'
 import type { Db } from './store/store'
 
@@ -84,14 +94,14 @@ function blockInfos(run: RunForAttention): BlockInfo[] {
 }
 
 /** Per image: its regions placed on each map size it has (blocks of a stage share a size). */
-class ImageContext {
+export class ImageContext {
   readonly #grids = new Map<string, { grid: CellGrid; regions: GridRegions }>()
   #field: DistanceField | null | undefined
 
   constructor(
-    readonly geometry: NonNullable<ReturnType<typeof finishedRunImages>[number]['geometry']>,
+    readonly geometry: FrameGeometry,
     readonly regions: ImageRegions,
-    readonly classRegions: Map<number, import('./eval/rle').Rle>,
+    readonly classRegions: Map<number, Rle>,
     readonly contextDistance: number,
   ) {}
 
@@ -144,6 +154,56 @@ export async function computeAttentionStats(
   return getStats(db, statsId, run.modelName)!
 }
 
+/**
+ * A stored map's probabilities into `out`, from its half-float weights when it has them (entropy
+ * within 1e-4 of the float map), else from its uint8 codes; returns [entropy, top-1% mass].
+ */
+export function storedProbabilities(
+  m: StoredMapRow,
+  out: Float64Array,
+  lut = new Float64Array(256),
+): [number, number] {
+  if (m.weights_f16) {
+    const w = m.weights_f16
+    const codes =
+      w.byteOffset % 2 === 0
+        ? new Uint16Array(w.buffer, w.byteOffset, w.byteLength / 2)
+        : new Uint16Array(Uint8Array.from(w).buffer)
+    return halfWeights(codes, out)
+  }
+  const data = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength)
+  dequantize({ data, min: m.min_value, max: m.max_value }, out, lut)
+  return quantizedEntropyTop(data, lut)
+}
+
+/**
+ * An image's ground truth, rasterised once: objects (masks, else boxes) and per-class regions
+ * (Cityscapes: from the labelIds map when the image has one).
+ */
+export async function loadImageContext(
+  db: Db,
+  run: RunForAttention,
+  img: RunImageRow & { geometry: FrameGeometry },
+  params: AttentionParams,
+): Promise<{ image: ImageContext; regions: ImageRegions; semantic: boolean }> {
+  const regions = imageRegions(imageObjects(db, img.imageId), img.width, img.height)
+  let classRegions = regions.classes
+  let semantic = false
+  if (run.datasetKind === 'cityscapes' && img.semanticPath) {
+    const file = path.resolve(run.datasetSource, img.semanticPath)
+    const label = await decodeLabelPng(fs.readFileSync(file), file)
+    if (label.width === img.width && label.height === img.height) {
+      classRegions = labelMapClasses(label.data, label.width, label.height)
+      semantic = true
+    }
+  }
+  return {
+    image: new ImageContext(img.geometry, regions, classRegions, params.contextDistance),
+    regions,
+    semantic,
+  }
+}
+
 async function compute(
   db: Db,
   run: RunForAttention,
@@ -163,13 +223,15 @@ async function compute(
   let noGeometry = 0
   let noMaps = 0
   let semantic = 0
+  let codesOnly = 0
   const p = new Float64Array(1 << 16)
   const lut = new Float64Array(256)
   ctx.progress(0, images.length, 'Reading attention maps')
   for (let k = 0; k < images.length; k++) {
     if (ctx.signal.aborted) throw new AppError('CANCELLED', 'Attention statistics were cancelled.')
     const img = images[k]!
-    if (!img.geometry) {
+    const geometry = img.geometry
+    if (!geometry) {
       noGeometry++
       continue
     }
@@ -178,28 +240,18 @@ async function compute(
       noMaps++
       continue
     }
-    const regions = imageRegions(imageObjects(db, img.imageId), img.width, img.height)
+    const { image, regions, semantic: fromLabelMap } = await loadImageContext(db, run, { ...img, geometry }, params)
     if (regions.objects) withObjects++
     if (regions.usedBoxes) withBoxes++
-    let classRegions = regions.classes
-    if (run.datasetKind === 'cityscapes' && img.semanticPath) {
-      const file = path.resolve(run.datasetSource, img.semanticPath)
-      const label = await decodeLabelPng(fs.readFileSync(file), file)
-      if (label.width === img.width && label.height === img.height) {
-        classRegions = labelMapClasses(label.data, label.width, label.height)
-        semantic++
-      }
-    }
-    const image = new ImageContext(img.geometry, regions, classRegions, params.contextDistance)
+    if (fromLabelMap) semantic++
     for (const m of maps) {
       const a = acc.get(m.block_index)
       if (!a) continue
       const n = m.height * m.width
       const probs = n <= p.length ? p.subarray(0, n) : new Float64Array(n)
-      const data = new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength)
-      dequantize({ data, min: m.min_value, max: m.max_value }, probs, lut)
       const { grid, regions: on } = image.on(m.height, m.width)
-      const s = mapStats(probs, grid, on, { data, lut })
+      const s = mapStats(probs, grid, on, storedProbabilities(m, probs, lut))
+      if (!m.weights_f16) codesOnly++
       a.addMap(s)
       rows.push({
         imageId: img.imageId,
@@ -238,6 +290,10 @@ async function compute(
   if (partial)
     notes.push(
       `Partial run: run ${run.id} is ${run.status}, statistics cover its ${run.imagesDone} finished of ${run.imagesTotal} images.`,
+    )
+  if (codesOnly > 0)
+    notes.push(
+      `${codesOnly} maps were stored before half-float weights were kept: their statistics come from the 8-bit codes (entropy within about 0.01 on peaked maps).`,
     )
   if (noMaps > 0)
     notes.push(`${noMaps} finished images have no attention maps and are not counted.`)

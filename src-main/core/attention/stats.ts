@@ -44,8 +44,8 @@ export interface QuantizedMap {
  */
 export function dequantize(
   m: QuantizedMap,
-  out = new Float64Array(m.data.length),
-  lut = new Float64Array(256),
+  out: Float64Array = new Float64Array(m.data.length),
+  lut: Float64Array = new Float64Array(256),
 ): Float64Array {
   const counts = new Float64Array(256)
   for (let k = 0; k < m.data.length; k++) counts[m.data[k]!]!++
@@ -82,8 +82,8 @@ export function topMass(p: ArrayLike<number>): number {
   return s
 }
 
-/** Entropy and top-1% mass from code counts: 256 steps instead of N, exact for stored maps. */
-function quantizedEntropyTop(data: Uint8Array, lut: Float64Array): [number, number] {
+/** Entropy and top-1% mass from code counts: 256 steps instead of N, exact for stored codes. */
+export function quantizedEntropyTop(data: Uint8Array, lut: Float64Array): [number, number] {
   const counts = new Float64Array(256)
   for (let k = 0; k < data.length; k++) counts[data[k]!]!++
   const n = data.length
@@ -102,6 +102,67 @@ function quantizedEntropyTop(data: Uint8Array, lut: Float64Array): [number, numb
   return [n <= 1 ? 1 : h / Math.log(n), top]
 }
 
+const F16_VALUE = new Float64Array(0x7c00)
+const F16_VLOGV = new Float64Array(0x7c00)
+{
+  // Every finite non-negative half float and its v log v, once: entropy of a stored map then
+  // needs one table lookup per position instead of a log.
+  for (let h = 0; h < 0x7c00; h++) {
+    const e = h >>> 10
+    const m = h & 0x3ff
+    const v = e === 0 ? m * 2 ** -24 : (1 + m / 1024) * 2 ** (e - 15)
+    F16_VALUE[h] = v
+    F16_VLOGV[h] = v > 0 ? v * Math.log(v) : 0
+  }
+}
+
+/**
+ * Weights stored as half floats (any positive scale, e.g. p * N) back as probabilities in `out`,
+ * with the normalised entropy and the top-1% mass. Non-negative half floats order like their
+ * bit patterns, so the top 1% is found from a histogram of the high bytes.
+ */
+export function halfWeights(codes: Uint16Array, out: Float64Array): [number, number] {
+  const n = codes.length
+  let sum = 0
+  let vlogv = 0
+  const high = new Float64Array(256)
+  for (let k = 0; k < n; k++) {
+    const c = codes[k]! & 0x7fff
+    const h = c < 0x7c00 ? c : 0
+    sum += F16_VALUE[h]!
+    vlogv += F16_VLOGV[h]!
+    high[h >>> 8]!++
+  }
+  if (sum <= 0) {
+    out.fill(1 / n, 0, n)
+    return [1, topCount(n) / n]
+  }
+  for (let k = 0; k < n; k++) {
+    const c = codes[k]! & 0x7fff
+    out[k] = F16_VALUE[c < 0x7c00 ? c : 0]! / sum
+  }
+  // H = -sum (v/S) log(v/S) = log S - (sum v log v) / S
+  const entropy = n <= 1 ? 1 : (Math.log(sum) - vlogv / sum) / Math.log(n)
+  let need = topCount(n)
+  let bin = 255
+  let top = 0
+  while (bin > 0 && high[bin]! < need) {
+    need -= high[bin]!
+    bin--
+  }
+  const boundary: number[] = []
+  for (let k = 0; k < n; k++) {
+    const c = codes[k]! & 0x7fff
+    const h = c < 0x7c00 ? c : 0
+    const b = h >>> 8
+    if (b > bin) top += F16_VALUE[h]!
+    else if (b === bin) boundary.push(F16_VALUE[h]!)
+  }
+  boundary.sort((a, b) => b - a)
+  for (let i = 0; i < need && i < boundary.length; i++) top += boundary[i]!
+  return [entropy, top / sum]
+}
+
 const massOn = (p: Float64Array, cov: Coverage): number => {
   let s = 0
   for (let k = 0; k < cov.cells.length; k++) s += p[cov.cells[k]!]! * cov.share[k]!
@@ -116,18 +177,17 @@ export interface GridRegions {
 }
 
 /**
- * Statistics of one map. `p` are the probabilities (summing to 1) on `grid`; pass `quantized`
- * (with the `lut` `dequantize` filled) for the fast path on stored maps.
+ * Statistics of one map. `p` are the probabilities (summing to 1) on `grid`; `entropyTop` passes
+ * entropy and top-1% mass already computed from the stored form (`halfWeights`,
+ * `quantizedEntropyTop`), which is faster than from `p`.
  */
 export function mapStats(
   p: Float64Array,
   grid: CellGrid,
   regions: GridRegions,
-  quantized?: { data: Uint8Array; lut: Float64Array },
+  entropyTop?: [number, number],
 ): MapStats {
-  const [entropy, top1Mass] = quantized
-    ? quantizedEntropyTop(quantized.data, quantized.lut)
-    : [normalizedEntropy(p), topMass(p)]
+  const [entropy, top1Mass] = entropyTop ?? [normalizedEntropy(p), topMass(p)]
   let mx = 0
   let my = 0
   let padding = 0

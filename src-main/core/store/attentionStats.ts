@@ -32,6 +32,7 @@ export interface StoredMapRow {
   max_value: number
   data: Buffer
   transform_f16: Buffer | null
+  weights_f16: Buffer | null
 }
 
 export interface RunImageRow {
@@ -93,7 +94,7 @@ function prepare(db: Db) {
        WHERE ri.run_id = ? AND ri.status = 'done' ORDER BY ri.image_id`,
     ),
     maps: db.prepare(
-      `SELECT image_id, block_index, height, width, min_value, max_value, data, transform_f16
+      `SELECT image_id, block_index, height, width, min_value, max_value, data, transform_f16, weights_f16
        FROM attention_maps WHERE run_id = ? AND image_id = ? ORDER BY block_index`,
     ),
     transforms: db.prepare(

@@ -2,14 +2,40 @@
 // puts its mass on the signal strip at the image edge (far from every shape: context reach),
 // r16's c3/c4 blocks stay near uniform and its c5 block reaches for the strip; the GC head of
 // the segmenter looks at the bus-stop board (the `traffic sign` class of the label maps).
+//
+// Truth: the zoo's PyTorch reference cases hold no attention maps (models/reference/*/index.json
+// lists only the models' own outputs), so the float maps come from the studio's float taps: the
+// tapped model run in onnxruntime on the reference images, the softmax read before the run
+// writer quantises it. Statistics of the stored uint8 maps must equal those of the float maps.
+import fs from 'node:fs'
+import path from 'node:path'
+import * as ort from 'onnxruntime-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
 import type { Model } from '../../../src-main/common/api'
 import type { AttentionStats } from '../../../src-main/common/api/attention'
+import { loadImageContext, storedProbabilities } from '../../../src-main/core/attentionJob'
+import {
+  dequantize,
+  mapStats,
+  quantizedEntropyTop,
+} from '../../../src-main/core/attention/stats'
+import {
+  finishedRunImage,
+  imageMaps,
+  runForAttention,
+} from '../../../src-main/core/store/attentionStats'
+import { decodeImage } from '../../../src-main/core/inference/runner'
+import { geometry, resizeBilinearRgb, toTensor } from '../../../src-main/core/inference/preprocess'
+import { tappedModelPath } from '../../../src-main/core/inference/runs'
+import { getModel } from '../../../src-main/core/models/registry'
+import { packageRoot } from '../../../src-main/core/paths'
 import { tempDir } from '../../helpers/fixtures'
 
 let studio: Studio
+let dataDir: string
 const stats: Record<string, AttentionStats> = {}
+const runIds: Record<string, number> = {}
 
 async function call<T>(method: string, input: unknown): Promise<T> {
   const r = await studio.dispatch(method, input)
@@ -18,7 +44,8 @@ async function call<T>(method: string, input: unknown): Promise<T> {
 }
 
 beforeAll(async () => {
-  studio = Studio.open({ dataDir: tempDir(), host: 'browser' })
+  dataDir = tempDir()
+  studio = Studio.open({ dataDir, host: 'browser' })
   await studio.ensureDemoDatasets()
   studio.ensureDemoModels()
   const datasets = await call<{ id: number; kind: string }[]>('datasets:list', {})
@@ -32,6 +59,7 @@ beforeAll(async () => {
       taps: true,
     })
     await studio.runs.idle()
+    runIds[name] = run.id
     stats[name] = await call<AttentionStats>('attention:compute', {
       runId: run.id,
       params: { contextDistance: 48 },
@@ -75,5 +103,83 @@ describe('attention statistics of the demo zoo', () => {
     const sign = head.classes.find((c) => c.name === 'traffic sign')!
     expect(sign.ratio!).toBeGreaterThan(3)
   })
+})
 
+describe('statistics of the stored uint8 maps equal those of the float maps', () => {
+  for (const name of ['mask-rcnn-gc-r16', 'mask-rcnn-gc-r4', 'gc-head']) {
+    it(`${name}: on the zoo's reference images, within 1e-3`, { timeout: 60_000 }, async () => {
+      const db = studio.db
+      const run = runForAttention(db, runIds[name]!)!
+      const model = getModel(db, studio.runs.get(run.id).modelId)
+      const tapped = tappedModelPath(dataDir, model)
+      const session = await ort.InferenceSession.create(tapped.file, { intraOpNumThreads: 1 })
+      const index = JSON.parse(
+        fs.readFileSync(path.join(packageRoot(), `models/reference/${name}/index.json`), 'utf8'),
+      ) as { cases: { image: string }[] }
+      let compared = 0
+      let codesError = 0
+      for (const c of index.cases) {
+        const file = path.join(packageRoot(), c.image)
+        const row = db
+          .prepare('SELECT id FROM images WHERE dataset_id = ? AND file_name LIKE ?')
+          .get(run.datasetId, `%${path.basename(file)}`) as { id: number }
+        const img = finishedRunImage(db, run.id, row.id)!
+        const decoded = await decodeImage({
+          imageId: row.id,
+          file,
+          width: img.width,
+          height: img.height,
+          applyOrientation: null,
+        })
+        const spec = model.config.preprocess
+        const g = geometry(decoded.width, decoded.height, spec)
+        expect(g).toEqual(img.geometry)
+        const input = toTensor(
+          resizeBilinearRgb(decoded.rgb, decoded.width, decoded.height, g.resizedWidth, g.resizedHeight),
+          g,
+          spec,
+        )
+        const dims =
+          model.config.inputRank === 3
+            ? [3, g.inputHeight, g.inputWidth]
+            : [1, 3, g.inputHeight, g.inputWidth]
+        const out = await session.run({
+          [model.config.inputName]: new ort.Tensor('float32', input, dims),
+        })
+        const ctx = await loadImageContext(db, run, { ...img, geometry: g }, { contextDistance: 48 })
+        const stored = new Map(imageMaps(db, run.id, row.id).map((m) => [m.block_index, m]))
+        for (const t of tapped.taps) {
+          const m = stored.get(t.block)!
+          const floatMap = Float64Array.from(out[t.attention]!.data as Float32Array)
+          expect(floatMap.length).toBe(m.height * m.width)
+          const { grid, regions } = ctx.image.on(m.height, m.width)
+          const want = mapStats(floatMap, grid, regions)
+          expect(m.weights_f16, 'half-float weights stored').not.toBeNull()
+          const probs = new Float64Array(m.height * m.width)
+          const got = mapStats(probs, grid, regions, storedProbabilities(m, probs))
+          // The 8-bit codes alone (maps stored before the half floats): the known, larger bound.
+          const data = new Uint8Array(m.data)
+          const lut = new Float64Array(256)
+          const p8 = dequantize({ data, min: m.min_value, max: m.max_value }, undefined, lut)
+          const codes = mapStats(p8, grid, regions, quantizedEntropyTop(data, lut))
+          codesError = Math.max(codesError, Math.abs(codes.entropy - want.entropy))
+          const where = `${name} block ${t.block} on ${path.basename(file)}`
+          expect(Math.abs(got.entropy - want.entropy), `${where}: entropy`).toBeLessThan(1e-3)
+          if (want.inObjectRatio !== null)
+            expect(
+              Math.abs(got.inObjectRatio! - want.inObjectRatio),
+              `${where}: in-object ratio`,
+            ).toBeLessThan(1e-3)
+          expect(Math.abs(got.top1Mass - want.top1Mass), `${where}: top 1%`).toBeLessThan(1e-3)
+          expect(Math.abs(got.contextMass! - want.contextMass!), `${where}: context`).toBeLessThan(
+            1e-3,
+          )
+          compared++
+        }
+      }
+      await session.release()
+      expect(compared).toBe(index.cases.length * tapped.taps.length)
+      expect(codesError).toBeLessThan(0.02)
+    })
+  }
 })
