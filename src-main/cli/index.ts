@@ -9,6 +9,7 @@ import { modelCommand } from './commands/model'
 import { inferCommand } from './commands/infer'
 import { evalCommand } from './commands/eval'
 import { exportCommand } from './commands/export'
+import { attentionCommand } from './commands/attention'
 
 const commands: CliCommand[] = [
   serveCommand,
@@ -17,6 +18,7 @@ const commands: CliCommand[] = [
   inferCommand,
   evalCommand,
   exportCommand,
+  attentionCommand,
 ]
 
 function help(): string {

@@ -31,6 +31,8 @@ import { tappedModelPath } from '../../../src-main/core/inference/runs'
 import { getModel } from '../../../src-main/core/models/registry'
 import { packageRoot } from '../../../src-main/core/paths'
 import { tempDir } from '../../helpers/fixtures'
+import { attentionCommand } from '../../../src-main/cli/commands/attention'
+import { captureIo } from '../eval/streams'
 
 let studio: Studio
 let dataDir: string
@@ -102,6 +104,35 @@ describe('attention statistics of the demo zoo', () => {
     const head = stats['gc-head']!.blocks[0]!
     const sign = head.classes.find((c) => c.name === 'traffic sign')!
     expect(sign.ratio!).toBeGreaterThan(3)
+  })
+})
+
+describe('gcstudio attention', () => {
+  it('prints the per-stage table and writes the stable JSON, from the stored statistics', async () => {
+    const io = captureIo(dataDir)
+    const json = path.join(dataDir, 'r4-attention.json')
+    const runId = runIds['mask-rcnn-gc-r4']!
+    const code = await attentionCommand.run(
+      ['--run', String(runId), '--json', json, '--context-distance', '48', '--data-dir', dataDir],
+      io,
+    )
+    expect(code, io.err()).toBe(0)
+    const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+      run: number
+      blocks: { index: number; stage: string; ratio: number; entropy: { mean: number; p50: number } }[]
+      stages: Record<string, { entropy: { mean: number }; inObjectRatio: { mean: number } }>
+    }
+    const s = stats['mask-rcnn-gc-r4']!
+    expect(doc.run).toBe(runId)
+    expect(doc.blocks.map((b) => [b.index, b.stage, b.ratio])).toEqual([
+      [0, 'c3', 4],
+      [1, 'c4', 4],
+      [2, 'c5', 4],
+    ])
+    expect(doc.blocks[0]!.entropy.mean).toBe(s.blocks[0]!.entropy.mean)
+    expect(doc.stages.c3!.inObjectRatio.mean).toBe(s.stages.c3!.inObjectRatio!.mean)
+    const c3 = io.out().split('\n').find((l) => l.startsWith('stage c3'))!
+    expect(c3).toContain(s.stages.c3!.entropy.mean.toFixed(3))
   })
 })
 
