@@ -55,6 +55,9 @@ export interface JobContext {
   progress(done: number, total: number | null, phase?: string): void
 }
 
+/** Every half float's value: transform outputs are decoded by lookup (thousands per image). */
+const HALF = Float64Array.from({ length: 65536 }, (_, h) => fromFloat16(h))
+
 /** Key under which blocks without a known stage are pooled (and named in a note). */
 export const UNSTAGED = 'unstaged'
 
@@ -268,7 +271,7 @@ async function compute(
       if (m.transform_f16) {
         const t = m.transform_f16
         const values = new Float64Array(t.byteLength / 2)
-        for (let i = 0; i < values.length; i++) values[i] = fromFloat16(t.readUInt16LE(i * 2))
+        for (let i = 0; i < values.length; i++) values[i] = HALF[t[2 * i]! | (t[2 * i + 1]! << 8)]!
         a.addTransform(values, regions.dominantClass)
       }
     }

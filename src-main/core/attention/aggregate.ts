@@ -131,7 +131,8 @@ export class BlockAccumulator {
   #transformImages = 0
   readonly #byClass = new Map<number, { n: number; sum: Float64Array }>()
   readonly #reservoir: number[] = []
-  #seen = 0
+  #w = 1
+  #next = 0
   readonly #random = seededRandom(0x6c0b)
 
   constructor(readonly info: BlockInfo) {}
@@ -171,13 +172,7 @@ export class BlockAccumulator {
       const v = values[i]!
       sum[i] = sum[i]! + v
       sumSq[i] = sumSq[i]! + v * v
-      // Reservoir sampling (algorithm R): every value seen has the same chance to be kept.
-      this.#seen++
-      if (this.#reservoir.length < RESERVOIR) this.#reservoir.push(v)
-      else {
-        const r = Math.floor(this.#random() * this.#seen)
-        if (r < RESERVOIR) this.#reservoir[r] = v
-      }
+      this.#sample(v)
     }
     if (dominantClass !== null) {
       const e = this.#byClass.get(dominantClass) ?? { n: 0, sum: new Float64Array(c) }
@@ -185,6 +180,25 @@ export class BlockAccumulator {
       for (let i = 0; i < c; i++) e.sum[i] = e.sum[i]! + values[i]!
       this.#byClass.set(dominantClass, e)
     }
+  }
+
+  /**
+   * Reservoir sampling with geometric skips (Li's algorithm L): every value seen has the same
+   * chance to be kept, at a cost of one random number per kept value, not per value.
+   */
+  #sample(v: number): void {
+    if (this.#reservoir.length < RESERVOIR) {
+      this.#reservoir.push(v)
+      if (this.#reservoir.length === RESERVOIR) {
+        this.#w = Math.exp(Math.log(this.#random()) / RESERVOIR)
+        this.#next = Math.floor(Math.log(this.#random()) / Math.log(1 - this.#w)) + 1
+      }
+      return
+    }
+    if (--this.#next > 0) return
+    this.#reservoir[Math.floor(this.#random() * RESERVOIR)] = v
+    this.#w *= Math.exp(Math.log(this.#random()) / RESERVOIR)
+    this.#next = Math.floor(Math.log(this.#random()) / Math.log(1 - this.#w)) + 1
   }
 
   get transformSample(): number[] {
