@@ -3,6 +3,7 @@ export type Route =
   | { name: 'datasets' }
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
+  | { name: 'attention'; runId: number }
   | { name: 'browse'; datasetId: number }
   | { name: 'image'; datasetId: number; imageId: number; index: number | null }
 
@@ -11,6 +12,7 @@ export function parseRoute(hash: string): Route {
   const parts = (pathPart ?? '').split('/').filter(Boolean)
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
+  if (parts[0] === 'runs' && parts[2] === 'attention') return { name: 'attention', runId: Number(parts[1]) }
   if (parts[0] === 'runs') return { name: 'runs' }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
@@ -36,6 +38,8 @@ export function formatRoute(r: Route): string {
       return r.modelId === null ? '#/models' : `#/models/${r.modelId}`
     case 'runs':
       return '#/runs'
+    case 'attention':
+      return `#/runs/${r.runId}/attention`
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image':
