@@ -64,13 +64,18 @@ export function distribution(
 
 /**
  * Class selectivity index of one channel (Morcos et al. 2018, the index the paper's Fig. 7
- * uses), from its mean output per class: (mu_max - mu_rest) / (|mu_max| + |mu_rest|), where
- * mu_max is the largest class mean and mu_rest the mean of the other class means. 0: the channel
- * responds alike to every class; 1: only to one. Morcos et al. define it on ReLU activations
- * (>= 0), where the absolute values change nothing; the channel_add term can be negative, and the
- * absolute values keep the index in [0, 1]. Null with fewer than two classes.
+ * uses), from its mean output per class:
+ *
+ *   SI = (mu_max - mu_rest) / (mu_max + mu_rest - 2 * floor)
+ *
+ * where mu_max is the largest class mean, mu_rest the mean of the other class means and floor
+ * the channel's lowest output over all images. Morcos et al. define it on ReLU activations,
+ * whose floor is 0, and there the two agree; the channel_add term is signed, and measuring from
+ * the floor keeps the index in [0, 1] without letting two tiny means of opposite sign read as
+ * "selective". 0: the channel answers every class alike; 1: it rises above its floor for one
+ * class only. Null with fewer than two classes.
  */
-export function selectivityIndex(classMeans: ArrayLike<number>): number | null {
+export function selectivityIndex(classMeans: ArrayLike<number>, floor = 0): number | null {
   const k = classMeans.length
   if (k < 2) return null
   let max = -Infinity
@@ -84,8 +89,8 @@ export function selectivityIndex(classMeans: ArrayLike<number>): number | null {
     }
   }
   const rest = (sum - classMeans[at]!) / (k - 1)
-  const den = Math.abs(max) + Math.abs(rest)
-  return den > 0 ? (max - rest) / den : 0
+  const den = max + rest - 2 * floor
+  return den > 0 ? Math.min(1, Math.max(0, (max - rest) / den)) : 0
 }
 
 /** Small deterministic generator (mulberry32) for reservoir sampling and seeded picks. */
@@ -128,6 +133,7 @@ export class BlockAccumulator {
   #channels = 0
   #sum: Float64Array | null = null
   #sumSq: Float64Array | null = null
+  #min: Float64Array | null = null
   #transformImages = 0
   readonly #byClass = new Map<number, { n: number; sum: Float64Array }>()
   readonly #reservoir: number[] = []
@@ -163,13 +169,16 @@ export class BlockAccumulator {
       this.#channels = c
       this.#sum = new Float64Array(c)
       this.#sumSq = new Float64Array(c)
+      this.#min = new Float64Array(c).fill(Infinity)
     }
     if (c !== this.#channels) return
     this.#transformImages++
     const sum = this.#sum
     const sumSq = this.#sumSq!
+    const min = this.#min!
     for (let i = 0; i < c; i++) {
       const v = values[i]!
+      if (v < min[i]!) min[i] = v
       sum[i] = sum[i]! + v
       sumSq[i] = sumSq[i]! + v * v
       this.#sample(v)
@@ -212,7 +221,7 @@ export class BlockAccumulator {
     const means = new Float64Array(classes.length)
     for (let ch = 0; ch < this.#channels; ch++) {
       classes.forEach((e, k) => (means[k] = e.sum[ch]! / e.n))
-      out.push(selectivityIndex(means)!)
+      out.push(selectivityIndex(means, this.#min![ch]!)!)
     }
     return out
   }

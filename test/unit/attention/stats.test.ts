@@ -210,8 +210,9 @@ describe('aggregation', () => {
     expect(selectivityIndex([1, 1, 1])).toBe(0)
     expect(selectivityIndex([0, 3, 0])).toBe(1)
     expect(selectivityIndex([2, 1])).toBeCloseTo(1 / 3, 12)
-    // Negative outputs: the index stays in [0, 1].
-    expect(selectivityIndex([-1, 1])).toBe(1)
+    // Signed outputs are measured from the channel's floor: ReLU's 0 in Morcos et al.
+    expect(selectivityIndex([-1, 1], -1)).toBe(1)
+    expect(selectivityIndex([-0.01, 0.01], -2)).toBeCloseTo(0.005, 12)
     expect(selectivityIndex([5])).toBeNull()
   })
 
