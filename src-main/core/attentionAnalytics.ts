@@ -15,6 +15,8 @@ import { AttentionParams as ParamsSchema } from '../common/api/attention'
 import { AppError, type ErrorShape } from '../common/errors'
 import { seededRandom } from './attention/aggregate'
 import { checkRunForAttention, type JobContext } from './attentionJob'
+import { computeRunTaps } from './attentionTaps'
+import type { ProcessLauncher } from './inference/engine'
 import { builtWorkerPath } from './paths'
 import {
   evaluationOutcomes,
@@ -81,7 +83,33 @@ export function runAttentionWorker<T>(
 export class AttentionAnalytics {
   readonly #inFlight = new Map<string, Promise<AttentionStats>>()
 
-  constructor(private readonly opts: { db: Db; dataDir: string; nativeBinding?: string }) {}
+  readonly #tapping = new Map<number, Promise<{ runId: number; images: number }>>()
+
+  constructor(
+    private readonly opts: {
+      db: Db
+      dataDir: string
+      nativeBinding?: string
+      /** How the inference process starts (taps on demand). */
+      launcher?: ProcessLauncher
+    },
+  ) {}
+
+  /** Attention maps for a run made without taps; one computation per run at a time. */
+  tap(runId: number, ctx?: Partial<JobContext>): Promise<{ runId: number; images: number }> {
+    let job = this.#tapping.get(runId)
+    if (!job) {
+      job = computeRunTaps(
+        this.opts.db,
+        this.opts.dataDir,
+        runId,
+        { signal: ctx?.signal ?? new AbortController().signal, progress: ctx?.progress ?? (() => {}) },
+        this.opts.launcher,
+      ).finally(() => this.#tapping.delete(runId))
+      this.#tapping.set(runId, job)
+    }
+    return job
+  }
 
   #worker<T>(request: AttentionWorkerRequest, ctx?: Partial<JobContext>): Promise<T> {
     return runAttentionWorker<T>(

@@ -80,7 +80,7 @@ export function checkRunForAttention(db: Db, runId: number): RunForAttention {
       'CONFLICT',
       run.taps
         ? `Run ${runId} stored no attention maps (its model's GC blocks gave no taps).`
-        : `Run ${runId} was made without attention taps, so it has no attention maps. Compute attention for this run (Attention view, or gcstudio attention --run ${runId} --tap), or start a run with taps on.`,
+        : `Run ${runId} was made without attention taps, so it has no attention maps. Compute attention for this run (Attention view, or gcstudio attention --run ${runId} --tap): only the taps run, its predictions stay.`,
     )
   return run
 }

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { AttentionStats, Distribution } from '../../common/api/attention'
 import { computeAttentionStats } from '../../core/attentionJob'
+import { computeRunTaps } from '../../core/attentionTaps'
 import { resolveDataDir } from '../../core/paths'
 import { openStore } from '../../core/store/store'
 import { CliUsageError, type CliCommand } from '../command'
@@ -96,14 +97,16 @@ export function attentionTable(s: AttentionStats): string {
 export const attentionCommand: CliCommand = {
   name: 'attention',
   summary: "Attention statistics of a run's GC blocks (entropy, in-object ratio, context reach)",
-  usage: `gcstudio attention --run RUN [--json OUT.json] [--context-distance PX] [--data-dir DIR]
+  usage: `gcstudio attention --run RUN [--json OUT.json] [--context-distance PX] [--tap] [--data-dir DIR]
 
   Per GC block and per stage, over the run's finished images: normalised entropy of the softmax
   map (1 = uniform), mass on the top 1% of positions, mass on ground-truth objects over their
   area share (in-object ratio: > 1 looks at objects, < 1 at context), and mass farther than
   PX image pixels (default 32) from every object (context reach). Computed once and stored.
   --json writes {"run", "blocks": [{"index", "stage", "ratio", "entropy": {"mean", "p50"},
-  "inObjectRatio": {"mean"}, "top1Mass": {"mean"}, ...}], "stages": {"c3": {...}, ...}}.`,
+  "inObjectRatio": {"mean"}, "top1Mass": {"mean"}, ...}], "stages": {"c3": {...}, ...}}.
+  --tap first computes the attention maps of a run made without taps (only the taps run; its
+  predictions stay as they are).`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
@@ -111,6 +114,7 @@ export const attentionCommand: CliCommand = {
         run: { type: 'string' },
         json: { type: 'string' },
         'context-distance': { type: 'string' },
+        tap: { type: 'boolean' },
         'data-dir': { type: 'string' },
       },
       strict: true,
@@ -124,27 +128,29 @@ export const attentionCommand: CliCommand = {
       throw new CliUsageError(
         `--context-distance must be a distance in pixels, got "${values['context-distance']}".`,
       )
-    const db = openStore(resolveDataDir(values['data-dir'], io.env))
+    const dataDir = resolveDataDir(values['data-dir'], io.env)
+    const db = openStore(dataDir)
     try {
       const bar = progressReporter(io)
-      const stats = await computeAttentionStats(
-        db,
-        runId,
-        { contextDistance },
-        {
-          signal: io.signal,
-          progress: (done, total, phase) =>
-            bar.update({
-              phase: phase ?? '',
-              done,
-              total,
-              unit: 'images',
-              rate: null,
-              etaSeconds: null,
-              detail: '',
-            }),
-        },
-      )
+      const ctx = {
+        signal: io.signal,
+        progress: (done: number, total: number | null, phase?: string) =>
+          bar.update({
+            phase: phase ?? '',
+            done,
+            total,
+            unit: 'images',
+            rate: null,
+            etaSeconds: null,
+            detail: '',
+          }),
+      }
+      if (values.tap) {
+        const { images } = await computeRunTaps(db, dataDir, runId, ctx)
+        bar.end()
+        io.stdout.write(`Computed attention maps for ${images} images of run ${runId}.\n`)
+      }
+      const stats = await computeAttentionStats(db, runId, { contextDistance }, ctx)
       bar.end()
       io.stdout.write(`${attentionTable(stats)}\n`)
       if (values.json) {

@@ -254,4 +254,9 @@ export const attentionMethods = {
     ContextSpace,
     "Every image's global-context vector of a block projected to 3-D by PCA (on a worker).",
   ),
+  'attention:tap': method(
+    z.object({ runId: id }).strict(),
+    z.object({ runId: id, images: z.number().int() }),
+    "Computes a run's attention maps for a run made without taps: only the taps, its predictions untouched.",
+  ),
 } as const

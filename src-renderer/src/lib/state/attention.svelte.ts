@@ -32,6 +32,26 @@ export class AttentionState {
     }
   }
 
+  /** A run made without taps: compute its attention maps, then its statistics. */
+  get canTap(): boolean {
+    return Boolean(this.run && !this.run.settings.taps && this.run.gcBlocks > 0)
+  }
+
+  async tap(): Promise<void> {
+    if (!this.run) return
+    this.busy = true
+    this.error = null
+    try {
+      await api.call('attention:tap', { runId: this.run.id })
+      this.busy = false
+      await this.compute()
+    } catch (err) {
+      this.error = message(err)
+    } finally {
+      this.busy = false
+    }
+  }
+
   async compute(): Promise<void> {
     if (!this.run) return
     const gen = ++this.#generation
