@@ -243,7 +243,11 @@ async function compute(
       noMaps++
       continue
     }
-    const { image, regions, semantic: fromLabelMap } = await loadImageContext(db, run, { ...img, geometry }, params)
+    const {
+      image,
+      regions,
+      semantic: fromLabelMap,
+    } = await loadImageContext(db, run, { ...img, geometry }, params)
     if (regions.objects) withObjects++
     if (regions.usedBoxes) withBoxes++
     if (fromLabelMap) semantic++
@@ -303,7 +307,13 @@ async function compute(
   if (noGeometry > 0)
     notes.push(`${noGeometry} finished images have no stored geometry and are not counted.`)
   const regions: AttentionStats['regions'] =
-    withObjects === 0 ? 'none' : withBoxes === 0 ? 'masks' : withBoxes === withObjects ? 'boxes' : 'mixed'
+    withObjects === 0
+      ? 'none'
+      : withBoxes === 0
+        ? 'masks'
+        : withBoxes === withObjects
+          ? 'boxes'
+          : 'mixed'
   if (regions === 'none')
     notes.push(
       'No image has ground-truth objects: in-object ratio and context reach cannot be computed and are absent.',

@@ -34,7 +34,10 @@ export async function computeRunTaps(
     | undefined
   if (!run) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
   if (run.status === 'running' || run.status === 'queued')
-    throw new AppError('CONFLICT', `Run ${runId} is ${run.status}; compute its attention once it stops.`)
+    throw new AppError(
+      'CONFLICT',
+      `Run ${runId} is ${run.status}; compute its attention once it stops.`,
+    )
   const model = getModel(db, run.model_id)
   if (model.card.gcBlocks.length === 0)
     throw new AppError(
@@ -101,8 +104,12 @@ export async function computeRunTaps(
           a.min,
           a.max,
           Buffer.from(a.data),
-          a.transform ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength) : null,
-          a.weights ? Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength) : null,
+          a.transform
+            ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength)
+            : null,
+          a.weights
+            ? Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength)
+            : null,
         )
   })
   const { file, taps } = tappedModelPath(dataDir, model)
@@ -114,7 +121,10 @@ export async function computeRunTaps(
   try {
     await engine.init({
       modelPath: file,
-      config: { ...model.config, scoreThreshold: settings.scoreThreshold ?? model.config.scoreThreshold },
+      config: {
+        ...model.config,
+        scoreThreshold: settings.scoreThreshold ?? model.config.scoreThreshold,
+      },
       taps,
       ep: settings.ep,
       threads: settings.threads,

@@ -28,7 +28,9 @@ beforeAll(async () => {
     (d) => d.kind === 'coco',
   )!
   run = await call<Run>('runs:start', {
-    modelId: models.find((m) => m.name.startsWith('mask-rcnn-gc-r4') && m.format.startsWith('mmdeploy'))!.id,
+    modelId: models.find(
+      (m) => m.name.startsWith('mask-rcnn-gc-r4') && m.format.startsWith('mmdeploy'),
+    )!.id,
     datasetId: coco.id,
     limit: 40,
   })
@@ -46,19 +48,23 @@ afterAll(async () => {
 })
 
 describe('attention analytics in the browser', () => {
-  it('computes the statistics from the Runs view and shows the per-stage table', { timeout: 120_000 }, async () => {
-    await page.goto(server.url)
-    await page.getByRole('button', { name: 'Runs', exact: true }).click()
-    await page.locator(`[data-run="${run.id}"]`).getByTestId('run-attention').click()
-    await page.getByTestId('attention-compute').click()
-    const table = page.getByTestId('attention-stage-table')
-    await table.waitFor({ timeout: 60_000 })
-    const stats = (await server.studio.attention.stats(run.id))!
-    expect(await table.locator('tbody tr').count()).toBe(3)
-    expect(await table.locator('tr[data-stage="c3"] [data-testid="stage-entropy"]').textContent()).toContain(
-      stats.stages.c3!.entropy.mean.toFixed(3),
-    )
-  })
+  it(
+    'computes the statistics from the Runs view and shows the per-stage table',
+    { timeout: 120_000 },
+    async () => {
+      await page.goto(server.url)
+      await page.getByRole('button', { name: 'Runs', exact: true }).click()
+      await page.locator(`[data-run="${run.id}"]`).getByTestId('run-attention').click()
+      await page.getByTestId('attention-compute').click()
+      const table = page.getByTestId('attention-stage-table')
+      await table.waitFor({ timeout: 60_000 })
+      const stats = (await server.studio.attention.stats(run.id))!
+      expect(await table.locator('tbody tr').count()).toBe(3)
+      expect(
+        await table.locator('tr[data-stage="c3"] [data-testid="stage-entropy"]').textContent(),
+      ).toContain(stats.stages.c3!.entropy.mean.toFixed(3))
+    },
+  )
 
   it('draws the attention grid with a legend in values', { timeout: 60_000 }, async () => {
     await page.getByTestId('tab-grid').click()
@@ -73,44 +79,54 @@ describe('attention analytics in the browser', () => {
     const png = await maps.first().screenshot()
     const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
     const colours = new Set<number>()
-    for (let i = 0; i < data.length; i += 3) colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!)
+    for (let i = 0; i < data.length; i += 3)
+      colours.add((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!)
     expect(colours.size).toBeGreaterThan(20)
   })
 
-  it('draws the context-vector space; hover names an image and a click opens it', { timeout: 90_000 }, async () => {
-    await page.getByTestId('tab-space').click()
-    await expect.poll(() => page.getByTestId('space-count').textContent(), { timeout: 30_000 }).toContain('40 images')
-    const canvas = page.getByTestId('space-canvas')
-    await canvas.waitFor()
-    const box = (await canvas.boundingBox())!
-    const png = await canvas.screenshot()
-    const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true })
-    // Points are drawn in the classes' colours over the dark background: find bright pixels.
-    const bright: [number, number][] = []
-    for (let y = 0; y < info.height; y++)
-      for (let x = 0; x < info.width; x++) {
-        const i = (y * info.width + x) * 3
-        const r = data[i]!
-        const g = data[i + 1]!
-        const b = data[i + 2]!
-        // Saturated, bright, and not the axes' pure red/green/blue lines.
-        if (Math.max(r, g, b) > 120 && Math.min(r, g, b) > 40) bright.push([x, y])
+  it(
+    'draws the context-vector space; hover names an image and a click opens it',
+    { timeout: 90_000 },
+    async () => {
+      await page.getByTestId('tab-space').click()
+      await expect
+        .poll(() => page.getByTestId('space-count').textContent(), { timeout: 30_000 })
+        .toContain('40 images')
+      const canvas = page.getByTestId('space-canvas')
+      await canvas.waitFor()
+      const box = (await canvas.boundingBox())!
+      const png = await canvas.screenshot()
+      const { data, info } = await sharp(png)
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true })
+      // Points are drawn in the classes' colours over the dark background: find bright pixels.
+      const bright: [number, number][] = []
+      for (let y = 0; y < info.height; y++)
+        for (let x = 0; x < info.width; x++) {
+          const i = (y * info.width + x) * 3
+          const r = data[i]!
+          const g = data[i + 1]!
+          const b = data[i + 2]!
+          // Saturated, bright, and not the axes' pure red/green/blue lines.
+          if (Math.max(r, g, b) > 120 && Math.min(r, g, b) > 40) bright.push([x, y])
+        }
+      expect(bright.length).toBeGreaterThan(40)
+      // Hover over drawn points until one names its image, then click it.
+      const scale = box.width / info.width
+      let named: string | null = null
+      for (const [x, y] of bright.filter((_, i) => i % 7 === 0).slice(0, 80)) {
+        await page.mouse.move(box.x + x * scale, box.y + y * scale)
+        const tip = page.getByTestId('space-hover')
+        if (await tip.count()) {
+          named = await tip.textContent()
+          await page.mouse.down()
+          await page.mouse.up()
+          break
+        }
       }
-    expect(bright.length).toBeGreaterThan(40)
-    // Hover over drawn points until one names its image, then click it.
-    const scale = box.width / info.width
-    let named: string | null = null
-    for (const [x, y] of bright.filter((_, i) => i % 7 === 0).slice(0, 80)) {
-      await page.mouse.move(box.x + x * scale, box.y + y * scale)
-      const tip = page.getByTestId('space-hover')
-      if (await tip.count()) {
-        named = await tip.textContent()
-        await page.mouse.down()
-        await page.mouse.up()
-        break
-      }
-    }
-    expect(named).toMatch(/\.jpg/)
-    await expect.poll(() => page.url()).toMatch(/#\/datasets\/\d+\/images\/\d+/)
-  })
+      expect(named).toMatch(/\.jpg/)
+      await expect.poll(() => page.url()).toMatch(/#\/datasets\/\d+\/images\/\d+/)
+    },
+  )
 })

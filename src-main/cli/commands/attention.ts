@@ -57,7 +57,17 @@ const f = (v: number | null | undefined, digits = 3) =>
 
 /** The per-block and per-stage tables as text. */
 export function attentionTable(s: AttentionStats): string {
-  const head = ['', 'ratio', 'images', 'entropy', 'p50', 'top 1%', 'in-object', 'context', 'ctx area']
+  const head = [
+    '',
+    'ratio',
+    'images',
+    'entropy',
+    'p50',
+    'top 1%',
+    'in-object',
+    'context',
+    'ctx area',
+  ]
   const rows: string[][] = []
   for (const b of s.blocks)
     rows.push([

@@ -207,7 +207,9 @@ export const ContextSpace = z.object({
       correct: z.boolean().nullable(),
     }),
   ),
-  classes: z.array(z.object({ ...ClassName, color: z.tuple([z.number(), z.number(), z.number()]) })),
+  classes: z.array(
+    z.object({ ...ClassName, color: z.tuple([z.number(), z.number(), z.number()]) }),
+  ),
 })
 export type ContextSpace = z.infer<typeof ContextSpace>
 

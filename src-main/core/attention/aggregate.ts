@@ -289,12 +289,27 @@ export function stageSummary(stage: string, blocks: BlockAccumulator[]): Attenti
     stage,
     blocks: blocks.map((b) => b.info.index),
     ratio: blocks[0]?.info.ratio ?? null,
-    entropy: distribution(pool((b) => b.entropy), unit)!,
-    top1Mass: distribution(pool((b) => b.top1Mass), unit)!,
+    entropy: distribution(
+      pool((b) => b.entropy),
+      unit,
+    )!,
+    top1Mass: distribution(
+      pool((b) => b.top1Mass),
+      unit,
+    )!,
     inObjectRatio: distribution(pool((b) => b.inObjectRatio)),
-    contextMass: distribution(pool((b) => b.contextMass), unit),
-    contextArea: distribution(pool((b) => b.contextArea), unit),
-    paddingMass: distribution(pool((b) => b.paddingMass), unit)!,
+    contextMass: distribution(
+      pool((b) => b.contextMass),
+      unit,
+    ),
+    contextArea: distribution(
+      pool((b) => b.contextArea),
+      unit,
+    ),
+    paddingMass: distribution(
+      pool((b) => b.paddingMass),
+      unit,
+    )!,
     transformValues: distribution(values),
     selectivity: sel.length ? distribution(sel, unit) : null,
   }

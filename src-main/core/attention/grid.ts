@@ -71,7 +71,8 @@ export function cellGrid(g: FrameGeometry, h: number, w: number): CellGrid {
     insideY[i] = Math.min(1, Math.max(0, (g.resizedHeight - i * sy) / sy))
   }
   const inside = new Float64Array(h * w)
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) inside[i * w + j] = insideY[i]! * insideX[j]!
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++) inside[i * w + j] = insideY[i]! * insideX[j]!
   return {
     h,
     w,
@@ -357,7 +358,12 @@ export function distanceField(objects: Rle, width: number, height: number): Dist
  * Map cells whose centre lies inside the image and farther than `distance` image pixels from
  * every object: where a block that "reaches for context" puts its mass.
  */
-export function contextCells(grid: CellGrid, field: DistanceField, distance: number, g: FrameGeometry) {
+export function contextCells(
+  grid: CellGrid,
+  field: DistanceField,
+  distance: number,
+  g: FrameGeometry,
+) {
   const cells: number[] = []
   for (let i = 0; i < grid.h; i++) {
     const y = grid.cy[i]!

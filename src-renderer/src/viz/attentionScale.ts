@@ -53,7 +53,9 @@ export function legendTicks(s: SharedScale, count = 5): number[] {
   for (let i = 0; i < count; i++) {
     const t = i / (count - 1)
     out.push(
-      s.log ? Math.exp(Math.log(s.lo) + t * (Math.log(s.hi) - Math.log(s.lo))) : s.lo + t * (s.hi - s.lo),
+      s.log
+        ? Math.exp(Math.log(s.lo) + t * (Math.log(s.hi) - Math.log(s.lo)))
+        : s.lo + t * (s.hi - s.lo),
     )
   }
   return out

@@ -79,7 +79,10 @@ describe('attention statistics: bad input and labels', () => {
   })
 
   it('a partial run is computed over its finished images and labelled so', async () => {
-    const started = await call<Run>('runs:start', { modelId: model('mask-rcnn-gc-r4').id, datasetId: coco })
+    const started = await call<Run>('runs:start', {
+      modelId: model('mask-rcnn-gc-r4').id,
+      datasetId: coco,
+    })
     await new Promise<void>((resolve) => {
       const off = studio.bus.subscribe((e) => {
         if (e.name !== 'run:progress') return

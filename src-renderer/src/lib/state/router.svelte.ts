@@ -12,7 +12,8 @@ export function parseRoute(hash: string): Route {
   const parts = (pathPart ?? '').split('/').filter(Boolean)
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
-  if (parts[0] === 'runs' && parts[2] === 'attention') return { name: 'attention', runId: Number(parts[1]) }
+  if (parts[0] === 'runs' && parts[2] === 'attention')
+    return { name: 'attention', runId: Number(parts[1]) }
   if (parts[0] === 'runs') return { name: 'runs' }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
