@@ -58,6 +58,8 @@ export interface JobContext {
 /** Every half float's value: transform outputs are decoded by lookup (thousands per image). */
 const HALF = Float64Array.from({ length: 65536 }, (_, h) => fromFloat16(h))
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+
 /** Key under which blocks without a known stage are pooled (and named in a note). */
 export const UNSTAGED = 'unstaged'
 
@@ -300,12 +302,16 @@ async function compute(
     )
   if (codesOnly > 0)
     notes.push(
-      `${codesOnly} maps were stored before half-float weights were kept: their statistics come from the 8-bit codes (entropy within about 0.01 on peaked maps).`,
+      `${count(codesOnly, 'map was', 'maps were')} stored before half-float weights were kept: their statistics come from the 8-bit codes (entropy within about 0.01 on peaked maps).`,
     )
   if (noMaps > 0)
-    notes.push(`${noMaps} finished images have no attention maps and are not counted.`)
+    notes.push(
+      `${count(noMaps, 'finished image has', 'finished images have')} no attention maps and ${noMaps === 1 ? 'is' : 'are'} not counted.`,
+    )
   if (noGeometry > 0)
-    notes.push(`${noGeometry} finished images have no stored geometry and are not counted.`)
+    notes.push(
+      `${count(noGeometry, 'finished image has', 'finished images have')} no stored geometry and ${noGeometry === 1 ? 'is' : 'are'} not counted.`,
+    )
   const regions: AttentionStats['regions'] =
     withObjects === 0
       ? 'none'
@@ -326,7 +332,7 @@ async function compute(
     )
   if (withObjects < covered && regions !== 'none')
     notes.push(
-      `${covered - withObjects} images have no objects: in-object ratio and context reach are over the other ${withObjects}.`,
+      `${count(covered - withObjects, 'image has', 'images have')} no objects: in-object ratio and context reach are over the other ${withObjects}.`,
     )
   const unstaged = infos.filter((b) => !b.stage)
   if (unstaged.length > 0)

@@ -169,15 +169,21 @@ it('statistics of 5,000 images x 13 blocks', async () => {
 
   const analytics = new AttentionAnalytics({ db, dataDir: dir })
   const gridMs: number[] = []
+  const cpuGrid = process.cpuUsage()
   for (let seed = 1; seed <= 5; seed++) {
     const t = performance.now()
     const grid = analytics.grid([1], { mode: 'random', seed }, 16, 'stages')
     gridMs.push(performance.now() - t)
     expect(grid.rows[0]!.cells.every((c) => c!.maps.length === 3)).toBe(true)
   }
+  const g = process.cpuUsage(cpuGrid)
+  const gridCpuMs = (g.user + g.system) / 1000 / 5
   const t2 = performance.now()
+  const cpuPca = process.cpuUsage()
   const space = contextSpace(db, 1, 12)
   const pcaS = (performance.now() - t2) / 1000
+  const pc = process.cpuUsage(cpuPca)
+  const pcaCpuS = (pc.user + pc.system) / 1e6
   expect(space.points).toHaveLength(IMAGES)
   db.close()
   writeReport('attention', {
@@ -190,6 +196,8 @@ it('statistics of 5,000 images x 13 blocks', async () => {
     loadAverage: os.loadavg()[0],
     mapsPerSecond: Math.round((IMAGES * 13) / statsS),
     grid16x3MedianMs: Math.round([...gridMs].sort((a, b) => a - b)[2]! * 10) / 10,
+    grid16x3CpuMs: Math.round(gridCpuMs * 10) / 10,
     pcaC5Seconds: Math.round(pcaS * 100) / 100,
+    pcaC5CpuSeconds: Math.round(pcaCpuS * 100) / 100,
   })
 })
