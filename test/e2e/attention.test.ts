@@ -14,6 +14,7 @@ let server: RunningServer
 let browser: Browser
 let page: Page
 let run: Run
+let r16: Run
 
 async function call<T>(method: string, input: unknown): Promise<T> {
   const r = await server.studio.dispatch(method, input)
@@ -31,6 +32,12 @@ beforeAll(async () => {
     modelId: models.find(
       (m) => m.name.startsWith('mask-rcnn-gc-r4') && m.format.startsWith('mmdeploy'),
     )!.id,
+    datasetId: coco.id,
+    limit: 40,
+  })
+  await server.studio.runs.idle()
+  r16 = await call<Run>('runs:start', {
+    modelId: models.find((m) => m.name.startsWith('mask-rcnn-gc-r16'))!.id,
     datasetId: coco.id,
     limit: 40,
   })
@@ -65,6 +72,18 @@ describe('attention analytics in the browser', () => {
       ).toContain(stats.stages.c3!.entropy.mean.toFixed(3))
     },
   )
+
+  it('shows r4 and r16 per stage side by side', { timeout: 120_000 }, async () => {
+    await page.getByTestId('compare-run').first().check()
+    const table = page.getByTestId('attention-stage-compare')
+    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 60_000 }).toBe(12)
+    const c3 = (await table.locator('tbody tr').first().allTextContents())[0]!
+    const [s4, s16] = [run.id, r16.id].map((id) => server.studio.attention.stats(id)!)
+    // "c3 entropy 0.45 (r4) vs 0.96 (r16)"
+    expect(c3).toContain(s4!.stages.c3!.entropy.mean.toFixed(3))
+    expect(c3).toContain(s16!.stages.c3!.entropy.mean.toFixed(3))
+    expect(s16!.stages.c3!.entropy.mean).toBeGreaterThan(s4!.stages.c3!.entropy.mean + 0.3)
+  })
 
   it('draws the attention grid with a legend in values', { timeout: 60_000 }, async () => {
     await page.getByTestId('tab-grid').click()
