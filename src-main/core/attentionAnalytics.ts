@@ -250,31 +250,28 @@ export class AttentionAnalytics {
           const ri = finishedRunImage(db, run.id, img.imageId)
           if (!ri?.geometry) return null
           const g = ri.geometry
-          const maps = imageGridMaps(db, run.id, img.imageId)
-            .filter((m) => chosen.has(m.block_index))
-            .map((m) => {
-              const info = run.gcBlocks.find((b) => b.index === m.block_index)
-              const n = m.height * m.width
-              const range = m.max_value - m.min_value
-              let sum = 0
-              for (let k = 0; k < m.data.length; k++)
-                sum += m.min_value + (m.data[k]! / 255) * range
-              // Relative to uniform: p * N, so maps of different sizes share one scale.
-              const low = (m.min_value / sum) * n
-              const high = (m.max_value / sum) * n
-              lo = Math.min(lo, low)
-              hi = Math.max(hi, high)
-              return {
-                block: m.block_index,
-                stage: info?.stage ?? null,
-                indexInStage: info?.indexInStage ?? m.block_index,
-                height: m.height,
-                width: m.width,
-                low,
-                high,
-                data: m.data.toString('base64'),
-              }
-            })
+          const maps = imageGridMaps(db, run.id, img.imageId, [...chosen]).map((m) => {
+            const info = run.gcBlocks.find((b) => b.index === m.block_index)
+            const n = m.height * m.width
+            const range = m.max_value - m.min_value
+            let sum = 0
+            for (let k = 0; k < m.data.length; k++) sum += m.min_value + (m.data[k]! / 255) * range
+            // Relative to uniform: p * N, so maps of different sizes share one scale.
+            const low = (m.min_value / sum) * n
+            const high = (m.max_value / sum) * n
+            lo = Math.min(lo, low)
+            hi = Math.max(hi, high)
+            return {
+              block: m.block_index,
+              stage: info?.stage ?? null,
+              indexInStage: info?.indexInStage ?? m.block_index,
+              height: m.height,
+              width: m.width,
+              low,
+              high,
+              data: m.data.toString('base64'),
+            }
+          })
           return {
             frameWidth: g.inputWidth / g.scaleX,
             frameHeight: g.inputHeight / g.scaleY,

@@ -337,7 +337,7 @@ async function compute(
   const unstaged = infos.filter((b) => !b.stage)
   if (unstaged.length > 0)
     notes.push(
-      `GC blocks ${unstaged.map((b) => b.index).join(', ')} have no known stage (their input stride could not be read from the graph): they are listed per block and pooled under "${UNSTAGED}".`,
+      `${unstaged.length === 1 ? 'GC block' : 'GC blocks'} ${unstaged.map((b) => b.index).join(', ')} ${unstaged.length === 1 ? 'has' : 'have'} no known stage (the input stride could not be read from the graph): listed per block and pooled under "${UNSTAGED}".`,
     )
 
   const blocks = [...acc.values()].filter((a) => a.entropy.length > 0)

@@ -39,7 +39,7 @@ export function pca(
   n: number,
   c: number,
   k = 3,
-  maxIterations = 60,
+  maxIterations = 30,
 ): Pca {
   const mean = new Float64Array(c)
   for (let r = 0; r < n; r++) for (let j = 0; j < c; j++) mean[j] = mean[j]! + data[r * c + j]!
@@ -82,7 +82,7 @@ export function pca(
       moved = Math.max(moved, 1 - Math.abs(d))
     })
     vs = next
-    if (moved < 1e-9) break
+    if (moved < 1e-8) break
   }
   const points = new Float64Array(n * k)
   const explained: number[] = []

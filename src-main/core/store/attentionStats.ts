@@ -99,7 +99,8 @@ function prepare(db: Db) {
     ),
     gridMaps: db.prepare(
       `SELECT image_id, block_index, height, width, min_value, max_value, data
-       FROM attention_maps WHERE run_id = ? AND image_id = ? ORDER BY block_index`,
+       FROM attention_maps WHERE run_id = ? AND image_id = ?
+         AND block_index IN (SELECT value FROM json_each(?)) ORDER BY block_index`,
     ),
     runImageIds: db.prepare(
       `SELECT image_id AS imageId FROM run_images WHERE run_id = ? AND status = 'done' ORDER BY image_id`,
@@ -233,13 +234,17 @@ export function imageMaps(db: Db, runId: number, imageId: number): StoredMapRow[
   return q(db).maps.all(runId, imageId) as StoredMapRow[]
 }
 
-/** The uint8 maps of an image (no weights or transforms): what the attention grid draws. */
+/** The uint8 maps of some blocks of an image (no weights or transforms): what the grid draws. */
 export function imageGridMaps(
   db: Db,
   runId: number,
   imageId: number,
+  blocks: number[],
 ): Omit<StoredMapRow, 'transform_f16' | 'weights_f16'>[] {
-  return q(db).gridMaps.all(runId, imageId) as Omit<StoredMapRow, 'transform_f16' | 'weights_f16'>[]
+  return q(db).gridMaps.all(runId, imageId, JSON.stringify(blocks)) as Omit<
+    StoredMapRow,
+    'transform_f16' | 'weights_f16'
+  >[]
 }
 
 export function finishedRunImageIds(db: Db, runId: number): number[] {
