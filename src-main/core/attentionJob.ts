@@ -32,7 +32,7 @@ import { decodeLabelPng } from './eval/png'
 import type { Rle } from './eval/rle'
 import { fromFloat16 } from './inference/float16'
 import {
-  attentionMapCount,
+  hasAttentionMaps,
   beginStats,
   datasetCategories,
   failStats,
@@ -77,7 +77,7 @@ export function checkRunForAttention(db: Db, runId: number): RunForAttention {
     )
   if (run.imagesDone === 0)
     throw new AppError('CONFLICT', `Run ${runId} has no finished images yet.`)
-  if (attentionMapCount(db, runId) === 0)
+  if (!hasAttentionMaps(db, runId))
     throw new AppError(
       'CONFLICT',
       run.taps

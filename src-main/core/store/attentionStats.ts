@@ -86,7 +86,8 @@ function prepare(db: Db) {
        FROM runs r JOIN models m ON m.id = r.model_id JOIN datasets d ON d.id = r.dataset_id
        WHERE r.id = ?`,
     ),
-    mapCount: db.prepare('SELECT count(*) AS n FROM attention_maps WHERE run_id = ?'),
+    // EXISTS, not count(*): counting would walk every stored map of the run (hundreds of MB).
+    hasMaps: db.prepare('SELECT EXISTS (SELECT 1 FROM attention_maps WHERE run_id = ?) AS n'),
     runImages: db.prepare(
       `SELECT ri.image_id AS imageId, i.file_name AS fileName, i.width, i.height,
               i.semantic_path AS semanticPath, ri.meta
@@ -208,8 +209,8 @@ export function runForAttention(db: Db, runId: number): RunForAttention | null {
   }
 }
 
-export function attentionMapCount(db: Db, runId: number): number {
-  return (q(db).mapCount.get(runId) as { n: number }).n
+export function hasAttentionMaps(db: Db, runId: number): boolean {
+  return (q(db).hasMaps.get(runId) as { n: number }).n === 1
 }
 
 export function finishedRunImages(db: Db, runId: number): RunImageRow[] {
