@@ -15,6 +15,7 @@ let browser: Browser
 let page: Page
 let run: Run
 let r16: Run
+let untapped: Run
 
 async function call<T>(method: string, input: unknown): Promise<T> {
   const r = await server.studio.dispatch(method, input)
@@ -40,6 +41,15 @@ beforeAll(async () => {
     modelId: models.find((m) => m.name.startsWith('mask-rcnn-gc-r16'))!.id,
     datasetId: coco.id,
     limit: 40,
+  })
+  await server.studio.runs.idle()
+  untapped = await call<Run>('runs:start', {
+    modelId: models.find((m) => m.name.startsWith('gc-head'))!.id,
+    datasetId: (await call<{ id: number; kind: string }[]>('datasets:list', {})).find(
+      (d) => d.kind === 'cityscapes',
+    )!.id,
+    taps: false,
+    limit: 6,
   })
   await server.studio.runs.idle()
   // WebGL without a GPU: Chromium's software rasteriser (SwiftShader) draws the 3-D view.
@@ -146,6 +156,21 @@ describe('attention analytics in the browser', () => {
       }
       expect(named).toMatch(/\.jpg/)
       await expect.poll(() => page.url()).toMatch(/#\/datasets\/\d+\/images\/\d+/)
+    },
+  )
+
+  it(
+    'computes attention for a run made without taps, from its Attention view',
+    { timeout: 120_000 },
+    async () => {
+      await page.goto(`${server.url.split('#')[0]}#/runs/${untapped.id}/attention`)
+      await page.getByTestId('attention-tap').click()
+      const table = page.getByTestId('attention-stage-table')
+      await table.waitFor({ timeout: 90_000 })
+      const stats = server.studio.attention.stats(untapped.id)!
+      expect(stats.images).toBe(6)
+      expect(stats.semanticClasses).toBe(true)
+      expect(await table.locator('tbody tr').count()).toBe(Object.keys(stats.stages).length)
     },
   )
 })
