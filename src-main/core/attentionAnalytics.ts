@@ -62,7 +62,15 @@ export function runAttentionWorker<T>(
       void worker.terminate()
       f()
     }
-    const onAbort = () => worker.postMessage({ type: 'cancel' })
+    // The job stops at its next image and marks its row failed; a worker that does not answer
+    // within a second is terminated.
+    const onAbort = () => {
+      worker.postMessage({ type: 'cancel' })
+      setTimeout(
+        () => finish(() => reject(new AppError('CANCELLED', 'Attention computation cancelled.'))),
+        1000,
+      ).unref()
+    }
     ctx.signal?.addEventListener('abort', onAbort, { once: true })
     worker.on('message', (m: AttentionWorkerMessage) => {
       if (m.type === 'progress') ctx.progress?.(m.done, m.total, m.phase)
@@ -86,6 +94,8 @@ export class AttentionAnalytics {
   readonly #inFlight = new Map<string, Promise<AttentionStats>>()
 
   readonly #tapping = new Map<number, Promise<{ runId: number; images: number }>>()
+  /** Aborted when the studio closes: workers and the taps' inference process stop with it. */
+  readonly #closing = new AbortController()
 
   constructor(
     private readonly opts: {
@@ -106,7 +116,7 @@ export class AttentionAnalytics {
         this.opts.dataDir,
         runId,
         {
-          signal: ctx?.signal ?? new AbortController().signal,
+          signal: this.#signal(ctx?.signal),
           progress: ctx?.progress ?? (() => {}),
         },
         this.opts.launcher,
@@ -116,6 +126,10 @@ export class AttentionAnalytics {
     return job
   }
 
+  #signal(own?: AbortSignal): AbortSignal {
+    return own ? AbortSignal.any([own, this.#closing.signal]) : this.#closing.signal
+  }
+
   #worker<T>(request: AttentionWorkerRequest, ctx?: Partial<JobContext>): Promise<T> {
     return runAttentionWorker<T>(
       {
@@ -123,8 +137,13 @@ export class AttentionAnalytics {
         ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
         request,
       },
-      ctx,
+      { ...ctx, signal: this.#signal(ctx?.signal) },
     )
+  }
+
+  /** Stops running computations (the studio is closing); their rows are marked failed. */
+  dispose(): void {
+    this.#closing.abort()
   }
 
   /** Stored statistics for the run as it is now, else its most complete earlier ones, else null. */

@@ -235,6 +235,7 @@ export class Studio {
 
   async close(): Promise<void> {
     this.interactive.dispose()
+    this.attention.dispose()
     await this.runs.shutdown()
     await this.jobs.shutdown()
     this.db.close()
