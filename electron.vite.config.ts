@@ -23,6 +23,7 @@ export default defineConfig({
           'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
           'workers/compareWorker': r('src-main/workers/compareWorker.ts'),
           'workers/modelWorker': r('src-main/workers/modelWorker.ts'),
+          'workers/attentionWorker': r('src-main/workers/attentionWorker.ts'),
         },
         output: {
           format: 'es',

@@ -11,6 +11,7 @@ import { compareEvents, compareMethods } from './api/compare'
 import { evaluationViewMethods } from './api/evaluationViews'
 import { Annotation } from './api/annotation'
 import { labelsMethods } from './api/labels'
+import { attentionMethods } from './api/attention'
 
 const id = z.number().int().positive()
 
@@ -503,6 +504,7 @@ export const contract = {
   ),
   ...compareMethods,
   ...labelsMethods,
+  ...attentionMethods,
 } as const
 
 export type Contract = typeof contract

@@ -31,6 +31,8 @@ import { addModel, getModel, listModels, removeModel } from './models/registry'
 import { addModelInWorker } from './models/workerClient'
 import { modelHandlers } from './models/handlers'
 import { labelsHandlers } from './labels/handlers'
+import { AttentionAnalytics } from './attentionAnalytics'
+import { attentionHandlers } from './attentionHandlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -56,6 +58,7 @@ export class Studio {
   readonly interactive: InteractiveInference
   readonly evaluations: EvaluationManager
   readonly comparisons: ComparisonService
+  readonly attention: AttentionAnalytics
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -96,6 +99,12 @@ export class Studio {
       db: this.db,
       bus: this.bus,
       evaluations: this.evaluations,
+    })
+    this.attention = new AttentionAnalytics({
+      db: this.db,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+      ...launcher,
     })
     this.interactive = new InteractiveInference({
       db: this.db,
@@ -196,6 +205,7 @@ export class Studio {
         this.interactive.image(modelId, imageId, taps),
       ...compareHandlers(this.comparisons, this.jobs),
       ...labelsHandlers(this),
+      ...attentionHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',
@@ -341,6 +351,7 @@ export class Studio {
 
   async close(): Promise<void> {
     this.interactive.dispose()
+    this.attention.dispose()
     await this.runs.shutdown()
     await this.jobs.shutdown()
     this.db.close()

@@ -35,7 +35,8 @@ describe('migrations', () => {
     3: ['evaluation_images', 'evaluations'],
     4: ['jobs'],
     5: ['gt_versions', 'label_map_edits', 'label_maps', 'label_operations', 'review_items'],
-    6: ['comparisons'],
+    6: ['attention_image_stats', 'attention_stats'],
+    7: ['comparisons'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
