@@ -21,6 +21,7 @@ export default defineConfig({
           'workers/importWorker': r('src-main/workers/importWorker.ts'),
           'workers/inferenceProcess': r('src-main/workers/inferenceProcess.ts'),
           'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
+          'workers/compareWorker': r('src-main/workers/compareWorker.ts'),
         },
         output: {
           format: 'es',

@@ -48,6 +48,21 @@ const commands: CommandEntry[] = [
       "Write a run's predictions for the official tools (COCO results JSON, Cityscapes PNGs)",
     load: async () => (await import('./commands/export')).exportCommand,
   },
+  {
+    name: 'compare',
+    summary: 'Compare 2-4 runs: deltas with bootstrap intervals, instances fixed and broken',
+    load: async () => (await import('./commands/compare')).compareCommand,
+  },
+  {
+    name: 'run',
+    summary: 'List stored runs (ids for compare, eval --run, export)',
+    load: async () => (await import('./commands/run')).runCommand,
+  },
+  {
+    name: 'dataset',
+    summary: 'List imported datasets (ids and names for infer --dataset)',
+    load: async () => (await import('./commands/dataset')).datasetCommand,
+  },
 ]
 
 function help(): string {

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
+import { compareEvents, compareMethods } from './api/compare'
 
 const id = z.number().int().positive()
 
@@ -530,6 +531,7 @@ export const contract = {
     ImageInference,
     'Runs one image now (the viewer), without storing it.',
   ),
+  ...compareMethods,
 } as const
 
 export type Contract = typeof contract
@@ -552,6 +554,7 @@ export const eventSchemas = {
     runId: z.number().int(),
     status: z.enum(['running', 'done', 'failed']),
   }),
+  ...compareEvents,
 } as const
 export type EventName = keyof typeof eventSchemas
 export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>

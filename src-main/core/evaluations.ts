@@ -15,7 +15,7 @@ import { builtWorkerPath } from './paths'
 import { runCocoResults, writeRunLabelPngs } from './exports'
 import type { Db } from './store/store'
 
-interface RunInfo {
+export interface RunInfo {
   id: number
   dataset_id: number
   task: string
@@ -154,7 +154,7 @@ export class EvaluationManager {
         throw new AppError('UNSUPPORTED', 'Label maps are evaluated against Cityscapes datasets.')
       jobs.push({ kind: 'cityscapes', ...this.#cityscapesJob(run) })
     } else {
-      const { gt, dets, hasMasks } = this.#cocoInputs(run)
+      const { gt, dets, hasMasks } = this.cocoInputs(run)
       jobs.push({
         kind: 'coco-bbox',
         job: {
@@ -208,7 +208,7 @@ export class EvaluationManager {
   }
 
   /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */
-  #cocoInputs(run: RunInfo): { gt: CocoDataset; dets: CocoResult[]; hasMasks: boolean } {
+  cocoInputs(run: RunInfo): { gt: CocoDataset; dets: CocoResult[]; hasMasks: boolean } {
     const db = this.opts.db
     const images = db
       .prepare(

@@ -25,6 +25,7 @@ import { InteractiveInference } from './inference/interactive'
 import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
+import { ComparisonService, compareHandlers } from './comparisons'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 
 export interface StudioOptions {
@@ -50,6 +51,7 @@ export class Studio {
   readonly runs: RunManager
   readonly interactive: InteractiveInference
   readonly evaluations: EvaluationManager
+  readonly comparisons: ComparisonService
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -81,6 +83,11 @@ export class Studio {
       ...launcher,
     })
     this.evaluations = new EvaluationManager({ db: this.db, bus: this.bus })
+    this.comparisons = new ComparisonService({
+      db: this.db,
+      bus: this.bus,
+      evaluations: this.evaluations,
+    })
     this.interactive = new InteractiveInference({
       db: this.db,
       dataDir: options.dataDir,
@@ -173,6 +180,7 @@ export class Studio {
         this.evaluations.images(id, order, direction, offset, limit),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
+      ...compareHandlers(this.comparisons),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

@@ -34,6 +34,7 @@ describe('migrations', () => {
     2: ['attention_maps', 'models', 'predictions', 'run_images', 'runs', 'semantic_outputs'],
     3: ['evaluation_images', 'evaluations'],
     4: ['jobs'],
+    5: ['comparisons'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {

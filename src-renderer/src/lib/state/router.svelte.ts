@@ -5,6 +5,7 @@ export type Route =
   | { name: 'runs' }
   | { name: 'browse'; datasetId: number }
   | { name: 'image'; datasetId: number; imageId: number; index: number | null }
+  | { name: 'compare'; comparisonId: number | null; imageId: number | null }
 
 export function parseRoute(hash: string): Route {
   const [pathPart, query] = hash.replace(/^#/, '').split('?')
@@ -12,6 +13,12 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
   if (parts[0] === 'runs') return { name: 'runs' }
+  if (parts[0] === 'compare')
+    return {
+      name: 'compare',
+      comparisonId: parts[1] ? Number(parts[1]) : null,
+      imageId: parts[1] && parts[2] === 'images' && parts[3] ? Number(parts[3]) : null,
+    }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
@@ -40,6 +47,8 @@ export function formatRoute(r: Route): string {
       return `#/datasets/${r.datasetId}`
     case 'image':
       return `#/datasets/${r.datasetId}/images/${r.imageId}${r.index !== null ? `?i=${r.index}` : ''}`
+    case 'compare':
+      return `#/compare${r.comparisonId === null ? '' : `/${r.comparisonId}${r.imageId === null ? '' : `/images/${r.imageId}`}`}`
   }
 }
 
