@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { compareEvents, compareMethods } from './api/compare'
+import { evaluationViewMethods } from './api/evaluationViews'
 
 const id = z.number().int().positive()
 
@@ -392,6 +393,7 @@ export const PickFilter = z.enum(['coco-json', 'onnx-model', 'any'])
 export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
+  ...evaluationViewMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(

@@ -162,6 +162,7 @@ export class EvaluationManager {
           iouType: 'bbox',
           groundTruth: { data: gt },
           detections: { data: dets },
+          errors: true,
         },
       })
       if (hasMasks)
@@ -172,6 +173,7 @@ export class EvaluationManager {
             iouType: 'segm',
             groundTruth: { data: gt },
             detections: { data: dets },
+            errors: true,
           },
         })
     }
@@ -361,7 +363,7 @@ export class EvaluationManager {
       let summary
       let categories: unknown[]
       if (result.kind === 'coco') {
-        const rows = cocoEvaluationRows(result.evaluation)
+        const rows = cocoEvaluationRows(result.evaluation, result.errors)
         summary = rows.summary
         categories = rows.categories
         for (const r of rows.images) {
@@ -379,6 +381,9 @@ export class EvaluationManager {
               crowd: r.crowd,
               detections: r.detections,
               scoreThreshold: r.scoreThreshold,
+              maxScore: r.maxScore,
+              confusion: r.confusionCells,
+              categories: r.categoryIds,
             }),
           )
         }

@@ -26,6 +26,7 @@ import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
 import { ComparisonService, compareHandlers } from './comparisons'
+import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 
 export interface StudioOptions {
@@ -178,6 +179,7 @@ export class Studio {
       'evaluations:get': ({ id }) => this.evaluations.get(id),
       'evaluations:images': ({ id, order, direction, offset, limit }) =>
         this.evaluations.images(id, order, direction, offset, limit),
+      ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       ...compareHandlers(this.comparisons),

@@ -4,7 +4,14 @@ export type Route =
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
   | { name: 'browse'; datasetId: number }
-  | { name: 'image'; datasetId: number; imageId: number; index: number | null }
+  | {
+      name: 'image'
+      datasetId: number
+      imageId: number
+      index: number | null
+      /** Show this run's predictions (opened from its evaluation). */
+      runId?: number | null
+    }
   | { name: 'compare'; comparisonId: number | null; imageId: number | null }
 
 export function parseRoute(hash: string): Route {
@@ -23,11 +30,13 @@ export function parseRoute(hash: string): Route {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
       const index = params.get('i')
+      const run = params.get('run')
       return {
         name: 'image',
         datasetId,
         imageId: Number(parts[3]),
         index: index === null ? null : Number(index),
+        runId: run === null ? null : Number(run),
       }
     }
     return { name: 'browse', datasetId }
@@ -45,8 +54,13 @@ export function formatRoute(r: Route): string {
       return '#/runs'
     case 'browse':
       return `#/datasets/${r.datasetId}`
-    case 'image':
-      return `#/datasets/${r.datasetId}/images/${r.imageId}${r.index !== null ? `?i=${r.index}` : ''}`
+    case 'image': {
+      const query = new URLSearchParams()
+      if (r.index !== null) query.set('i', String(r.index))
+      if (r.runId != null) query.set('run', String(r.runId))
+      const q = query.toString()
+      return `#/datasets/${r.datasetId}/images/${r.imageId}${q ? `?${q}` : ''}`
+    }
     case 'compare':
       return `#/compare${r.comparisonId === null ? '' : `/${r.comparisonId}${r.imageId === null ? '' : `/images/${r.imageId}`}`}`
   }
