@@ -22,6 +22,7 @@ export default defineConfig({
           'workers/inferenceProcess': r('src-main/workers/inferenceProcess.ts'),
           'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
           'workers/compareWorker': r('src-main/workers/compareWorker.ts'),
+          'workers/attentionWorker': r('src-main/workers/attentionWorker.ts'),
         },
         output: {
           format: 'es',

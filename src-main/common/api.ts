@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { compareEvents, compareMethods } from './api/compare'
 import { evaluationViewMethods } from './api/evaluationViews'
+import { attentionMethods } from './api/attention'
 
 const id = z.number().int().positive()
 
@@ -534,6 +535,7 @@ export const contract = {
     'Runs one image now (the viewer), without storing it.',
   ),
   ...compareMethods,
+  ...attentionMethods,
 } as const
 
 export type Contract = typeof contract

@@ -28,6 +28,8 @@ import { EvaluationManager } from './evaluations'
 import { ComparisonService, compareHandlers } from './comparisons'
 import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { AttentionAnalytics } from './attentionAnalytics'
+import { attentionHandlers } from './attentionHandlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -53,6 +55,7 @@ export class Studio {
   readonly interactive: InteractiveInference
   readonly evaluations: EvaluationManager
   readonly comparisons: ComparisonService
+  readonly attention: AttentionAnalytics
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -88,6 +91,11 @@ export class Studio {
       db: this.db,
       bus: this.bus,
       evaluations: this.evaluations,
+    })
+    this.attention = new AttentionAnalytics({
+      db: this.db,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
     })
     this.interactive = new InteractiveInference({
       db: this.db,
@@ -183,6 +191,7 @@ export class Studio {
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       ...compareHandlers(this.comparisons),
+      ...attentionHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

@@ -35,6 +35,7 @@ describe('migrations', () => {
     3: ['evaluation_images', 'evaluations'],
     4: ['jobs'],
     5: ['comparisons'],
+    6: ['attention_image_stats', 'attention_stats'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
