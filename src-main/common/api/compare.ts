@@ -8,7 +8,7 @@ import { z } from 'zod'
 const id = z.number().int().positive()
 
 function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
-  return { input, output, doc }
+  return { input, output, doc, paths: [] as readonly string[] }
 }
 
 export const CompareIouType = z.enum(['bbox', 'segm'])
