@@ -63,6 +63,21 @@ const commands: CommandEntry[] = [
     summary: 'List imported datasets (ids and names for infer --dataset)',
     load: async () => (await import('./commands/dataset')).datasetCommand,
   },
+  {
+    name: 'report',
+    summary: 'One-file HTML or PDF report of a run, a comparison or an attention study',
+    load: async () => (await import('./commands/report')).reportCommand,
+  },
+  {
+    name: 'export-figures',
+    summary: 'Figures of a run or comparison as SVG and PNG at a chosen DPI',
+    load: async () => (await import('./commands/exportFigures')).exportFiguresCommand,
+  },
+  {
+    name: 'export-table',
+    summary: 'A comparison as a LaTeX (booktabs), CSV or markdown table; per-category/image CSV',
+    load: async () => (await import('./commands/exportTable')).exportTableCommand,
+  },
 ]
 
 function help(): string {

@@ -8,6 +8,7 @@ import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { compareEvents, compareMethods } from './api/compare'
 import { evaluationViewMethods } from './api/evaluationViews'
 import { attentionMethods } from './api/attention'
+import { reportEvents, reportMethods } from './api/reports'
 
 const id = z.number().int().positive()
 
@@ -536,6 +537,7 @@ export const contract = {
   ),
   ...compareMethods,
   ...attentionMethods,
+  ...reportMethods,
 } as const
 
 export type Contract = typeof contract
@@ -559,6 +561,7 @@ export const eventSchemas = {
     status: z.enum(['running', 'done', 'failed']),
   }),
   ...compareEvents,
+  ...reportEvents,
 } as const
 export type EventName = keyof typeof eventSchemas
 export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>

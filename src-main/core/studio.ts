@@ -30,6 +30,7 @@ import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 import { AttentionAnalytics } from './attentionAnalytics'
 import { attentionHandlers } from './attentionHandlers'
+import { ReportService, reportHandlers, type PdfPrinter } from './reports/service'
 
 export interface StudioOptions {
   dataDir: string
@@ -40,6 +41,8 @@ export interface StudioOptions {
   /** How the inference process starts: a Node child process, or an Electron utility process. */
   launcher?: ProcessLauncher
   log?: (line: string) => void
+  /** How reports print to PDF (the desktop app's webContents); default: a Chromium found here. */
+  printPdf?: PdfPrinter
 }
 
 /**
@@ -56,6 +59,7 @@ export class Studio {
   readonly evaluations: EvaluationManager
   readonly comparisons: ComparisonService
   readonly attention: AttentionAnalytics
+  readonly reports: ReportService
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -103,6 +107,7 @@ export class Studio {
       media: this.media,
       ...launcher,
     })
+    this.reports = new ReportService(this, options.printPdf)
     this.#mirrorRunsAsJobs()
     this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
   }
@@ -192,6 +197,7 @@ export class Studio {
         this.interactive.image(modelId, imageId, taps),
       ...compareHandlers(this.comparisons),
       ...attentionHandlers(this),
+      ...reportHandlers(this.reports),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

@@ -36,6 +36,7 @@ describe('migrations', () => {
     4: ['jobs'],
     5: ['comparisons'],
     6: ['attention_image_stats', 'attention_stats'],
+    7: ['reports'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
