@@ -69,6 +69,11 @@ export const reportMethods = {
     z.array(ReportListItem),
     'The last reports, newest first, with their files (open one through media kind `report`).',
   ),
+  'reports:open': method(
+    z.object({ id }).strict(),
+    z.object({ opened: z.boolean() }),
+    'Opens a report file with the system viewer (desktop app); the browser host opens it by its media URL instead.',
+  ),
   'reports:delete': method(
     z.object({ id, deleteFile: z.boolean().default(false) }).strict(),
     z.object({ deleted: z.boolean() }),

@@ -5,6 +5,7 @@
  * support (no TIDE, no confusion matrix, no attention) are left out.
  */
 import os from 'node:os'
+import sharp from 'sharp'
 import { createRequire } from 'node:module'
 import type { Dataset, EvaluationDetail, Model, Run } from '../../common/api'
 import type { AttentionGrid, AttentionStats } from '../../common/api/attention'
@@ -650,11 +651,11 @@ async function compareReport(
           {
             type: 'table',
             testId: 'categories',
-            caption: `Per category ${valueName} (points) and Δ against ${names[0]}`,
+            caption: `Per category ${valueName} (points) and Δ against run ${summary.runs[0]!.runId}; runs: ${names.join(', ')}`,
             columns: [
               'category',
-              ...names.map((n) => `${valueName} ${n}`),
-              ...names.slice(1).map((n) => `Δ ${n}`),
+              ...summary.runs.map((r) => `${valueName} run ${r.runId}`),
+              ...summary.runs.slice(1).map((r) => `Δ run ${r.runId}`),
               'GT',
             ],
             rows: summary.categories.map((c) => [
@@ -916,11 +917,12 @@ export async function attentionGridBlock(
           },
           cellWidth,
         )
-        const meta = await import('sharp').then((s) => s.default(buffer).metadata())
+        const meta = await sharp(buffer).metadata()
         const stage = m.stage ? `${m.stage}.${m.indexInStage}` : `block ${m.block}`
         png.push({ name: `${img.fileName}-run-${row.runId}-${stage}`, buffer })
+        const jpeg = await sharp(buffer).jpeg({ quality: 80 }).toBuffer()
         images.push({
-          src: `data:image/png;base64,${buffer.toString('base64')}`,
+          src: `data:image/jpeg;base64,${jpeg.toString('base64')}`,
           width: meta.width ?? cellWidth,
           height: meta.height ?? cellWidth,
           caption: `${row.label}, ${stage}`,
@@ -932,6 +934,7 @@ export async function attentionGridBlock(
   return {
     block: {
       type: 'strip',
+      columns: images.length / grid.images.length,
       caption: `Attention maps (the paper's Fig. 5 layout): each image, then its GC blocks' softmax attention; colour from ${grid.scale.lo.toFixed(2)}× to ${grid.scale.hi.toFixed(2)}× uniform (viridis), one scale for all.`,
       images,
     },

@@ -29,6 +29,8 @@ export interface StripBlock {
   type: 'strip'
   caption: string
   images: { src: string; width: number; height: number; caption: string }[]
+  /** A fixed number of columns (the attention grid: an image, then its blocks). */
+  columns?: number
 }
 export interface FactsBlock {
   type: 'facts'
@@ -85,7 +87,10 @@ function block(b: Block): string {
       return `<figure class="chart" data-figure="${esc(b.name)}">${b.svg}<figcaption>${esc(b.caption)}</figcaption></figure>`
     case 'strip':
       return (
-        `<div class="strip-block"><p class="strip-caption">${esc(b.caption)}</p><div class="strip">` +
+        `<div class="strip-block"><p class="strip-caption">${esc(b.caption)}</p>` +
+        (b.columns
+          ? `<div class="strip grid" style="grid-template-columns: repeat(${b.columns}, 1fr)">`
+          : `<div class="strip">`) +
         b.images
           .map(
             (i) =>
@@ -133,6 +138,8 @@ figcaption { font-size: 11px; color: #555; max-width: 560px; }
 .strip { display: flex; flex-wrap: wrap; gap: 8px; }
 .strip figure { width: 232px; }
 .strip img { width: 232px; height: auto; display: block; border: 1px solid #ddd; }
+.strip.grid { display: grid; gap: 6px; }
+.strip.grid figure, .strip.grid img { width: 100%; }
 .strip figcaption { font-size: 10px; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 1px 14px; margin: 6px 0 12px; font-size: 12px; }
 dl.facts dt { color: #555; }

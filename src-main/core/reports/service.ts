@@ -143,10 +143,17 @@ export class ReportService {
 
 export function reportHandlers(
   service: ReportService,
-): Pick<Handlers, 'reports:create' | 'reports:list' | 'reports:delete'> {
+): Pick<Handlers, 'reports:create' | 'reports:list' | 'reports:open' | 'reports:delete'> {
   return {
     'reports:create': (input) => ({ jobId: service.start(input).id }),
     'reports:list': ({ limit }) => service.list(limit),
+    'reports:open': ({ id }) => {
+      service.get(id)
+      throw new AppError(
+        'UNSUPPORTED',
+        'Only the desktop app opens files itself; in the browser, open the report from its link.',
+      )
+    },
     'reports:delete': ({ id, deleteFile }) => ({ deleted: service.delete(id, deleteFile) }),
   }
 }

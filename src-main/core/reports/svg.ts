@@ -62,9 +62,9 @@ function legend(names: string[], x: number, y: number, dashes: boolean[] = []): 
 
 /** Lines over [0,1] x [0,1] (precision-recall curves), with axes, grid and a legend. */
 export function lineChart(spec: LineChartSpec): string {
-  const width = spec.width ?? 560
+  const legendWidth = Math.min(320, 40 + Math.max(...spec.series.map((s) => s.name.length)) * 6)
+  const width = spec.width ?? 390 + legendWidth
   const height = spec.height ?? 340
-  const legendWidth = 170
   const m = { l: 46, r: legendWidth + 10, t: 28, b: 40 }
   const w = width - m.l - m.r
   const h = height - m.t - m.b
@@ -120,10 +120,14 @@ export interface BarChartSpec {
 
 /** Horizontal grouped bars with their values written beside them. */
 export function barChart(spec: BarChartSpec): string {
-  const width = spec.width ?? 560
+  const legendWidth =
+    spec.series.length > 1
+      ? Math.min(320, 50 + Math.max(...spec.series.map((s) => s.name.length)) * 6)
+      : 40
+  const width = spec.width ?? 390 + legendWidth
   const barH = 12
   const groupH = spec.series.length * barH + 8
-  const m = { l: 80, r: spec.series.length > 1 ? 180 : 40, t: 30, b: 34 }
+  const m = { l: 80, r: legendWidth, t: 30, b: 34 }
   const height = m.t + m.b + spec.categories.length * groupH
   const w = width - m.l - m.r
   const max = Math.max(1e-9, ...spec.series.flatMap((s) => s.values.map((v) => v ?? 0)))
@@ -148,7 +152,7 @@ export function barChart(spec: BarChartSpec): string {
   if (spec.series.length > 1)
     out += legend(
       spec.series.map((s) => s.name),
-      width - m.r + 40,
+      width - m.r + 46,
       m.t + 8,
     ).replace(/<line ([^>]*)stroke-width="2.5"/g, '<line $1stroke-width="8"')
   return out + '</svg>'

@@ -347,7 +347,7 @@ describe('attention report', () => {
     expect(rows.map((r) => [r[0], r[3]])).toEqual(
       stages.map((s) => [s.stage, s.entropy.mean.toFixed(3)]),
     )
-    expect([...html.matchAll(/<img src="data:image\/png;base64,/g)].length).toBeGreaterThan(0)
+    expect([...html.matchAll(/<img src="data:image\/jpeg;base64,/g)].length).toBeGreaterThan(4)
   }, 120_000)
 })
 

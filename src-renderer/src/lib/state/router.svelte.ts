@@ -3,6 +3,7 @@ export type Route =
   | { name: 'datasets' }
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
+  | { name: 'reports' }
   | { name: 'browse'; datasetId: number }
   | {
       name: 'image'
@@ -20,6 +21,7 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
   if (parts[0] === 'runs') return { name: 'runs' }
+  if (parts[0] === 'reports') return { name: 'reports' }
   if (parts[0] === 'compare')
     return {
       name: 'compare',
@@ -52,6 +54,8 @@ export function formatRoute(r: Route): string {
       return r.modelId === null ? '#/models' : `#/models/${r.modelId}`
     case 'runs':
       return '#/runs'
+    case 'reports':
+      return '#/reports'
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image': {
