@@ -484,6 +484,8 @@ async function runReport(
   })
   const attention = studio.attention.stats(runId)
   if (attention?.status === 'done') sections.push(...attentionSections(attention))
+  const grid = await gridSection(studio, [run], ctx)
+  if (grid) sections.push(grid)
 
   return {
     title: title ?? `Evaluation report: ${run.modelName} on ${run.datasetName}`,
@@ -784,6 +786,8 @@ async function compareReport(
         })),
       )
   }
+  const grid = await gridSection(studio, runs, ctx)
+  if (grid) sections.push(grid)
   return {
     title: title ?? `Comparison: ${detail.title}`,
     subtitle: `Comparison ${detail.id} of runs ${detail.runIds.join(', ')} on ${detail.datasetName} (reference: run ${detail.referenceRunId})`,
@@ -940,6 +944,31 @@ export async function attentionGridBlock(
     },
     png,
   }
+}
+
+/** The attention grid of the runs that stored attention maps, when any did. */
+async function gridSection(
+  studio: Studio,
+  runs: Run[],
+  ctx: GatherContext,
+): Promise<ReportSection | null> {
+  const withMaps = runs.filter((r) => r.gcBlocks > 0 && r.settings.taps)
+  if (withMaps.length === 0 || ctx.stripSize === 0) return null
+  let grid: AttentionGrid
+  try {
+    grid = studio.attention.grid(
+      withMaps.map((r) => r.id),
+      { mode: 'random', seed: 1 },
+      Math.min(4, ctx.stripSize ?? 4),
+      'stages',
+    )
+  } catch (err) {
+    // Runs that cannot share a grid (another dataset) simply have none in the report.
+    if (err instanceof AppError) return null
+    throw err
+  }
+  const drawn = await attentionGridBlock(studio, grid, ctx)
+  return drawn ? { id: 'attention-grid', title: 'Attention grid', blocks: [drawn.block] } : null
 }
 
 async function attentionReport(
