@@ -59,7 +59,9 @@ describe('comparing runs in the browser host', () => {
       expect(
         await page
           .getByTestId('compare-check')
-          .evaluateAll((els) => els.filter((e) => (e as unknown as { checked: boolean }).checked).length),
+          .evaluateAll(
+            (els) => els.filter((e) => (e as unknown as { checked: boolean }).checked).length,
+          ),
       ).toBe(3)
       await page.getByTestId('compare-runs').click()
       await page.getByTestId('compare-create').click()

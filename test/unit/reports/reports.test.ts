@@ -211,6 +211,43 @@ describe('run report', () => {
   }, 120_000)
 })
 
+describe('Cityscapes run report', () => {
+  it('prints mIoU, iIoU and the per-class IoU as stored', async () => {
+    const city = (await call<{ id: number; kind: string }[]>('datasets:list', {})).find(
+      (d) => d.kind === 'cityscapes',
+    )!
+    const model = (await call<Model[]>('models:list', {})).find((m) =>
+      m.name.startsWith('gc-head'),
+    )!
+    const run = await call<{ id: number }>('runs:start', {
+      modelId: model.id,
+      datasetId: city.id,
+      taps: false,
+      limit: 4,
+    })
+    await studio.runs.idle()
+    await call('evaluations:run', { runId: run.id })
+    const r = await cli(['report', '--run', String(run.id), '--out', 'city.html', '--images', '2'])
+    expect(r.code, r.stderr).toBe(0)
+    const html = fs.readFileSync(path.join(out, 'city.html'), 'utf8')
+    const e = latestEvaluations(studio, run.id)[0]!
+    const m = e.metrics as Record<string, number | null>
+    expect(tableRows(html, 'metrics')[0]).toEqual([
+      `Cityscapes (evaluation ${e.id})`,
+      ...[m.mIoU, m.iIoU, m.categoryMIoU, m.categoryIIoU].map((v) => dash(pts(v))),
+    ])
+    expect(tableRows(html, 'categories-cityscapes')).toEqual(
+      e.categories.map((c) => [
+        String(c.name),
+        dash(pts(c.iou as number | null)),
+        dash(pts(c.iiou as number | null)),
+      ]),
+    )
+    expect(html).toContain('data-figure="confusion-cityscapes"')
+    expect(html).toContain('GC head (published, R-101)')
+  }, 120_000)
+})
+
 describe('comparison report and exports', () => {
   let html: string
   let detail: ComparisonDetail
