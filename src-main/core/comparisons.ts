@@ -21,6 +21,7 @@ import { AppError } from '../common/errors'
 import type { CompareDetails, CompareJob } from './compare/job'
 import { differencesAt } from './compare/job'
 import { runCompareInWorker } from './compare/worker'
+import { EVALUATED_LABELS } from './eval/cityscapesClasses'
 import type { EvaluationManager, RunInfo } from './evaluations'
 import type { EventBus } from './events'
 import { runCocoResults, writeRunLabelPngs } from './exports'
@@ -520,13 +521,27 @@ export class ComparisonService {
     const scoreThreshold = threshold ?? row.scoreThreshold
     const reference = { runId: row.runIds[0]!, fixed: [], broken: [] }
     if (details.kind !== 'coco') {
-      if (!details.imageIds.includes(imageId))
+      const i = details.imageIds.indexOf(imageId)
+      if (i < 0)
         throw new AppError('NOT_FOUND', `Image ${imageId} is not part of comparison ${id}.`)
-      // Label maps have pixels, not instances: the viewer shows them as label-map differences.
+      // Label maps have pixels, not instances: per class, pixels fixed and broken and the IoU delta.
       return {
         imageId,
         scoreThreshold,
-        runs: row.runIds.map((runId) => ({ runId, fixed: [], broken: [] })),
+        runs: [
+          reference,
+          ...row.runIds.slice(1).map((runId, j) => ({
+            runId,
+            fixed: [],
+            broken: [],
+            classes: EVALUATED_LABELS.map((label, c) => ({
+              name: label.name,
+              fixedPixels: details.fixedPixels[j]![i]![c]!,
+              brokenPixels: details.brokenPixels[j]![i]![c]!,
+              deltaIoU: details.deltaIoU[j]![i]![c] ?? null,
+            })),
+          })),
+        ],
       }
     }
     const i = details.imageIds.findIndex((v) => Number(v) === imageId)

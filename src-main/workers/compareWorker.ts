@@ -1,6 +1,7 @@
-/** Worker thread entry for comparisons (see `core/compare/worker.ts` for the messages). */
-import { parentPort } from 'node:worker_threads'
+/** Worker thread entry for comparisons and their bootstrap helpers (see `core/compare/worker.ts`). */
+import { parentPort, workerData } from 'node:worker_threads'
 import {
+  type CompareWorkerData,
   type CompareWorkerMessage,
   type CompareWorkerRequest,
   handleCompareRequest,
@@ -9,5 +10,9 @@ import {
 if (!parentPort) throw new Error('compareWorker must run as a worker thread')
 const port = parentPort
 port.on('message', (request: CompareWorkerRequest) => {
-  void handleCompareRequest(request, (message: CompareWorkerMessage) => port.postMessage(message))
+  void handleCompareRequest(
+    request,
+    (message: CompareWorkerMessage) => port.postMessage(message),
+    workerData as CompareWorkerData | undefined,
+  )
 })

@@ -64,8 +64,25 @@ describe('comparing runs in the browser host', () => {
           ),
       ).toBe(3)
       await page.getByTestId('compare-runs').click()
+      // Frame times while the comparison computes (reported, not asserted: the machine is shared).
+      await page.evaluate(`(() => {
+        window.frames_ = []
+        let last = performance.now()
+        const tick = (now) => {
+          window.frames_.push(now - last)
+          last = now
+          if (window.frames_.length < 100000) requestAnimationFrame(tick)
+        }
+        requestAnimationFrame(tick)
+      })()`)
       await page.getByTestId('compare-create').click()
       await expect.poll(() => page.url(), { timeout: 120_000 }).toMatch(/#\/compare\/\d+$/)
+      const frames = (await page.evaluate('window.frames_')) as number[]
+      const sorted = [...frames].sort((a, b) => a - b)
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+      console.log(
+        `frames while comparing: ${frames.length}, p50 ${at(0.5).toFixed(1)} ms, p99 ${at(0.99).toFixed(1)} ms, max ${sorted[sorted.length - 1]!.toFixed(1)} ms`,
+      )
 
       const table = page.getByTestId('compare-summary')
       await table.waitFor({ timeout: 30_000 })

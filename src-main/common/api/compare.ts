@@ -179,6 +179,17 @@ export const CompareImageInstances = z.object({
       /** Relative to the reference run (empty for the reference itself). */
       fixed: z.array(CompareInstance),
       broken: z.array(CompareInstance),
+      /** Label maps: per evaluated class on this image, pixels fixed/broken and the IoU delta. */
+      classes: z
+        .array(
+          z.object({
+            name: z.string(),
+            fixedPixels: z.number().int(),
+            brokenPixels: z.number().int(),
+            deltaIoU: z.number().nullable(),
+          }),
+        )
+        .optional(),
     }),
   ),
 })

@@ -9,7 +9,6 @@
 import { AppError } from '../../common/errors'
 import { COCO_PARAMS, type CocoEvaluation, type CocoMatchTable } from '../eval/cocoEval'
 import { throwIfAborted } from '../eval/errors'
-import { numpyMean } from '../eval/numpyMath'
 import { drawResample, interval95, seededRandom } from './resample'
 
 /** Throws unless both evaluations scored the same ground truth objects in the same order. */
@@ -141,7 +140,8 @@ export function precisionCurve(
 
 /**
  * AP@[.5:.95] (COCOeval's stats[0]) of one evaluation re-accumulated over a weighted multiset of
- * its images: image i counts `weights[i]` times. With every weight 1 it is stats[0] exactly.
+ * its images: image i counts `weights[i]` times. With every weight 1 it is stats[0] (to the last
+ * bits, which numpy's pairwise summation order decides).
  *
  * A resample that draws an image twice holds two copies of its detections at equal scores, next
  * to each other in the score order; copies of a true positive form one point of the precision
@@ -150,13 +150,21 @@ export function precisionCurve(
  */
 export class ApResampler {
   readonly #table: CocoMatchTable
-  /** Per category, its evaluated detections by descending score (COCOeval's stable order). */
+  /**
+   * Per category, its evaluated detections by descending score (COCOeval's stable order), split
+   * in two: the "interesting" ones (true positive or ignored at some threshold) and, before each,
+   * the gap of plain false positives (unignored, unmatched at every threshold: most detections).
+   * A gap only adds to the false-positive count, so it is a tight sum of image weights; plain
+   * false positives after a category's last interesting detection change no precision and are
+   * dropped.
+   */
   readonly #catStart: Int32Array
   readonly #image: Int32Array
-  /** True when the detection is an unignored false positive at every threshold (most are). */
-  readonly #pureFp: Uint8Array
   readonly #valid: Uint16Array
   readonly #matched: Uint16Array
+  /** Gap before interesting detection q: `gapImage[gapStart[q] .. gapStart[q + 1])`. */
+  readonly #gapStart: Int32Array
+  readonly #gapImage: Int32Array
   /** Ground truth per (category, image) with any, as flat lists. */
   readonly #posCategory: Int32Array
   readonly #posImage: Int32Array
@@ -168,45 +176,53 @@ export class ApResampler {
   readonly #pointCount: Int32Array
   readonly #pointCap: number
   readonly #positives: Float64Array
-  readonly #values: Float64Array
 
   constructor(table: CocoMatchTable) {
     this.#table = table
     const { images: I, categories: K, slotStart, score, matched, ignored } = table
     const T = COCO_PARAMS.iouThresholds.length
-    const R = COCO_PARAMS.recallThresholds.length
     const all = (1 << T) - 1
     const slots = slotStart[K * I]!
-    this.#catStart = new Int32Array(K + 1)
-    this.#image = new Int32Array(slots)
-    this.#pureFp = new Uint8Array(slots)
-    this.#valid = new Uint16Array(slots)
-    this.#matched = new Uint16Array(slots)
     const slotImage = new Int32Array(slots)
     for (let g = 0; g < K * I; g++)
       for (let s = slotStart[g]!; s < slotStart[g + 1]!; s++) slotImage[s] = g % I
+    const image: number[] = []
+    const valid: number[] = []
+    const match: number[] = []
+    const gapStart: number[] = [0]
+    const gapImage: number[] = []
+    this.#catStart = new Int32Array(K + 1)
     let cap = 1
     for (let k = 0; k < K; k++) {
       const from = slotStart[k * I]!
       const to = slotStart[(k + 1) * I]!
-      this.#catStart[k + 1] = to
       // np.argsort(-scores, kind='mergesort') over the category's images concatenated in order.
       const order = Array.from({ length: to - from }, (_, j) => from + j).sort(
         (x, y) => score[y]! - score[x]! || x - y,
       )
-      let interesting = 0
-      for (let j = 0; j < order.length; j++) {
-        const s = order[j]!
-        const at = from + j
-        const valid = ~ignored[s]! & all
-        this.#image[at] = slotImage[s]!
-        this.#valid[at] = valid
-        this.#matched[at] = matched[s]! & valid
-        this.#pureFp[at] = valid === all && (matched[s]! & all) === 0 ? 1 : 0
-        if (!this.#pureFp[at]) interesting++
+      let gap: number[] = []
+      for (const s of order) {
+        const v = ~ignored[s]! & all
+        const m = matched[s]! & v
+        if (v === all && m === 0) {
+          gap.push(slotImage[s]!)
+          continue
+        }
+        image.push(slotImage[s]!)
+        valid.push(v)
+        match.push(m)
+        for (const i of gap) gapImage.push(i)
+        gapStart.push(gapImage.length)
+        gap = []
       }
-      cap = Math.max(cap, interesting)
+      this.#catStart[k + 1] = image.length
+      cap = Math.max(cap, this.#catStart[k + 1]! - this.#catStart[k]!)
     }
+    this.#image = Int32Array.from(image)
+    this.#valid = Uint16Array.from(valid)
+    this.#matched = Uint16Array.from(match)
+    this.#gapStart = Int32Array.from(gapStart)
+    this.#gapImage = Int32Array.from(gapImage)
     const pc: number[] = []
     const pi: number[] = []
     const pn: number[] = []
@@ -227,7 +243,6 @@ export class ApResampler {
     this.#pointFp = new Float64Array(T * cap)
     this.#pointCount = new Int32Array(T)
     this.#positives = new Float64Array(K)
-    this.#values = new Float64Array(T * R * K)
   }
 
   get images(): number {
@@ -246,17 +261,16 @@ export class ApResampler {
     let kv = 0
     for (let k = 0; k < K; k++) if (positives[k]! > 0) kv++
     if (kv === 0) return NaN
-    // summarize() flattens precision[t, r, k] in C order: keep that order for numpy's mean.
-    let slot = 0
-    for (let k = 0; k < K; k++) {
-      if (positives[k]! === 0) continue
-      this.#category(k, weights, positives[k]!, slot, kv)
-      slot++
-    }
-    return numpyMean(this.#values.subarray(0, T * R * kv))
+    // summarize()'s mean over precision[t, r, k] of the categories with ground truth; summed by
+    // category rather than in numpy's pairwise order, which moves only the last bits.
+    let sum = 0
+    for (let k = 0; k < K; k++)
+      if (positives[k]! > 0) sum += this.#category(k, weights, positives[k]!)
+    return sum / (T * R * kv)
   }
 
-  #category(k: number, weights: Int32Array, positives: number, slot: number, kv: number): void {
+  /** Sum of this category's precision over the ten thresholds and 101 recall points. */
+  #category(k: number, weights: Int32Array, positives: number): number {
     const T = COCO_PARAMS.iouThresholds.length
     const recallThresholds = COCO_PARAMS.recallThresholds
     const R = recallThresholds.length
@@ -267,22 +281,21 @@ export class ApResampler {
     const pointCount = this.#pointCount
     const cap = this.#pointCap
     const image = this.#image
-    const pureFp = this.#pureFp
     const valid = this.#valid
     const matched = this.#matched
+    const gapStart = this.#gapStart
+    const gapImage = this.#gapImage
     tp.fill(0)
     fpExtra.fill(0)
     pointCount.fill(0)
     let fpAll = 0
-    for (let j = this.#catStart[k]!; j < this.#catStart[k + 1]!; j++) {
-      const w = weights[image[j]!]!
+    for (let q = this.#catStart[k]!; q < this.#catStart[k + 1]!; q++) {
+      for (let g = gapStart[q]!, end = gapStart[q + 1]!; g < end; g++)
+        fpAll += weights[gapImage[g]!]!
+      const w = weights[image[q]!]!
       if (w === 0) continue
-      if (pureFp[j]) {
-        fpAll += w
-        continue
-      }
-      const v = valid[j]!
-      const m = matched[j]!
+      const v = valid[q]!
+      const m = matched[q]!
       for (let t = 0; t < T; t++) {
         if (!((v >> t) & 1)) continue
         if ((m >> t) & 1) {
@@ -293,24 +306,35 @@ export class ApResampler {
         } else fpExtra[t]! += w
       }
     }
-    const values = this.#values
+    // Per threshold: the 101 recall points of the precision envelope, summed. One backward pass
+    // over the true positives keeps the envelope (max precision to the right) and hands each
+    // recall threshold the first point reaching it, as accumulate()'s searchsorted does.
+    let sum = 0
     for (let t = 0; t < T; t++) {
       const n = pointCount[t]!
+      if (n === 0) continue
       const base = t * cap
-      // Precision at each true positive, made monotone from the right (reusing pointFp).
-      for (let p = 0; p < n; p++) {
-        const tps = pointTp[base + p]!
-        pointFp[base + p] = tps / (pointFp[base + p]! + tps + Number.EPSILON)
-      }
-      for (let p = n - 1; p > 0; p--)
-        if (pointFp[base + p]! > pointFp[base + p - 1]!) pointFp[base + p - 1] = pointFp[base + p]!
-      let p = 0
-      for (let r = 0; r < R; r++) {
+      let p = n - 1
+      let tps = pointTp[base + p]!
+      let envelope = tps / (pointFp[base + p]! + tps + Number.EPSILON)
+      let recall = tps / positives
+      for (let r = R - 1; r >= 0; r--) {
         const threshold = recallThresholds[r]!
-        while (p < n && pointTp[base + p]! / positives < threshold) p++
-        values[(t * R + r) * kv + slot] = p < n ? pointFp[base + p]! : 0
+        if (recall < threshold) continue // beyond the last true positive: precision 0
+        while (p > 0) {
+          const before = pointTp[base + p - 1]!
+          const recallBefore = before / positives
+          if (recallBefore < threshold) break
+          p--
+          tps = before
+          recall = recallBefore
+          const precision = tps / (pointFp[base + p]! + tps + Number.EPSILON)
+          if (precision > envelope) envelope = precision
+        }
+        sum += envelope
       }
     }
+    return sum
   }
 }
 
@@ -337,17 +361,42 @@ export function bootstrapApDeltas(
   options: BootstrapOptions,
 ): BootstrapResult {
   for (const e of evaluations.slice(1)) assertSameGroundTruth(evaluations[0]!, e)
-  const resamplers = evaluations.map((e) => new ApResampler(e.matchesAll))
-  const weights = new Int32Array(evaluations[0]!.imageIds.length)
+  const replicates = apDeltaReplicates(
+    evaluations.map((e) => e.matchesAll),
+    options,
+  )
+  return { intervals: replicates.map((values) => interval95(values.slice())), replicates }
+}
+
+/**
+ * The replicate AP deltas (each run after the first minus the first) of resamples
+ * `shard, shard + shards, ...`; the others stay NaN. Every shard draws the same resamples from
+ * the seed and computes only its own, so splitting the work over threads changes nothing.
+ */
+export function apDeltaReplicates(
+  tables: readonly CocoMatchTable[],
+  options: BootstrapOptions & { shard?: number; shards?: number },
+): Float64Array[] {
+  const shard = options.shard ?? 0
+  const shards = options.shards ?? 1
+  const resamplers = tables.map((t) => new ApResampler(t))
+  const weights = new Int32Array(tables[0]!.images)
   const random = seededRandom(options.seed)
-  const replicates = evaluations.slice(1).map(() => new Float64Array(options.resamples))
-  const aps = new Float64Array(evaluations.length)
+  const replicates = tables.slice(1).map(() => new Float64Array(options.resamples).fill(NaN))
+  const aps = new Float64Array(tables.length)
   for (let b = 0; b < options.resamples; b++) {
     if (b % 16 === 0) throwIfAborted(options.signal)
     drawResample(random, weights)
+    if (b % shards !== shard) continue
     for (let r = 0; r < resamplers.length; r++) aps[r] = resamplers[r]!.ap(weights)
     for (let r = 1; r < resamplers.length; r++) replicates[r - 1]![b] = aps[r]! - aps[0]!
     options.onProgress?.(b + 1, options.resamples)
   }
-  return { intervals: replicates.map((values) => interval95(values.slice())), replicates }
+  return replicates
+}
+
+/** Joins the shards' replicates: resample b comes from shard b mod shards. */
+export function mergeShards(parts: readonly Float64Array[][]): Float64Array[] {
+  const shards = parts.length
+  return parts[0]!.map((first, r) => Float64Array.from(first, (_, b) => parts[b % shards]![r]![b]!))
 }

@@ -8,10 +8,11 @@ import type { CompareSummary } from '../../common/api/compare'
 import type { CityscapesIdKind } from '../eval/cityscapes'
 import { EVALUATED_LABELS } from '../eval/cityscapesClasses'
 import type { CocoDataset, CocoResult, IouType } from '../eval/cocoData'
-import { type CocoEvaluation, evaluateCoco } from '../eval/cocoEval'
+import { type CocoEvaluation, type CocoMatchTable, evaluateCoco } from '../eval/cocoEval'
 import { throwIfAborted } from '../eval/errors'
 import { decodeLabelPng } from '../eval/png'
 import { CityscapesComparison, bootstrapMIoUDeltas } from './cityscapesCompare'
+import { interval95 } from './resample'
 import { bootstrapApDeltas, instanceDifferences, precisionCurve, statDeltas } from './cocoCompare'
 
 export type CompareJob =
@@ -72,6 +73,8 @@ export type CompareDetails =
       /** Per run after the first, per image, per class (train id order): pixels fixed / broken. */
       fixedPixels: number[][][]
       brokenPixels: number[][][]
+      /** Per run after the first, per image, per class: IoU(run) - IoU(reference) on the image. */
+      deltaIoU: (number | null)[][][]
     }
 
 export interface CompareJobResult {
@@ -82,6 +85,14 @@ export interface CompareJobResult {
 export interface CompareHooks {
   onProgress?: (done: number, total: number | null, phase: string) => void
   signal?: AbortSignal
+  /**
+   * Computes the AP bootstrap's replicates (per run after the first), e.g. split over threads;
+   * by default here, on this thread.
+   */
+  apReplicates?: (
+    tables: CocoMatchTable[],
+    options: { seed: number; resamples: number; onProgress: (done: number, total: number) => void },
+  ) => Promise<Float64Array[]>
 }
 
 export async function runCompareJob(
@@ -93,10 +104,10 @@ export async function runCompareJob(
 
 const orNull = (v: number): number | null => (v === -1 || Number.isNaN(v) ? null : v)
 
-function compareCoco(
+async function compareCoco(
   job: Extract<CompareJob, { kind: 'coco' }>,
   hooks: CompareHooks,
-): CompareJobResult {
+): Promise<CompareJobResult> {
   const { signal, onProgress } = hooks
   const R = job.runs.length
   const evaluations: CocoEvaluation[] = []
@@ -117,12 +128,22 @@ function compareCoco(
   const differences = evaluations
     .slice(1)
     .map((e) => instanceDifferences(reference, e, job.scoreThreshold))
-  const bootstrap = bootstrapApDeltas(evaluations, {
+  const bootstrapOptions = {
     seed: job.seed,
     resamples: job.resamples,
     ...(signal ? { signal } : {}),
-    onProgress: (done, total) => onProgress?.(done, total, 'Bootstrap'),
-  })
+    onProgress: (done: number, total: number) => onProgress?.(done, total, 'Bootstrap'),
+  }
+  const bootstrap = hooks.apReplicates
+    ? {
+        intervals: (
+          await hooks.apReplicates(
+            evaluations.map((e) => e.matchesAll),
+            bootstrapOptions,
+          )
+        ).map((values) => interval95(values.slice())),
+      }
+    : bootstrapApDeltas(evaluations, bootstrapOptions)
   const K = reference.categoryIds.length
   const gt = reference.groundTruth
   const perCategoryDiff = (list: Int32Array[]) =>
@@ -317,6 +338,7 @@ async function compareCityscapes(
     brokenPixels: Array.from({ length: R - 1 }, (_, j) =>
       images.map((image) => image.brokenPixels[j]!),
     ),
+    deltaIoU: Array.from({ length: R - 1 }, (_, j) => images.map((image) => image.deltaIoU[j]!)),
   }
   return { computed, details }
 }

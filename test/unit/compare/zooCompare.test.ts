@@ -163,6 +163,20 @@ describe('comparing the demo zoo', () => {
     expect(d.delta).toBeGreaterThan(0)
     expect(d.ci95![0]).toBeLessThanOrEqual(d.delta!)
     expect(d.fixed).toBeGreaterThan(d.broken)
+    // One image's per-class pixels add up to its row in the difference list.
+    const list = await call<{ images: { imageId: number; fixed: number[]; broken: number[] }[] }>(
+      'compare:images',
+      { id: c.id },
+    )
+    const top = list.images[0]!
+    const one = await call<CompareImageInstances>('compare:imageInstances', {
+      id: c.id,
+      imageId: top.imageId,
+    })
+    const classes = one.runs[1]!.classes!
+    expect(classes).toHaveLength(19)
+    expect(classes.reduce((sum, k) => sum + k.fixedPixels, 0)).toBe(top.fixed[0])
+    expect(classes.reduce((sum, k) => sum + k.brokenPixels, 0)).toBe(top.broken[0])
   })
 
   it('refuses runs that cannot be compared, saying why', async () => {
