@@ -122,9 +122,16 @@ export const evaluationViewMethods = {
           .object({ row: z.number().int().min(0), column: z.number().int().min(0) })
           .strict()
           .optional(),
+        /** The score threshold of that cell's matrix (default: the stored matrix's). */
+        scoreThreshold: z.number().min(0).max(1).optional(),
       })
       .strict(),
     z.object({ total: z.number().int(), rows: z.array(EvaluationImageRow) }),
     'Every per-image row of an evaluation in one order (nulls last), optionally filtered by category or confusion matrix cell.',
+  ),
+  'evaluations:confusion': method(
+    z.object({ id, scoreThreshold: z.number().min(0).max(1) }).strict(),
+    CocoConfusion,
+    'The confusion matrix of a COCO evaluation recomputed at another score threshold (IoU 0.5), from the run and the ground truth it was evaluated against.',
   ),
 } as const

@@ -180,7 +180,7 @@ export function cityscapesEvaluationRows(evaluation: CityscapesEvaluation): {
       warningsJson: '[]',
     },
     classes: evaluation.classes,
-    images: evaluation.perImage.map((image, i) => ({
+    images: evaluation.perImage.map((image) => ({
       imageName: image.name,
       groundTruthFile: image.groundTruthFile,
       predictionFile: image.predictionFile,

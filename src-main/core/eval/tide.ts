@@ -91,9 +91,11 @@ class ApData {
   ap(): number {
     if (this.gtPositives === 0) return 0
     const n = this.ids.length
-    const order = Array.from({ length: n }, (_, i) => i)
-    // Array.prototype.sort is stable, as Python's list.sort.
-    order.sort((a, b) => this.scores[b]! - this.scores[a]!)
+    const scores = this.scores
+    const order = new Int32Array(n)
+    for (let i = 0; i < n; i++) order[i] = i
+    // Score descending, ties in insertion order: Python's stable list.sort.
+    order.sort((a, b) => scores[b]! - scores[a]! || a - b)
     const precisions = new Float64Array(n)
     const recalls = new Float64Array(n)
     let tp = 0
@@ -175,6 +177,9 @@ export function computeTide(
   const gtMasks = gt.gt.masks
   const dtMasks = dt.masks
   const maskBox = (rle: Rle): number[] => rleToBbox(rle)
+  // maskApi's box test needs each mask's box and area: computed once per ground truth object.
+  const gtBoxes: (number[] | undefined)[] = segm ? new Array(gt.gt.count) : []
+  const gtAreas = new Float64Array(segm ? gt.gt.count : 0)
 
   const apData = new ClassedApData()
   const errors: TideError[] = []
@@ -219,14 +224,17 @@ export function computeTide(
     const iouWith = (p: number, g: number, crowd: boolean): number => {
       const d = preds[p]!
       if (!segm) return boxIouAt(dt.boxes, d * 4, gt.gt.boxes, g * 4, crowd)
-      const gm = gtMasks![g]!
+      if (gtBoxes[g] === undefined) {
+        gtBoxes[g] = maskBox(gtMasks![g]!)
+        gtAreas[g] = rleArea(gtMasks![g]!)
+      }
       return rleIouWithBoxes(
         dtMasks![d]!,
         dtGeom!.boxes[p]!,
         dtGeom!.areas[p]!,
-        gm,
-        maskBox(gm),
-        rleArea(gm),
+        gtMasks![g]!,
+        gtBoxes[g],
+        gtAreas[g]!,
         crowd,
       )
     }
@@ -272,41 +280,38 @@ export function computeTide(
       const score = dt.score[d]!
       if (used[p] !== -1) apData.get(cls).push(d, score, used[p] === 1)
       if (used[p] === 1) continue
-      const base = { pred: d, cls, score, counted: used[p] !== -1, target: -1, targetCls: -1 }
+      const counted = used[p] !== -1
       if (G === 0) {
-        errors.push({ ...base, type: 'Bkg' })
+        errors.push(predError('Bkg', d, cls, score, counted))
         continue
       }
-      const argmax = (value: (j: number) => number): [number, number] => {
-        let best = 0
-        let bestValue = value(0)
-        for (let j = 1; j < G; j++) {
-          const v = value(j)
-          if (v > bestValue) {
-            best = j
-            bestValue = v
-          }
-        }
-        return [best, bestValue]
-      }
+      // tidecv's tests in its order, each an argmax (first maximum) over this row.
       const row = p * G
-      const [locIdx, locIou] = argmax((j) => (sameClass[row + j] ? iou[row + j]! : 0))
+      let locIdx = 0
+      let locIou = -Infinity
+      let clsIdx = 0
+      let clsIou = -Infinity
+      let dupeIou = -Infinity
+      let anyIou = -Infinity
+      for (let j = 0; j < G; j++) {
+        const v = iou[row + j]!
+        const same = sameClass[row + j] === 1
+        const asSame = same ? v : 0
+        const asOther = same ? 0 : v
+        const asDupe = same && gtUsed[j] ? v : 0
+        if (asSame > locIou) [locIdx, locIou] = [j, asSame]
+        if (asOther > clsIou) [clsIdx, clsIou] = [j, asOther]
+        if (asDupe > dupeIou) dupeIou = asDupe
+        if (v > anyIou) anyIou = v
+      }
       if (bg <= locIou && locIou <= pos) {
-        errors.push(bestMatch({ ...base, type: 'Loc' }, truths[locIdx]!, gtUsed[locIdx] === 1))
-        continue
-      }
-      const [clsIdx, clsIou] = argmax((j) => (sameClass[row + j] ? 0 : iou[row + j]!))
-      if (clsIou >= pos) {
-        errors.push(bestMatch({ ...base, type: 'Cls' }, truths[clsIdx]!, gtUsed[clsIdx] === 1))
-        continue
-      }
-      const [, dupeIou] = argmax((j) => (gtUsed[j] && sameClass[row + j] ? iou[row + j]! : 0))
-      if (dupeIou >= pos) {
-        errors.push({ ...base, type: 'Dupe' })
-        continue
-      }
-      const [, anyIou] = argmax((j) => iou[row + j]!)
-      errors.push({ ...base, type: anyIou <= bg ? 'Bkg' : 'Both' })
+        const error = predError('Loc', d, cls, score, counted)
+        errors.push(bestMatch(error, truths[locIdx]!, gtUsed[locIdx] === 1))
+      } else if (clsIou >= pos) {
+        const error = predError('Cls', d, cls, score, counted)
+        errors.push(bestMatch(error, truths[clsIdx]!, gtUsed[clsIdx] === 1))
+      } else if (dupeIou >= pos) errors.push(predError('Dupe', d, cls, score, counted))
+      else errors.push(predError(anyIou <= bg ? 'Bkg' : 'Both', d, cls, score, counted))
     }
 
     for (let j = 0; j < G; j++) {
@@ -317,6 +322,17 @@ export function computeTide(
       falseNegatives.set(cls, (falseNegatives.get(cls) ?? 0) + 1)
       if (!usable[g]) errors.push(missed(g, cls))
     }
+  }
+
+  // One object shape for every error, so the fix passes read them monomorphically.
+  function predError(
+    type: TideMainError,
+    pred: number,
+    cls: number,
+    score: number,
+    counted: boolean,
+  ): TideError {
+    return { type, pred, cls, score, counted, target: -1, targetCls: -1 }
   }
 
   function missed(g: number, cls: number): TideError {
@@ -331,7 +347,9 @@ export function computeTide(
       bestScore[g] = error.score
       bestPred[g] = error.pred
     }
-    return { ...error, target: g, targetCls: gt.gt.category[g]! }
+    error.target = g
+    error.targetCls = gt.gt.category[g]!
+    return error
   }
 
   if (apData.byClass.size === 0) return null
@@ -357,39 +375,36 @@ export function computeTide(
   /** tidecv `TIDERun.fix_errors`, rebuilding the AP data in its order. */
   const fixErrors = (
     condition: (error: TideError) => boolean,
-    transform: ((score: number, correct: boolean) => [number, boolean]) | null,
+    perfectPrecision: boolean,
     subtractFalseNegatives: boolean,
   ): ClassedApData => {
     const gtPositives = new Map<number, number>()
     for (const [cls, data] of apData.byClass) gtPositives.set(cls, data.gtPositives)
     const out = new ClassedApData()
-    errors.forEach((error, e) => {
-      let point: { cls: number; score: number; correct: boolean } | null = error.counted
-        ? { cls: error.cls, score: error.score, correct: false }
-        : null
+    for (let e = 0; e < errors.length; e++) {
+      const error = errors[e]!
+      let cls = error.cls
+      let correct = false
+      let keep = error.counted
       if (condition(error)) {
         const fix = fixed[e]!
-        if (fix.kind === 'gt') {
-          gtPositives.set(fix.cls, gtPositives.get(fix.cls)! - 1)
-          point = null
-        } else if (fix.kind === 'remove') point = null
-        else point = { cls: fix.cls, score: error.score, correct: fix.correct }
+        if (fix.kind === 'gt') gtPositives.set(fix.cls, gtPositives.get(fix.cls)! - 1)
+        keep = fix.kind === 'point'
+        if (fix.kind === 'point') {
+          cls = fix.cls
+          correct = fix.correct
+        }
       }
-      if (point) {
-        const [score, correct] = transform
-          ? transform(point.score, point.correct)
-          : [point.score, point.correct]
-        out.get(point.cls).push(error.pred, score, correct)
-      }
-    })
+      if (!keep) continue
+      // FalsePos's transform: true positives first (score 1), every false positive after (0).
+      if (perfectPrecision) out.get(cls).push(error.pred, correct ? 1 : 0, correct)
+      else out.get(cls).push(error.pred, error.score, correct)
+    }
     for (const cls of gtPositives.keys()) {
       const data = apData.byClass.get(cls)!
       for (let i = 0; i < data.ids.length; i++) {
         if (!data.correct[i]) continue
-        const [score, correct] = transform
-          ? transform(data.scores[i]!, true)
-          : [data.scores[i]!, true]
-        out.get(cls).push(data.ids[i]!, score, correct)
+        out.get(cls).push(data.ids[i]!, perfectPrecision ? 1 : data.scores[i]!, true)
       }
     }
     for (const [cls, count] of gtPositives) {
@@ -403,14 +418,10 @@ export function computeTide(
   const main = {} as Record<TideMainError, number>
   for (const type of TIDE_MAIN_ERRORS) {
     throwIfAborted(options.signal)
-    main[type] = Math.max(fixErrors((e) => e.type === type, null, false).mAP() - ap, 0)
+    main[type] = Math.max(fixErrors((e) => e.type === type, false, false).mAP() - ap, 0)
   }
-  const falsePos = fixErrors(
-    () => false,
-    (_score, correct) => (correct ? [1, true] : [0, false]),
-    false,
-  ).mAP()
-  const falseNeg = fixErrors(() => false, null, true).mAP()
+  const falsePos = fixErrors(() => false, true, false).mAP()
+  const falseNeg = fixErrors(() => false, false, true).mAP()
   return { ap50: ap, main, special: { FalsePos: falsePos - ap, FalseNeg: falseNeg - ap } }
 }
 

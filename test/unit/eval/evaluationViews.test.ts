@@ -196,4 +196,60 @@ describe('evaluation views of GC r4 on the demo COCO set', () => {
     const missing = await callError('evaluations:imageList', { id: 987654 })
     expect(missing.code).toBe('NOT_FOUND')
   })
+
+  it('recomputes the confusion matrix at another score threshold, and its cells’ images', async () => {
+    const evaluation = evaluations['coco-segm']!
+    const stored = parseCocoMetrics(evaluation.metrics).confusion!
+    const same = await call<typeof stored>('evaluations:confusion', {
+      id: evaluation.id,
+      scoreThreshold: stored.scoreThreshold,
+    })
+    expect(same.matrix).toEqual(stored.matrix)
+
+    const threshold = 0.9
+    const high = await call<typeof stored>('evaluations:confusion', {
+      id: evaluation.id,
+      scoreThreshold: threshold,
+    })
+    expect(high.scoreThreshold).toBe(threshold)
+    // Every detection at or above the threshold lands in one predicted column, or on a crowd.
+    const K = high.labels.length - 1
+    const counted = high.matrix.reduce(
+      (sum, row) => sum + row.slice(0, K).reduce((a, b) => a + b, 0),
+      0,
+    )
+    const exported = runCocoResults(studio.db, runId, 'source')
+    expect(counted + high.ignoredDetections).toBe(
+      exported.filter((d) => d.score >= threshold).length,
+    )
+    // Missed objects can only grow when fewer detections count.
+    const missed = (m: number[][]) => m.slice(0, K).reduce((a, row) => a + row[K]!, 0)
+    expect(missed(high.matrix)).toBeGreaterThanOrEqual(missed(stored.matrix))
+
+    const cells = high.matrix.flatMap((row, r) => row.map((n, c) => ({ r, c, n })))
+    const cell = cells.filter((x) => x.r !== x.c && x.n > 0).sort((a, b) => b.n - a.n)[0]!
+    const { rows } = await call<{ rows: EvaluationImageRow[] }>('evaluations:imageList', {
+      id: evaluation.id,
+      cell: { row: cell.r, column: cell.c },
+      scoreThreshold: threshold,
+    })
+    let sum = 0
+    for (const row of rows) {
+      const image = groundTruth.images.find((i) => i.file_name === row.fileName)!
+      const alone = evaluateCoco(
+        {
+          ...groundTruth,
+          images: [image],
+          annotations: groundTruth.annotations.filter((a) => a.image_id === image.id),
+        },
+        exported.filter((d) => d.image_id === image.id),
+        { iouType: 'segm', confusion: { scoreThreshold: threshold } },
+      )
+      sum += alone.confusion!.matrix[cell.r]![cell.c]!
+    }
+    expect(sum).toBe(cell.n)
+
+    const bad = await callError('evaluations:confusion', { id: evaluation.id, scoreThreshold: 1.5 })
+    expect(bad.code).toBe('INVALID_INPUT')
+  })
 })
