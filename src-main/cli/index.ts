@@ -78,6 +78,11 @@ const commands: CommandEntry[] = [
     summary: 'A comparison as a LaTeX (booktabs), CSV or markdown table; per-category/image CSV',
     load: async () => (await import('./commands/exportTable')).exportTableCommand,
   },
+  {
+    name: 'attention',
+    summary: "Attention statistics of a run's GC blocks (entropy, in-object ratio, context reach)",
+    load: async () => (await import('./commands/attention')).attentionCommand,
+  },
 ]
 
 function help(): string {

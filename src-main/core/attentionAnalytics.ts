@@ -15,13 +15,15 @@ import { AttentionParams as ParamsSchema } from '../common/api/attention'
 import { AppError, type ErrorShape } from '../common/errors'
 import { seededRandom } from './attention/aggregate'
 import { checkRunForAttention, type JobContext } from './attentionJob'
+import { computeRunTaps } from './attentionTaps'
+import type { ProcessLauncher } from './inference/engine'
 import { builtWorkerPath } from './paths'
 import {
   evaluationOutcomes,
   finishedRunImage,
-  finishedRunImages,
+  finishedRunImageIds,
   findStats,
-  imageMaps,
+  imageGridMaps,
   imageStats,
   latestStats,
   paramsKey,
@@ -68,7 +70,9 @@ export function runAttentionWorker<T>(
       else finish(() => reject(new AppError(m.error.code, m.error.message, m.error.details)))
     })
     worker.on('error', (err) =>
-      finish(() => reject(new AppError('INTERNAL', `The attention worker crashed: ${err.message}`))),
+      finish(() =>
+        reject(new AppError('INTERNAL', `The attention worker crashed: ${err.message}`)),
+      ),
     )
     worker.on('exit', (code) =>
       finish(() =>
@@ -81,7 +85,36 @@ export function runAttentionWorker<T>(
 export class AttentionAnalytics {
   readonly #inFlight = new Map<string, Promise<AttentionStats>>()
 
-  constructor(private readonly opts: { db: Db; dataDir: string; nativeBinding?: string }) {}
+  readonly #tapping = new Map<number, Promise<{ runId: number; images: number }>>()
+
+  constructor(
+    private readonly opts: {
+      db: Db
+      dataDir: string
+      nativeBinding?: string
+      /** How the inference process starts (taps on demand). */
+      launcher?: ProcessLauncher
+    },
+  ) {}
+
+  /** Attention maps for a run made without taps; one computation per run at a time. */
+  tap(runId: number, ctx?: Partial<JobContext>): Promise<{ runId: number; images: number }> {
+    let job = this.#tapping.get(runId)
+    if (!job) {
+      job = computeRunTaps(
+        this.opts.db,
+        this.opts.dataDir,
+        runId,
+        {
+          signal: ctx?.signal ?? new AbortController().signal,
+          progress: ctx?.progress ?? (() => {}),
+        },
+        this.opts.launcher,
+      ).finally(() => this.#tapping.delete(runId))
+      this.#tapping.set(runId, job)
+    }
+    return job
+  }
 
   #worker<T>(request: AttentionWorkerRequest, ctx?: Partial<JobContext>): Promise<T> {
     return runAttentionWorker<T>(
@@ -174,10 +207,7 @@ export class AttentionAnalytics {
     let imageIds: number[]
     if (pick.mode === 'images') imageIds = pick.imageIds.slice(0, count)
     else if (pick.mode === 'random')
-      imageIds = shuffle(
-        finishedRunImages(db, first.id).map((i) => i.imageId),
-        pick.seed,
-      )
+      imageIds = shuffle(finishedRunImageIds(db, first.id), pick.seed)
     else if (pick.mode === 'class') {
       const ids = runImagesOfClass(db, first.id, pick.categoryId)
       if (ids.length === 0)
@@ -204,7 +234,8 @@ export class AttentionAnalytics {
     const images: AttentionGrid['images'] = []
     for (const id of imageIds) {
       const img = finishedRunImage(db, first.id, id)
-      if (img) images.push({ imageId: id, fileName: img.fileName, width: img.width, height: img.height })
+      if (img)
+        images.push({ imageId: id, fileName: img.fileName, width: img.width, height: img.height })
     }
     const rows = runs.map((run) => {
       const chosen = new Set(
@@ -219,30 +250,28 @@ export class AttentionAnalytics {
           const ri = finishedRunImage(db, run.id, img.imageId)
           if (!ri?.geometry) return null
           const g = ri.geometry
-          const maps = imageMaps(db, run.id, img.imageId)
-            .filter((m) => chosen.has(m.block_index))
-            .map((m) => {
-              const info = run.gcBlocks.find((b) => b.index === m.block_index)
-              const n = m.height * m.width
-              const range = m.max_value - m.min_value
-              let sum = 0
-              for (let k = 0; k < m.data.length; k++) sum += m.min_value + (m.data[k]! / 255) * range
-              // Relative to uniform: p * N, so maps of different sizes share one scale.
-              const low = (m.min_value / sum) * n
-              const high = (m.max_value / sum) * n
-              lo = Math.min(lo, low)
-              hi = Math.max(hi, high)
-              return {
-                block: m.block_index,
-                stage: info?.stage ?? null,
-                indexInStage: info?.indexInStage ?? m.block_index,
-                height: m.height,
-                width: m.width,
-                low,
-                high,
-                data: m.data.toString('base64'),
-              }
-            })
+          const maps = imageGridMaps(db, run.id, img.imageId, [...chosen]).map((m) => {
+            const info = run.gcBlocks.find((b) => b.index === m.block_index)
+            const n = m.height * m.width
+            const range = m.max_value - m.min_value
+            let sum = 0
+            for (let k = 0; k < m.data.length; k++) sum += m.min_value + (m.data[k]! / 255) * range
+            // Relative to uniform: p * N, so maps of different sizes share one scale.
+            const low = (m.min_value / sum) * n
+            const high = (m.max_value / sum) * n
+            lo = Math.min(lo, low)
+            hi = Math.max(hi, high)
+            return {
+              block: m.block_index,
+              stage: info?.stage ?? null,
+              indexInStage: info?.indexInStage ?? m.block_index,
+              height: m.height,
+              width: m.width,
+              low,
+              high,
+              data: m.data.toString('base64'),
+            }
+          })
           return {
             frameWidth: g.inputWidth / g.scaleX,
             frameHeight: g.inputHeight / g.scaleY,

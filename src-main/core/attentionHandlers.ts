@@ -7,6 +7,7 @@ type AttentionMethod =
   | 'attention:images'
   | 'attention:grid'
   | 'attention:space'
+  | 'attention:tap'
 
 /** The attention analytics methods, spread into the studio's handlers. */
 export function attentionHandlers(studio: Studio): Pick<Handlers, AttentionMethod> {
@@ -18,5 +19,6 @@ export function attentionHandlers(studio: Studio): Pick<Handlers, AttentionMetho
       a.images(statsId, block, order, direction, limit),
     'attention:grid': ({ runIds, pick, count, blocks }) => a.grid(runIds, pick, count, blocks),
     'attention:space': ({ runId, block }) => a.space(runId, block),
+    'attention:tap': ({ runId }) => a.tap(runId),
   }
 }

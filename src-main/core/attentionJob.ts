@@ -55,6 +55,11 @@ export interface JobContext {
   progress(done: number, total: number | null, phase?: string): void
 }
 
+/** Every half float's value: transform outputs are decoded by lookup (thousands per image). */
+const HALF = Float64Array.from({ length: 65536 }, (_, h) => fromFloat16(h))
+
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`
+
 /** Key under which blocks without a known stage are pooled (and named in a note). */
 export const UNSTAGED = 'unstaged'
 
@@ -77,7 +82,7 @@ export function checkRunForAttention(db: Db, runId: number): RunForAttention {
       'CONFLICT',
       run.taps
         ? `Run ${runId} stored no attention maps (its model's GC blocks gave no taps).`
-        : `Run ${runId} was made without attention taps, so it has no attention maps. Compute attention for this run (Attention view, or gcstudio attention --run ${runId} --tap), or start a run with taps on.`,
+        : `Run ${runId} was made without attention taps, so it has no attention maps. Compute attention for this run (Attention view, or gcstudio attention --run ${runId} --tap): only the taps run, its predictions stay.`,
     )
   return run
 }
@@ -240,7 +245,11 @@ async function compute(
       noMaps++
       continue
     }
-    const { image, regions, semantic: fromLabelMap } = await loadImageContext(db, run, { ...img, geometry }, params)
+    const {
+      image,
+      regions,
+      semantic: fromLabelMap,
+    } = await loadImageContext(db, run, { ...img, geometry }, params)
     if (regions.objects) withObjects++
     if (regions.usedBoxes) withBoxes++
     if (fromLabelMap) semantic++
@@ -268,7 +277,7 @@ async function compute(
       if (m.transform_f16) {
         const t = m.transform_f16
         const values = new Float64Array(t.byteLength / 2)
-        for (let i = 0; i < values.length; i++) values[i] = fromFloat16(t.readUInt16LE(i * 2))
+        for (let i = 0; i < values.length; i++) values[i] = HALF[t[2 * i]! | (t[2 * i + 1]! << 8)]!
         a.addTransform(values, regions.dominantClass)
       }
     }
@@ -293,14 +302,24 @@ async function compute(
     )
   if (codesOnly > 0)
     notes.push(
-      `${codesOnly} maps were stored before half-float weights were kept: their statistics come from the 8-bit codes (entropy within about 0.01 on peaked maps).`,
+      `${count(codesOnly, 'map was', 'maps were')} stored before half-float weights were kept: their statistics come from the 8-bit codes (entropy within about 0.01 on peaked maps).`,
     )
   if (noMaps > 0)
-    notes.push(`${noMaps} finished images have no attention maps and are not counted.`)
+    notes.push(
+      `${count(noMaps, 'finished image has', 'finished images have')} no attention maps and ${noMaps === 1 ? 'is' : 'are'} not counted.`,
+    )
   if (noGeometry > 0)
-    notes.push(`${noGeometry} finished images have no stored geometry and are not counted.`)
+    notes.push(
+      `${count(noGeometry, 'finished image has', 'finished images have')} no stored geometry and ${noGeometry === 1 ? 'is' : 'are'} not counted.`,
+    )
   const regions: AttentionStats['regions'] =
-    withObjects === 0 ? 'none' : withBoxes === 0 ? 'masks' : withBoxes === withObjects ? 'boxes' : 'mixed'
+    withObjects === 0
+      ? 'none'
+      : withBoxes === 0
+        ? 'masks'
+        : withBoxes === withObjects
+          ? 'boxes'
+          : 'mixed'
   if (regions === 'none')
     notes.push(
       'No image has ground-truth objects: in-object ratio and context reach cannot be computed and are absent.',
@@ -313,12 +332,12 @@ async function compute(
     )
   if (withObjects < covered && regions !== 'none')
     notes.push(
-      `${covered - withObjects} images have no objects: in-object ratio and context reach are over the other ${withObjects}.`,
+      `${count(covered - withObjects, 'image has', 'images have')} no objects: in-object ratio and context reach are over the other ${withObjects}.`,
     )
   const unstaged = infos.filter((b) => !b.stage)
   if (unstaged.length > 0)
     notes.push(
-      `GC blocks ${unstaged.map((b) => b.index).join(', ')} have no known stage (their input stride could not be read from the graph): they are listed per block and pooled under "${UNSTAGED}".`,
+      `${unstaged.length === 1 ? 'GC block' : 'GC blocks'} ${unstaged.map((b) => b.index).join(', ')} ${unstaged.length === 1 ? 'has' : 'have'} no known stage (the input stride could not be read from the graph): listed per block and pooled under "${UNSTAGED}".`,
     )
 
   const blocks = [...acc.values()].filter((a) => a.entropy.length > 0)

@@ -185,7 +185,7 @@ export class EvaluationViews {
         'A Cityscapes confusion matrix counts pixels; it has no score threshold.',
       )
     }
-    const inputs = this.#evaluations.cocoInputs(evaluation.run_id)
+    const inputs = this.#evaluations.cocoInputsOf(evaluation.run_id)
     if (inputs.gtVersion !== evaluation.gt_version) {
       throw new AppError(
         'CONFLICT',

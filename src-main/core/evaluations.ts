@@ -210,9 +210,9 @@ export class EvaluationManager {
   }
 
   /** What a COCO evaluation of this run reads (the evaluation views recompute from it). */
-  cocoInputs(runId: number): { gt: CocoDataset; dets: CocoResult[]; gtVersion: number } {
+  cocoInputsOf(runId: number): { gt: CocoDataset; dets: CocoResult[]; gtVersion: number } {
     const run = this.#run(runId)
-    return { ...this.#cocoInputs(run), gtVersion: run.gt_version }
+    return { ...this.cocoInputs(run), gtVersion: run.gt_version }
   }
 
   /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */

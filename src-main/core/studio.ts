@@ -100,6 +100,7 @@ export class Studio {
       db: this.db,
       dataDir: options.dataDir,
       ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+      ...launcher,
     })
     this.interactive = new InteractiveInference({
       db: this.db,

@@ -21,7 +21,10 @@ port.on('message', (m: { type: 'cancel' }) => {
 
 let lastPost = 0
 async function main() {
-  const db = openStore(data.dataDir, data.nativeBinding ? { nativeBinding: data.nativeBinding } : {})
+  const db = openStore(
+    data.dataDir,
+    data.nativeBinding ? { nativeBinding: data.nativeBinding } : {},
+  )
   try {
     const ctx = {
       signal: controller.signal,

@@ -207,7 +207,9 @@ export const ContextSpace = z.object({
       correct: z.boolean().nullable(),
     }),
   ),
-  classes: z.array(z.object({ ...ClassName, color: z.tuple([z.number(), z.number(), z.number()]) })),
+  classes: z.array(
+    z.object({ ...ClassName, color: z.tuple([z.number(), z.number(), z.number()]) }),
+  ),
 })
 export type ContextSpace = z.infer<typeof ContextSpace>
 
@@ -253,5 +255,10 @@ export const attentionMethods = {
     z.object({ runId: id, block: z.number().int() }).strict(),
     ContextSpace,
     "Every image's global-context vector of a block projected to 3-D by PCA (on a worker).",
+  ),
+  'attention:tap': method(
+    z.object({ runId: id }).strict(),
+    z.object({ runId: id, images: z.number().int() }),
+    "Computes a run's attention maps for a run made without taps: only the taps, its predictions untouched.",
   ),
 } as const

@@ -64,13 +64,18 @@ export function distribution(
 
 /**
  * Class selectivity index of one channel (Morcos et al. 2018, the index the paper's Fig. 7
- * uses), from its mean output per class: (mu_max - mu_rest) / (|mu_max| + |mu_rest|), where
- * mu_max is the largest class mean and mu_rest the mean of the other class means. 0: the channel
- * responds alike to every class; 1: only to one. Morcos et al. define it on ReLU activations
- * (>= 0), where the absolute values change nothing; the channel_add term can be negative, and the
- * absolute values keep the index in [0, 1]. Null with fewer than two classes.
+ * uses), from its mean output per class:
+ *
+ *   SI = (mu_max - mu_rest) / (mu_max + mu_rest - 2 * floor)
+ *
+ * where mu_max is the largest class mean, mu_rest the mean of the other class means and floor
+ * the channel's lowest output over all images. Morcos et al. define it on ReLU activations,
+ * whose floor is 0, and there the two agree; the channel_add term is signed, and measuring from
+ * the floor keeps the index in [0, 1] without letting two tiny means of opposite sign read as
+ * "selective". 0: the channel answers every class alike; 1: it rises above its floor for one
+ * class only. Null with fewer than two classes.
  */
-export function selectivityIndex(classMeans: ArrayLike<number>): number | null {
+export function selectivityIndex(classMeans: ArrayLike<number>, floor = 0): number | null {
   const k = classMeans.length
   if (k < 2) return null
   let max = -Infinity
@@ -84,8 +89,8 @@ export function selectivityIndex(classMeans: ArrayLike<number>): number | null {
     }
   }
   const rest = (sum - classMeans[at]!) / (k - 1)
-  const den = Math.abs(max) + Math.abs(rest)
-  return den > 0 ? (max - rest) / den : 0
+  const den = max + rest - 2 * floor
+  return den > 0 ? Math.min(1, Math.max(0, (max - rest) / den)) : 0
 }
 
 /** Small deterministic generator (mulberry32) for reservoir sampling and seeded picks. */
@@ -128,10 +133,12 @@ export class BlockAccumulator {
   #channels = 0
   #sum: Float64Array | null = null
   #sumSq: Float64Array | null = null
+  #min: Float64Array | null = null
   #transformImages = 0
   readonly #byClass = new Map<number, { n: number; sum: Float64Array }>()
   readonly #reservoir: number[] = []
-  #seen = 0
+  #w = 1
+  #next = 0
   readonly #random = seededRandom(0x6c0b)
 
   constructor(readonly info: BlockInfo) {}
@@ -162,22 +169,19 @@ export class BlockAccumulator {
       this.#channels = c
       this.#sum = new Float64Array(c)
       this.#sumSq = new Float64Array(c)
+      this.#min = new Float64Array(c).fill(Infinity)
     }
     if (c !== this.#channels) return
     this.#transformImages++
     const sum = this.#sum
     const sumSq = this.#sumSq!
+    const min = this.#min!
     for (let i = 0; i < c; i++) {
       const v = values[i]!
+      if (v < min[i]!) min[i] = v
       sum[i] = sum[i]! + v
       sumSq[i] = sumSq[i]! + v * v
-      // Reservoir sampling (algorithm R): every value seen has the same chance to be kept.
-      this.#seen++
-      if (this.#reservoir.length < RESERVOIR) this.#reservoir.push(v)
-      else {
-        const r = Math.floor(this.#random() * this.#seen)
-        if (r < RESERVOIR) this.#reservoir[r] = v
-      }
+      this.#sample(v)
     }
     if (dominantClass !== null) {
       const e = this.#byClass.get(dominantClass) ?? { n: 0, sum: new Float64Array(c) }
@@ -185,6 +189,25 @@ export class BlockAccumulator {
       for (let i = 0; i < c; i++) e.sum[i] = e.sum[i]! + values[i]!
       this.#byClass.set(dominantClass, e)
     }
+  }
+
+  /**
+   * Reservoir sampling with geometric skips (Li's algorithm L): every value seen has the same
+   * chance to be kept, at a cost of one random number per kept value, not per value.
+   */
+  #sample(v: number): void {
+    if (this.#reservoir.length < RESERVOIR) {
+      this.#reservoir.push(v)
+      if (this.#reservoir.length === RESERVOIR) {
+        this.#w = Math.exp(Math.log(this.#random()) / RESERVOIR)
+        this.#next = Math.floor(Math.log(this.#random()) / Math.log(1 - this.#w)) + 1
+      }
+      return
+    }
+    if (--this.#next > 0) return
+    this.#reservoir[Math.floor(this.#random() * RESERVOIR)] = v
+    this.#w *= Math.exp(Math.log(this.#random()) / RESERVOIR)
+    this.#next = Math.floor(Math.log(this.#random()) / Math.log(1 - this.#w)) + 1
   }
 
   get transformSample(): number[] {
@@ -198,7 +221,7 @@ export class BlockAccumulator {
     const means = new Float64Array(classes.length)
     for (let ch = 0; ch < this.#channels; ch++) {
       classes.forEach((e, k) => (means[k] = e.sum[ch]! / e.n))
-      out.push(selectivityIndex(means)!)
+      out.push(selectivityIndex(means, this.#min![ch]!)!)
     }
     return out
   }
@@ -266,12 +289,27 @@ export function stageSummary(stage: string, blocks: BlockAccumulator[]): Attenti
     stage,
     blocks: blocks.map((b) => b.info.index),
     ratio: blocks[0]?.info.ratio ?? null,
-    entropy: distribution(pool((b) => b.entropy), unit)!,
-    top1Mass: distribution(pool((b) => b.top1Mass), unit)!,
+    entropy: distribution(
+      pool((b) => b.entropy),
+      unit,
+    )!,
+    top1Mass: distribution(
+      pool((b) => b.top1Mass),
+      unit,
+    )!,
     inObjectRatio: distribution(pool((b) => b.inObjectRatio)),
-    contextMass: distribution(pool((b) => b.contextMass), unit),
-    contextArea: distribution(pool((b) => b.contextArea), unit),
-    paddingMass: distribution(pool((b) => b.paddingMass), unit)!,
+    contextMass: distribution(
+      pool((b) => b.contextMass),
+      unit,
+    ),
+    contextArea: distribution(
+      pool((b) => b.contextArea),
+      unit,
+    ),
+    paddingMass: distribution(
+      pool((b) => b.paddingMass),
+      unit,
+    )!,
     transformValues: distribution(values),
     selectivity: sel.length ? distribution(sel, unit) : null,
   }

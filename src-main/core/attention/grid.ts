@@ -71,7 +71,8 @@ export function cellGrid(g: FrameGeometry, h: number, w: number): CellGrid {
     insideY[i] = Math.min(1, Math.max(0, (g.resizedHeight - i * sy) / sy))
   }
   const inside = new Float64Array(h * w)
-  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) inside[i * w + j] = insideY[i]! * insideX[j]!
+  for (let i = 0; i < h; i++)
+    for (let j = 0; j < w; j++) inside[i * w + j] = insideY[i]! * insideX[j]!
   return {
     h,
     w,
@@ -99,26 +100,54 @@ export interface Coverage {
 }
 
 /**
- * The share of every map cell covered by a mask given as column-major runs at image resolution.
- * Costs one step per foreground pixel. A cell split by the padding edge counts only its image
- * part, so a uniform map puts exactly `areaShare` of its mass on the region.
+ * Calls `segment(x, y0, y1)` for every column piece [y0, y1) of a mask's foreground runs
+ * (column-major), so callers work per piece rather than per pixel.
  */
-export function coverage(rle: Rle, grid: CellGrid): Coverage {
-  const counts = new Float64Array(grid.n)
-  const { colOf, rowOf, w } = grid
-  let pos = 0
+export function forEachColumnSegment(
+  rle: Rle,
+  segment: (x: number, y0: number, y1: number) => void,
+): void {
   const H = rle.height
+  let pos = 0
   for (let k = 0; k < rle.counts.length; k++) {
     const len = rle.counts[k]!
-    if (k % 2 === 1) {
-      for (let p = pos; p < pos + len; p++) {
+    if (k % 2 === 1 && len > 0) {
+      let p = pos
+      const end = pos + len
+      while (p < end) {
         const x = (p / H) | 0
         const y = p - x * H
-        counts[rowOf[y]! * w + colOf[x]!]!++
+        const take = Math.min(end - p, H - y)
+        segment(x, y, y + take)
+        p += take
       }
     }
     pos += len
   }
+}
+
+/**
+ * The share of every map cell covered by a mask given as column-major runs at image resolution.
+ * Costs one step per column piece and map row it crosses. A cell split by the padding edge
+ * counts only its image part, so a uniform map puts exactly `areaShare` of its mass on the
+ * region.
+ */
+export function coverage(rle: Rle, grid: CellGrid): Coverage {
+  const counts = new Float64Array(grid.n)
+  const { colOf, rowOf, w } = grid
+  // First image row of each map row, to cut a column piece at map-row boundaries.
+  const rowEnd = new Int32Array(grid.h)
+  for (let y = 0; y < rowOf.length; y++) rowEnd[rowOf[y]!] = y + 1
+  forEachColumnSegment(rle, (x, y0, y1) => {
+    const j = colOf[x]!
+    let y = y0
+    while (y < y1) {
+      const i = rowOf[y]!
+      const stop = Math.min(y1, rowEnd[i]!)
+      counts[i * w + j] = counts[i * w + j]! + (stop - y)
+      y = stop
+    }
+  })
   const cells: number[] = []
   const share: number[] = []
   let sum = 0
@@ -297,8 +326,9 @@ export function distanceTransform(set: Uint8Array, w: number, h: number): Float6
 
 /**
  * Distance in image pixels from any point of the image to the nearest object pixel, on a grid
- * of `step` pixels (a step-sized block counts as object when any of its pixels is): exact for
- * images up to 256 px on their short side, within `step` pixels above that.
+ * of `step` pixels, 1/64 of the image's short side (a block counts as object when any of its
+ * pixels is): distances are within `step` pixels (2 px on the 128 px demo images, 8 px on a
+ * 640 x 480 COCO image), which a context distance of tens of pixels does not feel.
  */
 export interface DistanceField {
   step: number
@@ -309,22 +339,15 @@ export interface DistanceField {
 }
 
 export function distanceField(objects: Rle, width: number, height: number): DistanceField {
-  const step = Math.max(1, Math.floor(Math.min(width, height) / 256))
+  const step = Math.max(1, Math.round(Math.min(width, height) / 64))
   const gw = Math.ceil(width / step)
   const gh = Math.ceil(height / step)
   const set = new Uint8Array(gw * gh)
-  let pos = 0
-  for (let k = 0; k < objects.counts.length; k++) {
-    const len = objects.counts[k]!
-    if (k % 2 === 1) {
-      for (let p = pos; p < pos + len; p++) {
-        const x = (p / height) | 0
-        const y = p - x * height
-        set[((y / step) | 0) * gw + ((x / step) | 0)] = 1
-      }
-    }
-    pos += len
-  }
+  forEachColumnSegment(objects, (x, y0, y1) => {
+    const gx = (x / step) | 0
+    const last = Math.floor((y1 - 1) / step)
+    for (let gy = Math.floor(y0 / step); gy <= last; gy++) set[gy * gw + gx] = 1
+  })
   const sq = distanceTransform(set, gw, gh)
   const dist = new Float64Array(gw * gh)
   for (let c = 0; c < gw * gh; c++) dist[c] = Math.sqrt(sq[c]!) * step
@@ -335,7 +358,12 @@ export function distanceField(objects: Rle, width: number, height: number): Dist
  * Map cells whose centre lies inside the image and farther than `distance` image pixels from
  * every object: where a block that "reaches for context" puts its mass.
  */
-export function contextCells(grid: CellGrid, field: DistanceField, distance: number, g: FrameGeometry) {
+export function contextCells(
+  grid: CellGrid,
+  field: DistanceField,
+  distance: number,
+  g: FrameGeometry,
+) {
   const cells: number[] = []
   for (let i = 0; i < grid.h; i++) {
     const y = grid.cy[i]!

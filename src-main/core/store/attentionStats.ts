@@ -97,6 +97,14 @@ function prepare(db: Db) {
       `SELECT image_id, block_index, height, width, min_value, max_value, data, transform_f16, weights_f16
        FROM attention_maps WHERE run_id = ? AND image_id = ? ORDER BY block_index`,
     ),
+    gridMaps: db.prepare(
+      `SELECT image_id, block_index, height, width, min_value, max_value, data
+       FROM attention_maps WHERE run_id = ? AND image_id = ?
+         AND block_index IN (SELECT value FROM json_each(?)) ORDER BY block_index`,
+    ),
+    runImageIds: db.prepare(
+      `SELECT image_id AS imageId FROM run_images WHERE run_id = ? AND status = 'done' ORDER BY image_id`,
+    ),
     transforms: db.prepare(
       `SELECT a.image_id, a.transform_f16, i.file_name FROM attention_maps a JOIN images i ON i.id = a.image_id
        WHERE a.run_id = ? AND a.block_index = ? AND a.transform_f16 IS NOT NULL ORDER BY a.image_id`,
@@ -105,7 +113,9 @@ function prepare(db: Db) {
       `SELECT category_id, area, bbox_x, bbox_y, bbox_w, bbox_h, segm_kind, segmentation
        FROM annotations WHERE image_id = ? AND deleted = 0`,
     ),
-    categories: db.prepare('SELECT id, name, color FROM categories WHERE dataset_id = ? ORDER BY id'),
+    categories: db.prepare(
+      'SELECT id, name, color FROM categories WHERE dataset_id = ? ORDER BY id',
+    ),
     find: db.prepare(
       'SELECT * FROM attention_stats WHERE run_id = ? AND gt_version = ? AND params = ? AND images = ?',
     ),
@@ -214,8 +224,7 @@ export function finishedRunImages(db: Db, runId: number): RunImageRow[] {
 
 export function finishedRunImage(db: Db, runId: number, imageId: number): RunImageRow | null {
   const r = q(db).runImage.get(runId, imageId) as
-    | (Omit<RunImageRow, 'geometry'> & { meta: string | null })
-    | undefined
+    (Omit<RunImageRow, 'geometry'> & { meta: string | null }) | undefined
   if (!r) return null
   const { meta, ...rest } = r
   return { ...rest, geometry: meta ? (JSON.parse(meta) as FrameGeometry) : null }
@@ -223,6 +232,23 @@ export function finishedRunImage(db: Db, runId: number, imageId: number): RunIma
 
 export function imageMaps(db: Db, runId: number, imageId: number): StoredMapRow[] {
   return q(db).maps.all(runId, imageId) as StoredMapRow[]
+}
+
+/** The uint8 maps of some blocks of an image (no weights or transforms): what the grid draws. */
+export function imageGridMaps(
+  db: Db,
+  runId: number,
+  imageId: number,
+  blocks: number[],
+): Omit<StoredMapRow, 'transform_f16' | 'weights_f16'>[] {
+  return q(db).gridMaps.all(runId, imageId, JSON.stringify(blocks)) as Omit<
+    StoredMapRow,
+    'transform_f16' | 'weights_f16'
+  >[]
+}
+
+export function finishedRunImageIds(db: Db, runId: number): number[] {
+  return (q(db).runImageIds.all(runId) as { imageId: number }[]).map((r) => r.imageId)
 }
 
 export function blockTransforms(
@@ -301,8 +327,7 @@ export function findStats(
   params: AttentionParams,
 ): AttentionStats | null {
   const r = q(db).find.get(run.id, run.gtVersion, paramsKey(params), run.imagesDone) as
-    | StatsRow
-    | undefined
+    StatsRow | undefined
   return r ? toStats(r, run.modelName) : null
 }
 
@@ -332,7 +357,19 @@ export function saveStats(
   db: Db,
   statsId: number,
   rows: ImageStatRow[],
-  summary: Omit<AttentionStats, 'id' | 'runId' | 'modelName' | 'gtVersion' | 'params' | 'status' | 'images' | 'error' | 'createdAt' | 'finishedAt'>,
+  summary: Omit<
+    AttentionStats,
+    | 'id'
+    | 'runId'
+    | 'modelName'
+    | 'gtVersion'
+    | 'params'
+    | 'status'
+    | 'images'
+    | 'error'
+    | 'createdAt'
+    | 'finishedAt'
+  >,
 ): void {
   const s = q(db)
   db.transaction(() => {

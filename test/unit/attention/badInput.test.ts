@@ -44,11 +44,33 @@ beforeAll(async () => {
 afterAll(async () => studio?.close())
 
 describe('attention statistics: bad input and labels', () => {
-  it('a run without taps says so and how to get attention', async () => {
+  it('a run without taps says so; taps on demand add attention and leave predictions be', async () => {
     const r = await run('mask-rcnn-gc-r4', coco, false, 4)
     await expect(call('attention:compute', { runId: r.id })).rejects.toThrow(
       new RegExp(`Run ${r.id} was made without attention taps`),
     )
+    const rows = () =>
+      studio.db
+        .prepare('SELECT * FROM predictions WHERE run_id = ? ORDER BY id')
+        .all(r.id) as unknown[]
+    const runRows = () =>
+      studio.db.prepare('SELECT * FROM run_images WHERE run_id = ? ORDER BY image_id').all(r.id)
+    const [before, beforeImages] = [rows(), runRows()]
+    expect(before.length).toBeGreaterThan(0)
+    expect(await call('attention:tap', { runId: r.id })).toEqual({ runId: r.id, images: 4 })
+    expect(rows()).toEqual(before)
+    expect(runRows()).toEqual(beforeImages)
+    const s = await call<AttentionStats>('attention:compute', { runId: r.id })
+    expect(s.blocks.map((b) => b.images)).toEqual([4, 4, 4])
+    // The same maps as a run made with taps.
+    const tapped = await run('mask-rcnn-gc-r4', coco, true, 4)
+    const maps = (id: number) =>
+      studio.db
+        .prepare(
+          'SELECT image_id, block_index, data, weights_f16 FROM attention_maps WHERE run_id = ? ORDER BY image_id, block_index',
+        )
+        .all(id)
+    expect(maps(r.id)).toEqual(maps(tapped.id))
   })
 
   it('a model without GC blocks has no attention to analyse', async () => {
@@ -57,7 +79,10 @@ describe('attention statistics: bad input and labels', () => {
   })
 
   it('a partial run is computed over its finished images and labelled so', async () => {
-    const started = await call<Run>('runs:start', { modelId: model('mask-rcnn-gc-r4').id, datasetId: coco })
+    const started = await call<Run>('runs:start', {
+      modelId: model('mask-rcnn-gc-r4').id,
+      datasetId: coco,
+    })
     await new Promise<void>((resolve) => {
       const off = studio.bus.subscribe((e) => {
         if (e.name !== 'run:progress') return

@@ -106,9 +106,9 @@ describe('per-map statistics on hand-made maps', () => {
     const g = { ...plain, width: 48, resizedWidth: 48 }
     const { grid, regions } = regionsFor(g, [box(0, 0, 8, 32)], 4, 8, 20)
     // Cells whose centre is more than 20 px from x < 8: centres x = 28, 36, 44 (columns 3..5).
-    expect([...regions.context!].map((c) => c % 8).sort()).toEqual(
-      [3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5],
-    )
+    expect([...regions.context!].map((c) => c % 8).sort()).toEqual([
+      3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5,
+    ])
     const s = mapStats(uniform(32), grid, regions)
     expect(s.paddingMass).toBeCloseTo(8 / 32, 12)
     expect(s.contextMass).toBeCloseTo(12 / 32, 12)
@@ -210,8 +210,9 @@ describe('aggregation', () => {
     expect(selectivityIndex([1, 1, 1])).toBe(0)
     expect(selectivityIndex([0, 3, 0])).toBe(1)
     expect(selectivityIndex([2, 1])).toBeCloseTo(1 / 3, 12)
-    // Negative outputs: the index stays in [0, 1].
-    expect(selectivityIndex([-1, 1])).toBe(1)
+    // Signed outputs are measured from the channel's floor: ReLU's 0 in Morcos et al.
+    expect(selectivityIndex([-1, 1], -1)).toBe(1)
+    expect(selectivityIndex([-0.01, 0.01], -2)).toBeCloseTo(0.005, 12)
     expect(selectivityIndex([5])).toBeNull()
   })
 
@@ -247,7 +248,8 @@ describe('aggregation', () => {
     const data = new Float64Array(n * 5)
     for (let r = 0; r < n; r++) {
       const t = random() * 10 - 5
-      for (let j = 0; j < 5; j++) data[r * 5 + j] = 3 + (t * dir[j]!) / norm + (random() - 0.5) * 1e-3
+      for (let j = 0; j < 5; j++)
+        data[r * 5 + j] = 3 + (t * dir[j]!) / norm + (random() - 0.5) * 1e-3
     }
     const { explained, components, points } = pca(data, n, 5, 3)
     expect(explained[0]).toBeGreaterThan(0.9999)

@@ -15,11 +15,7 @@ import { Studio } from '../../../src-main/core/studio'
 import type { Model } from '../../../src-main/common/api'
 import type { AttentionStats } from '../../../src-main/common/api/attention'
 import { loadImageContext, storedProbabilities } from '../../../src-main/core/attentionJob'
-import {
-  dequantize,
-  mapStats,
-  quantizedEntropyTop,
-} from '../../../src-main/core/attention/stats'
+import { dequantize, mapStats, quantizedEntropyTop } from '../../../src-main/core/attention/stats'
 import {
   finishedRunImage,
   imageMaps,
@@ -31,6 +27,8 @@ import { tappedModelPath } from '../../../src-main/core/inference/runs'
 import { getModel } from '../../../src-main/core/models/registry'
 import { packageRoot } from '../../../src-main/core/paths'
 import { tempDir } from '../../helpers/fixtures'
+import { attentionCommand } from '../../../src-main/cli/commands/attention'
+import { captureIo } from '../eval/streams'
 
 let studio: Studio
 let dataDir: string
@@ -54,8 +52,7 @@ beforeAll(async () => {
     const model = models.find((m) => m.name === name || m.name.startsWith(`${name} (`))!
     const run = await call<{ id: number }>('runs:start', {
       modelId: model.id,
-      datasetId: datasets.find((d) => d.kind === (name === 'gc-head' ? 'cityscapes' : 'coco'))!
-        .id,
+      datasetId: datasets.find((d) => d.kind === (name === 'gc-head' ? 'cityscapes' : 'coco'))!.id,
       taps: true,
     })
     await studio.runs.idle()
@@ -105,6 +102,43 @@ describe('attention statistics of the demo zoo', () => {
   })
 })
 
+describe('gcstudio attention', () => {
+  it('prints the per-stage table and writes the stable JSON, from the stored statistics', async () => {
+    const io = captureIo(dataDir)
+    const json = path.join(dataDir, 'r4-attention.json')
+    const runId = runIds['mask-rcnn-gc-r4']!
+    const code = await attentionCommand.run(
+      ['--run', String(runId), '--json', json, '--context-distance', '48', '--data-dir', dataDir],
+      io,
+    )
+    expect(code, io.err()).toBe(0)
+    const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as {
+      run: number
+      blocks: {
+        index: number
+        stage: string
+        ratio: number
+        entropy: { mean: number; p50: number }
+      }[]
+      stages: Record<string, { entropy: { mean: number }; inObjectRatio: { mean: number } }>
+    }
+    const s = stats['mask-rcnn-gc-r4']!
+    expect(doc.run).toBe(runId)
+    expect(doc.blocks.map((b) => [b.index, b.stage, b.ratio])).toEqual([
+      [0, 'c3', 4],
+      [1, 'c4', 4],
+      [2, 'c5', 4],
+    ])
+    expect(doc.blocks[0]!.entropy.mean).toBe(s.blocks[0]!.entropy.mean)
+    expect(doc.stages.c3!.inObjectRatio.mean).toBe(s.stages.c3!.inObjectRatio!.mean)
+    const c3 = io
+      .out()
+      .split('\n')
+      .find((l) => l.startsWith('stage c3'))!
+    expect(c3).toContain(s.stages.c3!.entropy.mean.toFixed(3))
+  })
+})
+
 describe('statistics of the stored uint8 maps equal those of the float maps', () => {
   for (const name of ['mask-rcnn-gc-r16', 'mask-rcnn-gc-r4', 'gc-head']) {
     it(`${name}: on the zoo's reference images, within 1e-3`, { timeout: 60_000 }, async () => {
@@ -135,7 +169,13 @@ describe('statistics of the stored uint8 maps equal those of the float maps', ()
         const g = geometry(decoded.width, decoded.height, spec)
         expect(g).toEqual(img.geometry)
         const input = toTensor(
-          resizeBilinearRgb(decoded.rgb, decoded.width, decoded.height, g.resizedWidth, g.resizedHeight),
+          resizeBilinearRgb(
+            decoded.rgb,
+            decoded.width,
+            decoded.height,
+            g.resizedWidth,
+            g.resizedHeight,
+          ),
           g,
           spec,
         )
@@ -146,7 +186,12 @@ describe('statistics of the stored uint8 maps equal those of the float maps', ()
         const out = await session.run({
           [model.config.inputName]: new ort.Tensor('float32', input, dims),
         })
-        const ctx = await loadImageContext(db, run, { ...img, geometry: g }, { contextDistance: 48 })
+        const ctx = await loadImageContext(
+          db,
+          run,
+          { ...img, geometry: g },
+          { contextDistance: 48 },
+        )
         const stored = new Map(imageMaps(db, run.id, row.id).map((m) => [m.block_index, m]))
         for (const t of tapped.taps) {
           const m = stored.get(t.block)!

@@ -22,7 +22,9 @@ describe('migration: attention statistics', () => {
         VALUES (1, 1, 0, 1, 2, 0.25, 0.75, x'00ff');
     `)
     expect(applyMigrations(db, version)).toBe(version)
-    expect(db.prepare('SELECT min_value, max_value, data, weights_f16 FROM attention_maps').get()).toEqual({
+    expect(
+      db.prepare('SELECT min_value, max_value, data, weights_f16 FROM attention_maps').get(),
+    ).toEqual({
       min_value: 0.25,
       max_value: 0.75,
       data: Buffer.from([0, 255]),
@@ -34,7 +36,9 @@ describe('migration: attention statistics', () => {
         VALUES (1, 1, 0, 0.5, 0.75, 0, 0.5, 0.5);
     `)
     expect(() =>
-      db.exec(`INSERT INTO attention_stats (run_id, gt_version, params, images, status) VALUES (1, 1, '{}', 1, 'done')`),
+      db.exec(
+        `INSERT INTO attention_stats (run_id, gt_version, params, images, status) VALUES (1, 1, '{}', 1, 'done')`,
+      ),
     ).toThrow(/UNIQUE/)
     db.exec('DELETE FROM runs WHERE id = 1')
     expect(db.prepare('SELECT count(*) AS n FROM attention_stats').get()).toEqual({ n: 0 })

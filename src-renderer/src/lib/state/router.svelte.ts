@@ -4,6 +4,7 @@ export type Route =
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
   | { name: 'reports' }
+  | { name: 'attention'; runId: number }
   | { name: 'browse'; datasetId: number }
   | {
       name: 'image'
@@ -20,6 +21,8 @@ export function parseRoute(hash: string): Route {
   const parts = (pathPart ?? '').split('/').filter(Boolean)
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
+  if (parts[0] === 'runs' && parts[2] === 'attention')
+    return { name: 'attention', runId: Number(parts[1]) }
   if (parts[0] === 'runs') return { name: 'runs' }
   if (parts[0] === 'reports') return { name: 'reports' }
   if (parts[0] === 'compare')
@@ -56,6 +59,8 @@ export function formatRoute(r: Route): string {
       return '#/runs'
     case 'reports':
       return '#/reports'
+    case 'attention':
+      return `#/runs/${r.runId}/attention`
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image': {
