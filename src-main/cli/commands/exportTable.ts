@@ -16,7 +16,7 @@ import { type CliCommand, CliUsageError } from '../command'
 import { reportTarget } from './reportTarget'
 
 const usage = `Usage:
-  gcstudio export-table --compare A,B[,C,D] [--format latex|csv|markdown] [--deltas] [--out FILE] [--data-dir DIR]
+  gcstudio export-table --compare A,B[,C,D] [--format latex|csv|markdown] [--deltas] [--iou-type bbox|segm] [--out FILE] [--data-dir DIR]
   gcstudio export-table --compare A,B[,C,D] --per category|image [--out FILE.csv]
 
 The comparison as a paper table: AP, AP50, AP75, APs/m/l, params, FLOPs, the best value per
@@ -46,6 +46,9 @@ export const exportTableCommand: CliCommand = {
     const format = values.format
     if (format !== 'latex' && format !== 'csv' && format !== 'markdown')
       throw new CliUsageError(`--format must be latex, csv or markdown, not "${format}"`)
+    const iouType = values['iou-type']
+    if (iouType !== 'bbox' && iouType !== 'segm')
+      throw new CliUsageError(`--iou-type must be bbox or segm, not "${iouType}"`)
     if (values.per !== undefined && values.per !== 'category' && values.per !== 'image')
       throw new CliUsageError(`--per must be category or image, not "${values.per}"`)
     const studio = Studio.open({
@@ -53,7 +56,7 @@ export const exportTableCommand: CliCommand = {
       host: 'browser',
     })
     try {
-      const id = await comparisonFor(studio, target.runIds, { signal: io.signal })
+      const id = await comparisonFor(studio, target.runIds, { signal: io.signal }, iouType)
       const detail = studio.comparisons.get(id)
       if (detail.problems.length)
         throw new CliUsageError(`comparison ${id}: ${detail.problems.join(' ')}`)

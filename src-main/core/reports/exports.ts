@@ -46,7 +46,7 @@ export function comparisonTable(detail: ComparisonDetail, deltas: boolean): Pape
   if (!s) throw new AppError('CONFLICT', `Comparison ${detail.id} has no results.`)
   if (s.kind !== 'coco')
     return {
-      caption: `Cityscapes val of ${detail.datasetName}: mIoU (points)`,
+      caption: `Cityscapes mIoU and iIoU on ${detail.datasetName} (points)`,
       columns: [
         { name: 'mIoU', latex: 'mIoU', best: 'max' },
         { name: 'iIoU', latex: 'iIoU', best: 'max' },

@@ -501,18 +501,20 @@ export async function comparisonFor(
   studio: Studio,
   runIds: number[],
   ctx: GatherContext,
+  iouType: 'bbox' | 'segm' = 'bbox',
 ): Promise<number> {
   const same = studio.comparisons
     .list()
     .find(
       (c) =>
         c.status === 'done' &&
+        (c.iouType === null || c.iouType === iouType) &&
         c.runIds.length === runIds.length &&
         c.runIds.every((id, i) => id === runIds[i]),
     )
   if (same) return same.id
   const made = await studio.comparisons.create(
-    { runIds },
+    { runIds, iouType },
     {
       ...(ctx.signal ? { signal: ctx.signal } : {}),
       onProgress: (done, total, phase) => ctx.progress?.(done, total, `Comparing: ${phase}`),
