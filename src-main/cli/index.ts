@@ -86,6 +86,21 @@ const commands: CommandEntry[] = [
     load: async () => (await import('./commands/gt')).gtCommand,
   },
   {
+    name: 'report',
+    summary: 'One-file HTML or PDF report of a run, a comparison or an attention study',
+    load: async () => (await import('./commands/report')).reportCommand,
+  },
+  {
+    name: 'export-figures',
+    summary: 'Figures of a run or comparison as SVG and PNG at a chosen DPI',
+    load: async () => (await import('./commands/exportFigures')).exportFiguresCommand,
+  },
+  {
+    name: 'export-table',
+    summary: 'A comparison as a LaTeX (booktabs), CSV or markdown table; per-category/image CSV',
+    load: async () => (await import('./commands/exportTable')).exportTableCommand,
+  },
+  {
     name: 'attention',
     summary: "Attention statistics of a run's GC blocks (entropy, in-object ratio, context reach)",
     load: async () => (await import('./commands/attention')).attentionCommand,

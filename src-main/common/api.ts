@@ -12,6 +12,7 @@ import { evaluationViewMethods } from './api/evaluationViews'
 import { Annotation } from './api/annotation'
 import { labelsMethods } from './api/labels'
 import { attentionMethods } from './api/attention'
+import { reportEvents, reportMethods } from './api/reports'
 
 const id = z.number().int().positive()
 
@@ -505,6 +506,7 @@ export const contract = {
   ...compareMethods,
   ...labelsMethods,
   ...attentionMethods,
+  ...reportMethods,
 } as const
 
 export type Contract = typeof contract
@@ -528,6 +530,7 @@ export const eventSchemas = {
     status: z.enum(['running', 'done', 'failed']),
   }),
   ...compareEvents,
+  ...reportEvents,
 } as const
 export type EventName = keyof typeof eventSchemas
 export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>

@@ -4,7 +4,7 @@
  */
 import type { AppEvent } from './api'
 
-export const mediaKinds = ['image', 'thumb', 'semantic'] as const
+export const mediaKinds = ['image', 'thumb', 'semantic', 'report'] as const
 export type MediaKind = (typeof mediaKinds)[number]
 
 /** The Electron preload's `window.gcstudio`; the browser host's transport implements the same. */

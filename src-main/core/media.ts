@@ -10,6 +10,7 @@ import { probeImageFile, type ImageProbe } from './datasets/imageProbe'
 import { readLabelMap } from './datasets/labelMaps'
 import { readLabels } from './labels/labelMaps'
 import { labelEditStore } from './store/labelEdits'
+import { ReportStore } from './store/reports'
 
 export interface MediaResponse {
   contentType: string
@@ -76,7 +77,13 @@ export class MediaService {
     const existing = this.#inflight.get(key)
     if (existing) return existing
     const p = (
-      kind === 'image' ? this.#image(id) : kind === 'thumb' ? this.#thumb(id) : this.#semantic(id)
+      kind === 'image'
+        ? this.#image(id)
+        : kind === 'thumb'
+          ? this.#thumb(id)
+          : kind === 'report'
+            ? this.#report(id)
+            : this.#semantic(id)
     ).finally(() => this.#inflight.delete(key))
     this.#inflight.set(key, p)
     return p
@@ -191,6 +198,20 @@ export class MediaService {
           : await readLabels(labelEditStore(this.db).labelMap(edited)!.label_png)
       return colorizeLabelIds(map.data, map.width, map.height)
     })
+  }
+
+  /** A report the studio wrote, by its id in the reports table (never by a path from outside). */
+  async #report(id: number): Promise<MediaResponse> {
+    const report = new ReportStore(this.db).get(id)
+    if (!report) throw new AppError('NOT_FOUND', `Report ${id} does not exist.`)
+    try {
+      return {
+        contentType: report.format === 'pdf' ? 'application/pdf' : 'text/html; charset=utf-8',
+        body: await fs.promises.readFile(report.path),
+      }
+    } catch {
+      throw new AppError('NOT_FOUND', `The file of report ${id} is gone: ${report.path}.`)
+    }
   }
 
   async #cached(

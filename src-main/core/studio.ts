@@ -33,6 +33,7 @@ import { modelHandlers } from './models/handlers'
 import { labelsHandlers } from './labels/handlers'
 import { AttentionAnalytics } from './attentionAnalytics'
 import { attentionHandlers } from './attentionHandlers'
+import { ReportService, reportHandlers, type PdfPrinter } from './reports/service'
 
 export interface StudioOptions {
   dataDir: string
@@ -43,6 +44,8 @@ export interface StudioOptions {
   /** How the inference process starts: a Node child process, or an Electron utility process. */
   launcher?: ProcessLauncher
   log?: (line: string) => void
+  /** How reports print to PDF (the desktop app's webContents); default: a Chromium found here. */
+  printPdf?: PdfPrinter
 }
 
 /**
@@ -59,6 +62,7 @@ export class Studio {
   readonly evaluations: EvaluationManager
   readonly comparisons: ComparisonService
   readonly attention: AttentionAnalytics
+  readonly reports: ReportService
   readonly dispatch: Dispatch
   readonly version: string
 
@@ -112,6 +116,7 @@ export class Studio {
       media: this.media,
       ...launcher,
     })
+    this.reports = new ReportService(this, options.printPdf)
     this.#mirrorRunsAsJobs()
     this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
   }
@@ -206,6 +211,7 @@ export class Studio {
       ...compareHandlers(this.comparisons, this.jobs),
       ...labelsHandlers(this),
       ...attentionHandlers(this),
+      ...reportHandlers(this.reports),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

@@ -461,6 +461,27 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX comparisons_dataset ON comparisons (dataset_id, id);
     `,
   },
+  {
+    version: 8,
+    name: 'reports',
+    sql: `
+      -- The reports the studio wrote (HTML or PDF): what they show (target, JSON), where the file
+      -- is, and which Chromium printed a PDF. The file may be moved or deleted later; the list
+      -- says so rather than the row disappearing.
+      CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('run', 'comparison', 'attention')),
+        title TEXT NOT NULL,
+        target TEXT NOT NULL,
+        format TEXT NOT NULL CHECK (format IN ('html', 'pdf')),
+        path TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        printer TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      CREATE INDEX reports_created ON reports (created_at);
+    `,
+  },
 ]
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version

@@ -5,6 +5,7 @@
  * the browser host.
  */
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, protocol, shell, utilityProcess } from 'electron'
@@ -14,6 +15,7 @@ import { AppError, toErrorShape } from '../../common/errors'
 import { Studio } from '../../core/studio'
 import { packageRoot, resolveDataDir, productName, isInside } from '../../core/paths'
 import { acquireInstanceLock } from '../../core/store/instanceLock'
+import { writeFileAtomically } from '../../core/reports/output'
 import type { ProcessLauncher } from '../../core/inference/engine'
 import type { FromWorker } from '../../core/inference/protocol'
 
@@ -103,6 +105,29 @@ function createWindow(): BrowserWindow {
   return win
 }
 
+/**
+ * Reports print to PDF with this window system's own Chromium: the HTML in a hidden, sandboxed
+ * window without JavaScript, printed with the page size its print CSS asks for.
+ */
+async function printWithWebContents(html: string, target: string): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gcstudio-print-'))
+  const win = new BrowserWindow({
+    show: false,
+    webPreferences: { sandbox: true, javascript: false },
+  })
+  try {
+    const file = path.join(dir, 'report.html')
+    fs.writeFileSync(file, html)
+    await win.loadFile(file)
+    const pdf = await win.webContents.printToPDF({ printBackground: true, preferCSSPageSize: true })
+    await writeFileAtomically(target, pdf)
+    return `Electron ${process.versions.electron} (webContents.printToPDF)`
+  } finally {
+    win.destroy()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 async function start(): Promise<void> {
   const dataDir = resolveDataDir(flag('--data-dir'), process.env)
   let lock: ReturnType<typeof acquireInstanceLock>
@@ -120,7 +145,11 @@ async function start(): Promise<void> {
       launcher: utilityLauncher,
       ...(nativeBinding ? { nativeBinding } : {}),
       log: (line) => console.log(line),
+      printPdf: printWithWebContents,
       overrides: {
+        'reports:open': async ({ id }) => ({
+          opened: (await shell.openPath(studio.reports.get(id).path)) === '',
+        }),
         'dialog:pick': async ({ mode, title, filter }) => {
           const filters = mode === 'file' ? pickFilters[filter] : []
           const result = await dialog.showOpenDialog(mainWindow!, {

@@ -37,6 +37,7 @@ describe('migrations', () => {
     5: ['gt_versions', 'label_map_edits', 'label_maps', 'label_operations', 'review_items'],
     6: ['attention_image_stats', 'attention_stats'],
     7: ['comparisons'],
+    8: ['reports'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {

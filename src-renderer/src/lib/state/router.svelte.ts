@@ -3,6 +3,7 @@ export type Route =
   | { name: 'datasets' }
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
+  | { name: 'reports' }
   | { name: 'attention'; runId: number }
   | { name: 'browse'; datasetId: number }
   | {
@@ -33,6 +34,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'runs' && parts[2] === 'attention')
     return { name: 'attention', runId: Number(parts[1]) }
   if (parts[0] === 'runs') return { name: 'runs' }
+  if (parts[0] === 'reports') return { name: 'reports' }
   if (parts[0] === 'compare')
     return {
       name: 'compare',
@@ -77,6 +79,8 @@ export function formatRoute(r: Route): string {
       return '#/runs'
     case 'review':
       return `#/review/${r.evaluationId}`
+    case 'reports':
+      return '#/reports'
     case 'attention':
       return `#/runs/${r.runId}/attention`
     case 'browse':
