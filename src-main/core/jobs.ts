@@ -5,6 +5,7 @@ import { AppError } from '../common/errors'
 import type { ParsedImportRequest } from './datasets/importer'
 import { describeImport } from './datasets/importer'
 import type { ImportOutcome, ImportProgress } from './datasets/importTypes'
+import type { DatasetTaskOutcome } from './datasets/maintenance'
 import { deleteDataset } from './datasets/datasetWriter'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
@@ -19,11 +20,27 @@ export type ImportWorkerMessage =
 
 export type ImportWorkerCommand = { type: 'cancel' }
 
+/** Long dataset work the maintenance worker runs (core/datasets/maintenance.ts). */
+export type DatasetTaskRequest =
+  | { kind: 'delete'; datasetId: number }
+  | { kind: 'check-files'; datasetId: number; imagesRoot: string }
+
+export type TaskWorkerMessage =
+  | { type: 'progress'; progress: ImportProgress }
+  | { type: 'task-done'; outcome: DatasetTaskOutcome }
+  | { type: 'error'; error: ErrorShape }
+
 interface RunningJob {
   job: Job
   worker: Worker | null
   rate: ReturnType<typeof rateTracker>
   settled: Promise<Job>
+  /** The dataset row an import created, known before it is done (to cancel it on delete). */
+  datasetId: number | null
+  /** What a dataset task returned (missing files found). */
+  outcome?: DatasetTaskOutcome
+  /** Why it was cancelled, when not by the user's Cancel. */
+  cancelReason?: string
 }
 
 /** Long-running work of this session (imports now, more later) with progress, rate, ETA, cancel. */
@@ -85,7 +102,13 @@ export class JobManager {
     })
     let createdDataset: number | null = null
     let finished = false
-    const running: RunningJob = { job, worker, rate: rateTracker(), settled: Promise.resolve(job) }
+    const running: RunningJob = {
+      job,
+      worker,
+      rate: rateTracker(),
+      settled: Promise.resolve(job),
+      datasetId: null,
+    }
     running.settled = new Promise<Job>((resolve) => {
       const end = (state: Job['state'], patch: Partial<Job>) => {
         if (finished) return
@@ -106,6 +129,7 @@ export class JobManager {
             break
           case 'dataset':
             createdDataset = m.datasetId
+            running.datasetId = m.datasetId
             break
           case 'done':
             end('done', {
@@ -121,7 +145,8 @@ export class JobManager {
                 m.error.code === 'CANCELLED'
                   ? null
                   : { code: m.error.code, message: m.error.message },
-              phase: m.error.code === 'CANCELLED' ? 'Cancelled' : 'Failed',
+              phase:
+                m.error.code === 'CANCELLED' ? (running.cancelReason ?? 'Cancelled') : 'Failed',
             })
             break
         }
@@ -147,13 +172,111 @@ export class JobManager {
     return job
   }
 
-  cancel(id: string): boolean {
+  cancel(id: string, reason?: string): boolean {
     const r = this.#jobs.get(id)
     if (!r || r.job.state !== 'running' || !r.worker) return false
     r.worker.postMessage({ type: 'cancel' } satisfies ImportWorkerCommand)
     r.job.phase = 'Cancelling'
+    if (reason) r.cancelReason = reason
     this.opts.bus.emit('job:progress', { ...r.job })
     return true
+  }
+
+  /** The running import of this session writing `datasetId`, if any. */
+  importWriting(datasetId: number): Job | undefined {
+    for (const r of this.#jobs.values())
+      if (r.job.kind === 'import' && r.job.state === 'running' && r.datasetId === datasetId)
+        return r.job
+    return undefined
+  }
+
+  /** The running dataset task of this kind on `datasetId`, if any (one at a time). */
+  taskOn(kind: DatasetTaskRequest['kind'], datasetId: number): Job | undefined {
+    for (const r of this.#jobs.values())
+      if (r.job.kind === kind && r.job.state === 'running' && r.job.datasetId === datasetId)
+        return r.job
+    return undefined
+  }
+
+  /** What a finished dataset task returned. */
+  outcome(id: string): DatasetTaskOutcome | undefined {
+    return this.#jobs.get(id)?.outcome
+  }
+
+  /**
+   * Runs a dataset task (delete, look for files) in the maintenance worker on its own
+   * connection: the event loop keeps serving while it works in short transactions.
+   */
+  startDatasetTask(task: DatasetTaskRequest, title: string): Job {
+    const id = `${task.kind}-${++this.#seq}-${Date.now().toString(36)}`
+    const job: Job = {
+      id,
+      kind: task.kind,
+      title,
+      state: 'running',
+      phase: 'Starting',
+      done: 0,
+      total: null,
+      rate: null,
+      etaSeconds: null,
+      unit: 'images',
+      detail: '',
+      error: null,
+      warnings: [],
+      datasetId: task.datasetId,
+      startedAt: new Date().toISOString(),
+    }
+    const worker = new Worker(builtWorkerPath('datasetTaskWorker'), {
+      workerData: { dataDir: this.opts.dataDir, task, nativeBinding: this.opts.nativeBinding },
+    })
+    const running: RunningJob = {
+      job,
+      worker,
+      rate: rateTracker(),
+      settled: Promise.resolve(job),
+      datasetId: task.datasetId,
+    }
+    running.settled = new Promise<Job>((resolve) => {
+      let finished = false
+      const end = (state: Job['state'], patch: Partial<Job>) => {
+        if (finished) return
+        finished = true
+        Object.assign(job, patch, { state, rate: null, etaSeconds: state === 'done' ? 0 : null })
+        running.worker = null
+        void worker.terminate()
+        this.opts.bus.emit('job:progress', { ...job })
+        this.opts.bus.emit('datasets:changed', { datasetId: task.datasetId })
+        resolve(job)
+      }
+      worker.on('message', (m: TaskWorkerMessage) => {
+        if (m.type === 'progress') this.#progress(running, m.progress)
+        else if (m.type === 'task-done') {
+          running.outcome = m.outcome
+          end('done', { phase: 'Done', detail: m.outcome.detail })
+        } else {
+          const cancelled = m.error.code === 'CANCELLED'
+          end(cancelled ? 'cancelled' : 'failed', {
+            error: cancelled ? null : { code: m.error.code, message: m.error.message },
+            phase: cancelled ? 'Cancelled' : 'Failed',
+          })
+        }
+      })
+      worker.on('error', (err) =>
+        end('failed', {
+          error: { code: 'INTERNAL', message: `The task stopped unexpectedly: ${err.message}` },
+          phase: 'Failed',
+        }),
+      )
+      worker.on('exit', (code) =>
+        end('failed', {
+          error: { code: 'INTERNAL', message: `The task exited with code ${code}.` },
+          phase: 'Failed',
+        }),
+      )
+    })
+    this.#jobs.set(id, running)
+    this.opts.bus.emit('job:progress', { ...job })
+    return job
   }
 
   async shutdown(): Promise<void> {

@@ -101,10 +101,41 @@ export class MediaService {
   }
 
   #file(row: ImageFileRow): string {
-    const file = path.resolve(row.images_root, row.file_name)
-    if (!isInside(row.images_root, file))
-      throw new AppError('INVALID_INPUT', `Image ${row.id} points outside its dataset.`)
-    return file
+    return this.#inside(row.id, row.images_root, row.file_name)
+  }
+
+  #realRoots = new Map<string, string>()
+
+  /**
+   * The file `rel` names under `root`, refused when it leaves the folder by `..` or by a
+   * symbolic link (resolved with realpath, as at import): a link in an image folder must not
+   * serve /etc/passwd. A file that is not there yet keeps its plain path (reported missing).
+   */
+  #inside(id: number, root: string, rel: string): string {
+    const file = path.resolve(root, rel)
+    const refuse = () =>
+      new AppError(
+        'INVALID_INPUT',
+        `Image ${id}'s file resolves outside its dataset folder (a symbolic link to elsewhere?); it is not served.`,
+      )
+    if (!isInside(root, file)) throw refuse()
+    let real: string
+    try {
+      real = fs.realpathSync(file)
+    } catch {
+      return file
+    }
+    let realRoot = this.#realRoots.get(root)
+    if (realRoot === undefined) {
+      try {
+        realRoot = fs.realpathSync(root)
+      } catch {
+        realRoot = root
+      }
+      this.#realRoots.set(root, realRoot)
+    }
+    if (!isInside(realRoot, real)) throw refuse()
+    return real
   }
 
   /** The image's probe, read on first use when the import did not do it (large datasets). */
@@ -175,9 +206,7 @@ export class MediaService {
     const row = this.#row(id)
     if (!row.semantic_path)
       throw new AppError('NOT_FOUND', `Image ${id} has no semantic ground truth.`)
-    const file = path.resolve(row.source, row.semantic_path)
-    if (!isInside(row.source, file))
-      throw new AppError('INVALID_INPUT', `Image ${id} points outside its dataset.`)
+    const file = this.#inside(id, row.source, row.semantic_path)
     const cached = path.join(this.cacheDir(row.dataset_id), 'semantic', `${id}.png`)
     return this.#cached(cached, 'image/png', async () => {
       const map = await readLabelMap(file)

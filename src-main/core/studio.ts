@@ -8,16 +8,16 @@ import { JobManager } from './jobs'
 import { MediaService } from './media'
 import { getSetting, openStore, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
-import { checkImageFiles, sweepUnfinishedImports } from './datasets/datasetWriter'
+import { sweepUnfinishedImports } from './datasets/datasetWriter'
 import {
   getCategories,
   getDataset,
   getImage,
   listDatasets,
   queryImages,
-  removeDataset,
   renameDataset,
 } from './datasets/queries'
+import { datasetTaskHandlers, resumeDeletions } from './datasets/handlers'
 import { discoverDemoDatasets, discoverDemoModels } from './demo'
 import { packageRoot, resourcesDir } from './paths'
 import { RunManager } from './inference/runs'
@@ -87,7 +87,13 @@ export class Studio {
       media: this.media,
       ...launcher,
     })
-    this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
+    const resumed = resumeDeletions(this)
+    if (resumed > 0) options.log?.(`Finishing the removal of ${resumed} dataset(s).`)
+    this.dispatch = createDispatcher(
+      { ...this.#handlers(), ...options.overrides },
+      options.log,
+      options.dataDir,
+    )
   }
 
   static open(options: StudioOptions): Studio {
@@ -110,25 +116,12 @@ export class Studio {
         categories: getCategories(db, id),
       }),
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
-      'datasets:delete': ({ id }) => {
-        const deleted = removeDataset(db, id)
-        if (deleted) {
-          this.media.removeDatasetCache(id)
-          this.bus.emit('datasets:changed', { datasetId: id })
-        }
-        return { deleted }
-      },
       'datasets:rename': ({ id, name }) => {
         const d = renameDataset(db, id, name)
         this.bus.emit('datasets:changed', { datasetId: id })
         return d
       },
-      'datasets:recheckFiles': async ({ id }) => {
-        const d = getDataset(db, id)
-        const out = await checkImageFiles(db, id, d.imagesRoot, new AbortController().signal)
-        this.bus.emit('datasets:changed', { datasetId: id })
-        return out
-      },
+      ...datasetTaskHandlers(this),
       'jobs:list': () => this.jobs.list(),
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'images:query': (q) => queryImages(db, q),

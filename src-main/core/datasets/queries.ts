@@ -2,7 +2,6 @@ import type { Category, Dataset, ImageDetail, ImageQuery, ImageSummary } from '.
 import { AppError } from '../../common/errors'
 import type { Db } from '../store/store'
 import { segmentationForApi } from './segmentation'
-import { deleteDataset } from './datasetWriter'
 
 interface DatasetRow {
   id: number
@@ -58,13 +57,9 @@ export function getDataset(db: Db, id: number): Dataset {
 export function getCategories(db: Db, datasetId: number): Category[] {
   const rows = db
     .prepare(
-      `SELECT c.id, c.name, c.supercategory, c.train_id, c.color,
-         coalesce(sum(ic.annotation_count), 0) AS annotation_count,
-         count(ic.image_id) AS image_count
-       FROM categories c
-       LEFT JOIN image_categories ic ON ic.dataset_id = c.dataset_id AND ic.category_id = c.id
-       WHERE c.dataset_id = ?
-       GROUP BY c.id ORDER BY c.id`,
+      // Counts are stored with the class (refreshCategoryCounts): no aggregate on this path.
+      `SELECT c.id, c.name, c.supercategory, c.train_id, c.color, c.annotation_count, c.image_count
+       FROM categories c WHERE c.dataset_id = ? ORDER BY c.id`,
     )
     .all(datasetId) as {
     id: number
@@ -90,13 +85,6 @@ export function renameDataset(db: Db, id: number, name: string): Dataset {
   getDataset(db, id)
   db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(name, id)
   return getDataset(db, id)
-}
-
-export function removeDataset(db: Db, id: number): boolean {
-  const exists = db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(id)
-  if (!exists) return false
-  deleteDataset(db, id)
-  return true
 }
 
 interface ImageRow {
