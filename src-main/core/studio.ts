@@ -36,6 +36,8 @@ export interface StudioOptions {
   /** How the inference process starts: a Node child process, or an Electron utility process. */
   launcher?: ProcessLauncher
   log?: (line: string) => void
+  /** How long a write waits for another process's lock (default BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number
 }
 
 /**
@@ -54,10 +56,10 @@ export class Studio {
   readonly version: string
 
   private constructor(readonly options: StudioOptions) {
-    this.db = openStore(
-      options.dataDir,
-      options.nativeBinding ? { nativeBinding: options.nativeBinding } : {},
-    )
+    this.db = openStore(options.dataDir, {
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+      ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    })
     const swept = sweepUnfinishedImports(this.db)
     if (swept > 0)
       options.log?.(`Removed ${swept} dataset(s) left half-imported by an earlier crash.`)
