@@ -155,8 +155,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           error: { code: 'INVALID_INPUT', message: `Bad media path ${url.pathname}.` },
         })
       }
+      // A thumbnail whose page scrolled away: the browser closes the request, and the work
+      // still waiting for its turn is dropped.
+      const gone = new AbortController()
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort()
+      })
       try {
-        const media = await studio.media.get(kind as MediaKind, id)
+        const media = await studio.media.get(kind as MediaKind, id, gone.signal)
         res.writeHead(200, {
           'content-type': media.contentType,
           'content-length': media.body.length,
@@ -165,7 +171,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         return res.end(media.body)
       } catch (err) {
         const shape = toErrorShape(err)
-        return sendJson(res, shape.code === 'NOT_FOUND' ? 404 : 422, { ok: false, error: shape })
+        if (gone.signal.aborted) return res.destroy()
+        const busy = (shape.details as { retryable?: boolean } | undefined)?.retryable === true
+        return sendJson(res, shape.code === 'NOT_FOUND' ? 404 : busy ? 503 : 422, {
+          ok: false,
+          error: shape,
+        })
       }
     }
     return serveStatic(pathname, res)

@@ -217,6 +217,56 @@ describe('symbolic links out of an image folder are never served (item 14)', () 
   })
 })
 
+describe('thumbnails under load (item 5)', () => {
+  it('drops the thumbnails whose client went away before their turn came', async () => {
+    const dir = tempDir()
+    const img = path.join(dir, 'img')
+    fs.mkdirSync(img)
+    // Large enough that each thumbnail takes a while, so a queue forms behind three at work.
+    const png = await sharp({
+      create: { width: 1600, height: 1200, channels: 3, background: { r: 90, g: 80, b: 70 } },
+    })
+      .png()
+      .toBuffer()
+    const n = 40
+    for (let i = 1; i <= n; i++) fs.writeFileSync(path.join(img, `${i}.jpg`), png)
+    const job = await importCoco(writeCoco(dir, n, 1), img)
+    const { items } = await call<{ items: { id: number }[] }>('images:query', {
+      datasetId: job.datasetId,
+    })
+    const agent = new http.Agent({ maxSockets: 100 })
+    const requests = items.map((it) => {
+      const req = http.get({
+        host: '127.0.0.1',
+        port: server.port,
+        path: `/media/thumb/${it.id}?t=${server.token}`,
+        agent,
+      })
+      const done = new Promise<number>((resolve) => {
+        req.on('response', (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        })
+        req.on('error', () => resolve(-1))
+      })
+      return { req, done }
+    })
+    // The first five stay on screen; the user scrolled past the rest.
+    await new Promise((r) => setTimeout(r, 30))
+    for (const r of requests.slice(5)) r.req.destroy()
+    expect(await Promise.all(requests.slice(0, 5).map((r) => r.done))).toEqual([
+      200, 200, 200, 200, 200,
+    ])
+    await Promise.all(requests.slice(5).map((r) => r.done))
+    await new Promise((r) => setTimeout(r, 300))
+    const made = fs.readdirSync(path.join(server.studio.media.cacheDir(job.datasetId!), 'thumbs'))
+    // Only what was already being made when the clients left (three at a time) was finished.
+    expect(made.length).toBeLessThan(n / 2)
+    expect(server.studio.media.thumbnailsWaiting).toBe(0)
+    agent.destroy()
+  })
+})
+
 describe('requests a careless or hostile client sends (item 17)', () => {
   const raw = (
     method: string,
