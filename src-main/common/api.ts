@@ -4,6 +4,7 @@
  * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
  */
 import { z } from 'zod'
+import { browseMethods } from './api/browse'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 
 const id = z.number().int().positive()
@@ -356,6 +357,7 @@ function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, d
 }
 
 export const contract = {
+  ...browseMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(

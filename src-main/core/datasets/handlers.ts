@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import { AppError } from '../../common/errors'
 import type { Handlers } from '../dispatcher'
 import type { Studio } from '../studio'
-import { getDataset } from './queries'
+import { getDataset, locateImage } from './queries'
 
 interface DatasetRowState {
   id: number
@@ -27,9 +27,10 @@ function processAlive(pid: number): boolean {
  */
 export function datasetTaskHandlers(
   studio: Studio,
-): Pick<Handlers, 'datasets:delete' | 'datasets:recheckFiles'> {
+): Pick<Handlers, 'datasets:delete' | 'datasets:recheckFiles' | 'images:locate'> {
   const { db, jobs, bus } = studio
   return {
+    'images:locate': (q) => locateImage(db, q, studio.fileNames),
     'datasets:delete': ({ id }) => {
       const row = db
         .prepare('SELECT id, name, status, import_pid FROM datasets WHERE id = ?')

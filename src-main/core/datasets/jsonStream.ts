@@ -230,7 +230,16 @@ function firstInvalid(b: Buffer): number {
   let i = 0
   while (i < b.length) {
     const c = b[i]!
-    const n = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0
+    const n =
+      c < 0x80
+        ? 1
+        : c >= 0xc2 && c < 0xe0
+          ? 2
+          : c >= 0xe0 && c < 0xf0
+            ? 3
+            : c >= 0xf0 && c < 0xf5
+              ? 4
+              : 0
     if (n === 0) return i
     if (n > 1 && !isUtf8(b.subarray(i, i + n))) return i
     i += n

@@ -2,6 +2,7 @@ import type { Category, Dataset, ImageDetail, ImageQuery, ImageSummary } from '.
 import { AppError } from '../../common/errors'
 import type { Db } from '../store/store'
 import { segmentationForApi } from './segmentation'
+import type { FileNameIndex } from './nameIndex'
 
 interface DatasetRow {
   id: number
@@ -116,25 +117,50 @@ const toImage = (r: ImageRow): ImageSummary => ({
  */
 export function queryImages(
   db: Db,
-  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery,
+  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery & { beforeId?: number; onlyId?: number },
+  names?: FileNameIndex,
 ): { total: number; items: ImageSummary[] } {
-  const where = ['i.dataset_id = @datasetId']
-  const params: Record<string, unknown> = {
-    datasetId: q.datasetId,
-    limit: q.limit ?? 200,
-    offset: q.offset ?? 0,
+  const search = q.search?.trim() ?? ''
+  const limit = q.limit ?? 200
+  const offset = q.offset ?? 0
+  if (names && search !== '' && !q.missingOnly && !(q.categoryIds && q.categoryIds.length > 0)) {
+    // File-name search alone: the match list comes from the in-memory name scan, the page is
+    // a primary-key lookup.
+    const ids = names.search(db, q.datasetId, search)
+    const page = Array.from(ids.subarray(offset, offset + limit))
+    const items =
+      page.length === 0
+        ? []
+        : (db
+            .prepare(
+              `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
+                 json_extract(i.probe, '$.error') IS NOT NULL AS unreadable
+               FROM images i WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id`,
+            )
+            .all(JSON.stringify(page)) as ImageRow[])
+    return { total: ids.length, items: items.map(toImage) }
   }
+  const where = ['i.dataset_id = @datasetId']
+  const params: Record<string, unknown> = { datasetId: q.datasetId, limit, offset }
   if (q.categoryIds && q.categoryIds.length > 0) {
     where.push(
       `i.id IN (SELECT ic.image_id FROM image_categories ic WHERE ic.dataset_id = @datasetId AND ic.category_id IN (${q.categoryIds.map((_, k) => `@c${k}`).join(', ')}))`,
     )
     q.categoryIds.forEach((c, k) => (params[`c${k}`] = c))
   }
-  if (q.search && q.search.trim() !== '') {
+  if (search !== '') {
     where.push(`i.file_name LIKE @search ESCAPE '\\'`)
-    params.search = `%${q.search.trim().replace(/[\\%_]/g, (m) => '\\' + m)}%`
+    params.search = `%${search.replace(/[\\%_]/g, (m) => '\\' + m)}%`
   }
   if (q.missingOnly) where.push('i.missing = 1')
+  if (q.beforeId !== undefined) {
+    where.push('i.id < @beforeId')
+    params.beforeId = q.beforeId
+  }
+  if (q.onlyId !== undefined) {
+    where.push('i.id = @onlyId')
+    params.onlyId = q.onlyId
+  }
   const clause = where.join(' AND ')
   const total = (
     db.prepare(`SELECT count(*) AS n FROM images i WHERE ${clause}`).get(params) as { n: number }
@@ -147,6 +173,31 @@ export function queryImages(
     )
     .all(params) as ImageRow[]
   return { total, items: items.map(toImage) }
+}
+
+/** Where `imageId` stands in the filtered, id-ordered list of `queryImages`, and its length. */
+export function locateImage(
+  db: Db,
+  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery & { imageId: number },
+  names?: FileNameIndex,
+): { index: number | null; total: number } {
+  const { imageId, ...filter } = q
+  const search = filter.search?.trim() ?? ''
+  if (names && search !== '' && !filter.missingOnly && !(filter.categoryIds?.length ?? 0)) {
+    const ids = names.search(db, filter.datasetId, search)
+    let lo = 0
+    let hi = ids.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (ids[mid]! < imageId) lo = mid + 1
+      else hi = mid
+    }
+    return { index: ids[lo] === imageId ? lo : null, total: ids.length }
+  }
+  const { total } = queryImages(db, { ...filter, limit: 1, offset: 0 })
+  const before = queryImages(db, { ...filter, limit: 1, offset: 0, beforeId: imageId })
+  const self = queryImages(db, { ...filter, limit: 1, offset: 0, onlyId: imageId })
+  return { index: self.total === 1 ? before.total : null, total }
 }
 
 export function getImage(db: Db, id: number): ImageDetail {

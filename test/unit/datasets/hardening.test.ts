@@ -10,7 +10,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { importCoco } from '../../../src-main/core/datasets/cocoImport'
 import { importCityscapes } from '../../../src-main/core/datasets/cityscapesImport'
 import { utf8Checker } from '../../../src-main/core/datasets/jsonStream'
-import { getCategories } from '../../../src-main/core/datasets/queries'
+import { getCategories, queryImages } from '../../../src-main/core/datasets/queries'
+import { FileNameIndex } from '../../../src-main/core/datasets/nameIndex'
 import type { ImportContext } from '../../../src-main/core/datasets/importTypes'
 import { openStore, type Db } from '../../../src-main/core/store/store'
 import { makeCityscapesFixture, makeCocoFixture, tempDir } from '../../helpers/fixtures'
@@ -150,5 +151,32 @@ describe('per-class counts are stored at import (item 22)', () => {
         r.annotationCount,
       ]),
     )
+  })
+})
+
+describe('file-name search from the in-memory name scan (item 26)', () => {
+  it('gives exactly the pages and totals of the SQL LIKE, for rare, common and special terms', async () => {
+    const dir = tempDir()
+    const names = Array.from({ length: 1200 }, (_, i) =>
+      i % 97 === 0 ? `Special_${i}%x.JPG` : `${String(i * 7919).padStart(12, '0')}.jpg`,
+    )
+    const file = path.join(dir, 'instances_names.json')
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        images: names.map((n, i) => ({ id: i + 1, file_name: n, width: 8, height: 8 })),
+        annotations: [],
+        categories: [{ id: 1, name: 'a' }],
+      }),
+    )
+    const out = await importCoco(ctx(), { annotations: file, images: dir })
+    const index = new FileNameIndex()
+    for (const search of ['000', '7919', 'special_', '%X', '_', '.jpg', 'zzz', ' 12 ']) {
+      for (const offset of [0, 200, 1100]) {
+        const q = { datasetId: out.datasetId, search, offset, limit: 200 }
+        expect(queryImages(db, q, index)).toEqual(queryImages(db, q))
+      }
+    }
+    expect(queryImages(db, { datasetId: out.datasetId, search: '%x' }, index).total).toBe(13)
   })
 })
