@@ -35,6 +35,11 @@ const contentTypes: Record<string, string> = {
 }
 export const THUMB_SIZE = 256
 
+// Every image and thumbnail is decoded once and then cached on disk, so libvips' own operation
+// cache (up to 50 MB by default) only held memory: the server's RSS grew by 40+ MB under a burst
+// of thumbnails and never came back.
+sharp.cache(false)
+
 /**
  * A counting semaphore with a bounded first-in-first-out queue: sharp runs on libuv's pool, and
  * unbounded thumbnail work starves the API. Served in order, so no request waits out a whole

@@ -46,7 +46,7 @@ afterAll(async () => {
 
 const open = (hash: string) => page.goto(`${server.url}${hash}`)
 const focusedIndex = () =>
-  page.evaluate(() => document.activeElement?.getAttribute('data-index') ?? null)
+  page.evaluate<string | null>(`document.activeElement?.getAttribute('data-index') ?? null`)
 
 describe(`browsing ${IMAGES.toLocaleString('en-US')} images in Chromium`, () => {
   it('paints the grid without waiting for the class counts (item 22)', async () => {
