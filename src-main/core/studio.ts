@@ -18,7 +18,7 @@ import {
   renameDataset,
 } from './datasets/queries'
 import { datasetTaskHandlers, resumeDeletions } from './datasets/handlers'
-import { FileNameIndex } from './datasets/nameIndex'
+import { BrowseCache } from './datasets/browseCache'
 import { discoverDemoDatasets, discoverDemoModels } from './demo'
 import { packageRoot, resourcesDir } from './paths'
 import { RunManager } from './inference/runs'
@@ -55,7 +55,7 @@ export class Studio {
   readonly evaluations: EvaluationManager
   readonly dispatch: Dispatch
   readonly version: string
-  readonly fileNames = new FileNameIndex()
+  readonly browseCache = new BrowseCache()
 
   private constructor(readonly options: StudioOptions) {
     this.db = openStore(options.dataDir, {
@@ -93,7 +93,7 @@ export class Studio {
     })
     this.bus.subscribe((e) => {
       if (e.name === 'datasets:changed')
-        this.fileNames.invalidate((e.payload as { datasetId: number | null }).datasetId)
+        this.browseCache.invalidate((e.payload as { datasetId: number | null }).datasetId)
     })
     const resumed = resumeDeletions(this)
     if (resumed > 0) options.log?.(`Finishing the removal of ${resumed} dataset(s).`)
@@ -132,7 +132,7 @@ export class Studio {
       ...datasetTaskHandlers(this),
       'jobs:list': () => this.jobs.list(),
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
-      'images:query': (q) => queryImages(db, q, this.fileNames),
+      'images:query': (q) => queryImages(db, q, this.browseCache),
       'images:get': ({ id }) => getImage(db, id),
       'models:add': ({ path, name, labelMapping }) => {
         const out = addModel(db, path, {

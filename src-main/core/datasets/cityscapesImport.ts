@@ -264,7 +264,7 @@ export async function importCityscapes(
       warnings,
     }
   } catch (err) {
-    writer.abort()
+    await writer.abort()
     throw err
   }
 }

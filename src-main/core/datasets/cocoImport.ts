@@ -293,7 +293,7 @@ export async function importCoco(
       warnings,
     }
   } catch (err) {
-    writer.abort()
+    await writer.abort()
     throw err
   } finally {
     try {

@@ -8,6 +8,7 @@ import { isInside } from '../paths'
 import type { ImportContext } from './importTypes'
 import { countWithExamples } from './importTypes'
 import { probeImages } from './imageProbe'
+import { deleteDatasetTask } from './maintenance'
 
 export interface NewDataset {
   name: string
@@ -268,7 +269,7 @@ export class DatasetWriter {
   }
 
   /** Removes everything this import wrote (cancel or failure). */
-  abort(): void {
+  async abort(): Promise<void> {
     if (this.#open) {
       try {
         this.db.exec('ROLLBACK')
@@ -277,7 +278,16 @@ export class DatasetWriter {
       }
       this.#open = false
     }
-    deleteDataset(this.db, this.datasetId)
+    // In chunks of short transactions, like a removal: a cancelled train2017 import must not
+    // hold the write lock for seconds while the app and the CLI wait for it.
+    this.db.prepare(`UPDATE datasets SET status = 'deleting' WHERE id = ?`).run(this.datasetId)
+    await deleteDatasetTask(
+      this.db,
+      this.datasetId,
+    )({
+      signal: new AbortController().signal,
+      progress: () => {},
+    })
   }
 }
 

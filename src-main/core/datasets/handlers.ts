@@ -30,7 +30,7 @@ export function datasetTaskHandlers(
 ): Pick<Handlers, 'datasets:delete' | 'datasets:recheckFiles' | 'images:locate'> {
   const { db, jobs, bus } = studio
   return {
-    'images:locate': (q) => locateImage(db, q, studio.fileNames),
+    'images:locate': (q) => locateImage(db, q, studio.browseCache),
     'datasets:delete': ({ id }) => {
       const row = db
         .prepare('SELECT id, name, status, import_pid FROM datasets WHERE id = ?')

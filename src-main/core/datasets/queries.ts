@@ -2,7 +2,7 @@ import type { Category, Dataset, ImageDetail, ImageQuery, ImageSummary } from '.
 import { AppError } from '../../common/errors'
 import type { Db } from '../store/store'
 import { segmentationForApi } from './segmentation'
-import type { FileNameIndex } from './nameIndex'
+import type { BrowseCache } from './browseCache'
 
 interface DatasetRow {
   id: number
@@ -118,27 +118,87 @@ const toImage = (r: ImageRow): ImageSummary => ({
 export function queryImages(
   db: Db,
   q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery & { beforeId?: number; onlyId?: number },
-  names?: FileNameIndex,
+  /** The studio's cache: enables the fast paths (the results are the same without it). */
+  cache?: BrowseCache,
 ): { total: number; items: ImageSummary[] } {
   const search = q.search?.trim() ?? ''
   const limit = q.limit ?? 200
   const offset = q.offset ?? 0
-  if (names && search !== '' && !q.missingOnly && !(q.categoryIds && q.categoryIds.length > 0)) {
-    // File-name search alone: the match list comes from the in-memory name scan, the page is
-    // a primary-key lookup.
-    const ids = names.search(db, q.datasetId, search)
-    const page = Array.from(ids.subarray(offset, offset + limit))
-    const items =
-      page.length === 0
-        ? []
-        : (db
+  const classes = q.categoryIds ?? []
+  const byIds = (page: number[]): ImageSummary[] =>
+    page.length === 0
+      ? []
+      : (
+          db
             .prepare(
               `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
                  json_extract(i.probe, '$.error') IS NOT NULL AS unreadable
                FROM images i WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id`,
             )
-            .all(JSON.stringify(page)) as ImageRow[])
-    return { total: ids.length, items: items.map(toImage) }
+            .all(JSON.stringify(page)) as ImageRow[]
+        ).map(toImage)
+  const plain = !q.missingOnly && q.beforeId === undefined && q.onlyId === undefined
+  if (cache && plain && search !== '' && classes.length === 0) {
+    // File-name search alone: the match list comes from the in-memory name scan, the page is
+    // a primary-key lookup.
+    const ids = cache.search(db, q.datasetId, search)
+    return { total: ids.length, items: byIds(Array.from(ids.subarray(offset, offset + limit))) }
+  }
+  if (cache && plain && search === '' && classes.length === 0) {
+    // The whole dataset: its size is stored, and an import writes its images under consecutive
+    // ids, so row n is id first + n; no count and no OFFSET walk over 100k index entries.
+    const shape = db
+      .prepare(
+        // Two index probes (min and max of the (dataset_id, id) index), not a scan.
+        `SELECT d.image_count AS n,
+           (SELECT min(id) FROM images WHERE dataset_id = d.id) AS first,
+           (SELECT max(id) FROM images WHERE dataset_id = d.id) AS last
+         FROM datasets d WHERE d.id = ?`,
+      )
+      .get(q.datasetId) as { n: number; first: number | null; last: number | null }
+    if (shape.first !== null && shape.last! - shape.first + 1 === shape.n) {
+      const rows = db
+        .prepare(
+          `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
+             json_extract(i.probe, '$.error') IS NOT NULL AS unreadable
+           FROM images i WHERE i.id BETWEEN ? AND ? ORDER BY i.id`,
+        )
+        .all(shape.first + offset, shape.first + offset + limit - 1) as ImageRow[]
+      return { total: shape.n, items: rows.map(toImage) }
+    }
+  }
+  if (cache && plain && search === '' && classes.length > 0) {
+    // A class filter: the page comes from the (dataset, class, image) index alone, the total
+    // once per ground-truth version.
+    const inList = classes.map((_, k) => `@c${k}`).join(', ')
+    const params: Record<string, unknown> = { d: q.datasetId, limit, offset }
+    classes.forEach((c, k) => (params[`c${k}`] = c))
+    const total = cache.classTotal(db, q.datasetId, classes, () =>
+      classes.length === 1
+        ? (db
+            .prepare(
+              `SELECT count(*) FROM image_categories WHERE dataset_id = @d AND category_id = @c0`,
+            )
+            .pluck()
+            .get(params) as number)
+        : (db
+            .prepare(
+              `SELECT count(DISTINCT image_id) FROM image_categories WHERE dataset_id = @d AND category_id IN (${inList})`,
+            )
+            .pluck()
+            .get(params) as number),
+    )
+    const page = db
+      .prepare(
+        classes.length === 1
+          ? `SELECT image_id FROM image_categories WHERE dataset_id = @d AND category_id = @c0
+             ORDER BY image_id LIMIT @limit OFFSET @offset`
+          : `SELECT DISTINCT image_id FROM image_categories WHERE dataset_id = @d AND category_id IN (${inList})
+             ORDER BY image_id LIMIT @limit OFFSET @offset`,
+      )
+      .pluck()
+      .all(params) as number[]
+    return { total, items: byIds(page) }
   }
   const where = ['i.dataset_id = @datasetId']
   const params: Record<string, unknown> = { datasetId: q.datasetId, limit, offset }
@@ -179,7 +239,7 @@ export function queryImages(
 export function locateImage(
   db: Db,
   q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery & { imageId: number },
-  names?: FileNameIndex,
+  names?: BrowseCache,
 ): { index: number | null; total: number } {
   const { imageId, ...filter } = q
   const search = filter.search?.trim() ?? ''

@@ -11,7 +11,7 @@ import { importCoco } from '../../../src-main/core/datasets/cocoImport'
 import { importCityscapes } from '../../../src-main/core/datasets/cityscapesImport'
 import { utf8Checker } from '../../../src-main/core/datasets/jsonStream'
 import { getCategories, queryImages } from '../../../src-main/core/datasets/queries'
-import { FileNameIndex } from '../../../src-main/core/datasets/nameIndex'
+import { BrowseCache } from '../../../src-main/core/datasets/browseCache'
 import type { ImportContext } from '../../../src-main/core/datasets/importTypes'
 import { openStore, type Db } from '../../../src-main/core/store/store'
 import { makeCityscapesFixture, makeCocoFixture, tempDir } from '../../helpers/fixtures'
@@ -154,8 +154,8 @@ describe('per-class counts are stored at import (item 22)', () => {
   })
 })
 
-describe('file-name search from the in-memory name scan (item 26)', () => {
-  it('gives exactly the pages and totals of the SQL LIKE, for rare, common and special terms', async () => {
+describe('grid pages through the browse cache (items 22, 26 and the load benchmark)', () => {
+  it('gives exactly the pages and totals of the plain SQL, for pages, class filters and searches', async () => {
     const dir = tempDir()
     const names = Array.from({ length: 1200 }, (_, i) =>
       i % 97 === 0 ? `Special_${i}%x.JPG` : `${String(i * 7919).padStart(12, '0')}.jpg`,
@@ -165,18 +165,47 @@ describe('file-name search from the in-memory name scan (item 26)', () => {
       file,
       JSON.stringify({
         images: names.map((n, i) => ({ id: i + 1, file_name: n, width: 8, height: 8 })),
-        annotations: [],
-        categories: [{ id: 1, name: 'a' }],
+        annotations: names.flatMap((_, i) =>
+          [1, 2, 3]
+            .filter((c) => (i + c) % (c + 1) === 0)
+            .map((c) => ({
+              id: i * 10 + c,
+              image_id: i + 1,
+              category_id: c,
+              bbox: [1, 1, 2, 2],
+              area: 4,
+            })),
+        ),
+        categories: [1, 2, 3, 4].map((id) => ({ id, name: `c${id}` })),
       }),
     )
+    // A dataset imported before, so this one's ids do not start at 1.
+    const fx = await makeCocoFixture()
+    await importCoco(ctx(), { annotations: fx.annotations, images: fx.images })
     const out = await importCoco(ctx(), { annotations: file, images: dir })
-    const index = new FileNameIndex()
-    for (const search of ['000', '7919', 'special_', '%X', '_', '.jpg', 'zzz', ' 12 ']) {
-      for (const offset of [0, 200, 1100]) {
-        const q = { datasetId: out.datasetId, search, offset, limit: 200 }
-        expect(queryImages(db, q, index)).toEqual(queryImages(db, q))
-      }
+    const cache = new BrowseCache()
+    const queries: Parameters<typeof queryImages>[1][] = []
+    for (const offset of [0, 200, 1100, 1199, 1300]) {
+      queries.push({ datasetId: out.datasetId, offset, limit: 200 })
+      for (const categoryIds of [[1], [2], [4], [1, 3], [2, 3, 4]])
+        queries.push({
+          datasetId: out.datasetId,
+          offset: Math.floor(offset / 3),
+          limit: 200,
+          categoryIds,
+        })
+      for (const search of ['000', '7919', 'special_', '%X', '_', '.jpg', 'zzz', ' 12 '])
+        queries.push({ datasetId: out.datasetId, offset, limit: 200, search })
     }
-    expect(queryImages(db, { datasetId: out.datasetId, search: '%x' }, index).total).toBe(13)
+    for (const q of queries) expect(queryImages(db, q, cache)).toEqual(queryImages(db, q))
+    expect(queryImages(db, { datasetId: out.datasetId, search: '%x' }, cache).total).toBe(13)
+    // A label edit bumps the ground-truth version: class totals are counted again.
+    const before = queryImages(db, { datasetId: out.datasetId, categoryIds: [4] }, cache).total
+    expect(before).toBe(0)
+    db.prepare(
+      `INSERT INTO image_categories (image_id, dataset_id, category_id, annotation_count) SELECT min(id), dataset_id, 4, 1 FROM images WHERE dataset_id = ?`,
+    ).run(out.datasetId)
+    db.prepare('UPDATE datasets SET gt_version = gt_version + 1 WHERE id = ?').run(out.datasetId)
+    expect(queryImages(db, { datasetId: out.datasetId, categoryIds: [4] }, cache).total).toBe(1)
   })
 })
