@@ -40,9 +40,11 @@ function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100
 }
 
-function rssMB(pid: number): number {
+/** Resident memory in MB: all of it, and the anonymous part (heaps, caches; not mapped files). */
+function rssMB(pid: number): { total: number; anon: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024)
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)![1])
+  return { total: Math.round(kb('VmRSS') / 1024), anon: Math.round(kb('RssAnon') / 1024) }
 }
 
 const stats = (ms: number[]) => ({

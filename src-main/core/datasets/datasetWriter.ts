@@ -399,7 +399,8 @@ export function sweepUnfinishedImports(db: Db): number {
   return swept
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, as another user's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true

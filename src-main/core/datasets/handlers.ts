@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { AppError } from '../../common/errors'
 import type { Handlers } from '../dispatcher'
 import type { Studio } from '../studio'
+import { processAlive } from './datasetWriter'
 import { getDataset, locateImage } from './queries'
 
 interface DatasetRowState {
@@ -9,15 +10,6 @@ interface DatasetRowState {
   name: string
   status: 'importing' | 'ready' | 'deleting'
   import_pid: number | null
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /**

@@ -85,8 +85,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     })
   })
 
+  // Five quiet seconds after a burst of requests, caches give their memory back.
+  let idleTimer: NodeJS.Timeout | undefined
+  const busy = () => {
+    clearTimeout(idleTimer)
+    idleTimer = setTimeout(() => studio.trimMemory(), 5000).unref()
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
     await ready
+    busy()
     if (!hostOk(req))
       return sendJson(res, 403, {
         ok: false,
@@ -286,6 +294,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     async close() {
       if (closed) return
       closed = true
+      clearTimeout(idleTimer)
       unsubscribe()
       for (const ws of sockets) ws.terminate()
       wss.close()
