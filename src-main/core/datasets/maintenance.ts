@@ -24,7 +24,7 @@ export interface DatasetTaskOutcome {
 }
 
 /** Images per write transaction: a few tens of milliseconds of SQLite's single write lock. */
-const DELETE_CHUNK = 1000
+const DELETE_CHUNK = 250
 
 interface ChildRef {
   table: string
