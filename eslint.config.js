@@ -3,14 +3,103 @@ import tseslint from 'typescript-eslint'
 import svelte from 'eslint-plugin-svelte'
 import globals from 'globals'
 
+import importPatterns from './eslint/importPatterns.js'
+
 /**
- * Layer rule (ARCHITECTURE.md): imports only point down. `common` imports nothing of ours,
- * `core` and `workers` never import hosts, CLI or Electron, and the renderer imports only
- * `src-main/common`.
+ * Layers (docs/architecture.md): each folder lists what it may import, and the most specific
+ * folder that holds a file decides. Imports point down: `common` is pure TypeScript shared with
+ * the renderer; `core/eval` and `core/store` sit at the bottom of core and import no services;
+ * `core` never imports hosts, the CLI or Electron; the renderer imports only `src-main/common`
+ * and browser packages.
  */
-const layer = (patterns, message) => ({
-  'no-restricted-imports': ['error', { patterns: [{ group: patterns, message }] }],
-})
+const node = ['node:*']
+const corePackages = [
+  'better-sqlite3',
+  'sharp',
+  'onnxruntime-node',
+  'protobufjs',
+  'stream-json',
+  'zod',
+]
+const layers = [
+  {
+    layer: 'src-main/common/',
+    allow: ['src-main/common/', 'zod'],
+    why: 'common is shared with the renderer: pure TypeScript only.',
+  },
+  {
+    layer: 'src-main/core/eval/',
+    allow: ['src-main/common/', 'src-main/core/eval/', ...node, 'sharp'],
+    why: 'The evaluation library is at the bottom of core: it imports no services.',
+  },
+  {
+    layer: 'src-main/core/store/',
+    allow: ['src-main/common/', 'src-main/core/store/', ...node, 'better-sqlite3'],
+    why: 'The store is at the bottom of core: it imports no services.',
+  },
+  {
+    layer: 'src-main/core/',
+    allow: ['src-main/common/', 'src-main/core/', ...node, ...corePackages],
+    why: 'core is plain Node, used by both hosts and the CLI: no hosts, CLI or Electron.',
+  },
+  {
+    layer: 'src-main/workers/',
+    allow: ['src-main/common/', 'src-main/core/', ...node],
+    why: 'Worker entry points only start core code.',
+  },
+  {
+    layer: 'src-main/hosts/electron/',
+    allow: ['src-main/common/', 'src-main/core/', 'src-main/hosts/electron/', ...node, 'electron'],
+  },
+  {
+    layer: 'src-main/hosts/server/',
+    allow: ['src-main/common/', 'src-main/core/', 'src-main/hosts/server/', ...node, 'ws'],
+  },
+  {
+    layer: 'src-main/cli/',
+    allow: [
+      'src-main/common/',
+      'src-main/core/',
+      'src-main/cli/',
+      'src-main/hosts/server/',
+      ...node,
+      'zod',
+    ],
+    why: 'The CLI builds on core (and starts the browser host for `serve`).',
+  },
+  {
+    layer: 'src-renderer/',
+    allow: ['src-renderer/', 'src-main/common/', 'svelte', 'three', '@observablehq/plot'],
+    why: 'The renderer talks to main only through lib/api.ts and imports only src-main/common.',
+  },
+  {
+    layer: 'bin/',
+    allow: [...node, 'electron'],
+    why: 'bin/ starts the built app from out/, never the sources.',
+  },
+  {
+    layer: 'test/',
+    allow: [
+      'src-main/',
+      'src-renderer/src/lib/',
+      'src-renderer/src/viewer/',
+      'test/',
+      'models/',
+      ...node,
+      ...corePackages,
+      'vitest',
+      'playwright-core',
+      'ws',
+      'rolldown',
+      'eslint',
+    ],
+    why: 'Tests exercise the code through its modules, the hosts and Chromium.',
+  },
+  {
+    layer: 'eslint/',
+    allow: [...node],
+  },
+]
 
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'models/zoo/**', '.electron-native/**', 'coverage/**'] },
@@ -42,41 +131,8 @@ export default tseslint.config(
   },
   { files: ['src-renderer/**'], languageOptions: { globals: { ...globals.browser } } },
   {
-    files: ['src-main/common/**'],
-    rules: layer(
-      [
-        '**/core/**',
-        '**/hosts/**',
-        '**/cli/**',
-        '**/workers/**',
-        'electron',
-        'node:*',
-        'better-sqlite3',
-        'sharp',
-        'onnxruntime-node',
-      ],
-      'src-main/common is shared with the renderer: pure TypeScript only.',
-    ),
-  },
-  {
-    files: ['src-main/core/**', 'src-main/workers/**'],
-    rules: layer(
-      ['**/hosts/**', '**/cli/**', 'electron'],
-      'core and workers are plain Node, used by both hosts and the CLI.',
-    ),
-  },
-  {
-    files: ['src-renderer/**'],
-    rules: layer(
-      [
-        '**/src-main/core/**',
-        '**/src-main/hosts/**',
-        '**/src-main/cli/**',
-        '**/src-main/workers/**',
-        'node:*',
-        'electron',
-      ],
-      'The renderer talks to main only through lib/api.ts and imports only src-main/common.',
-    ),
+    files: ['**/*.ts', '**/*.js', '**/*.svelte'],
+    plugins: { layers: { rules: { 'import-patterns': importPatterns } } },
+    rules: { 'layers/import-patterns': ['error', layers] },
   },
 )

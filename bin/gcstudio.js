@@ -17,5 +17,7 @@ for (const stream of [process.stdout, process.stderr]) {
     throw err
   })
 }
+// The built CLI, found at run time beside this file: not a layer import.
+// eslint-disable-next-line layers/import-patterns
 const { main } = await import(cli.href)
 process.exitCode = await main(process.argv.slice(2))

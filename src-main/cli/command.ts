@@ -1,11 +1,10 @@
 /**
- * One `gcstudio` subcommand. Each lives in `src-main/cli/commands/<name>.ts` and is listed in
- * `src-main/cli/index.ts`; `gcstudio --help` prints `name` and `summary`, `gcstudio <name> --help`
- * prints `usage`.
+ * One `gcstudio` subcommand. Each lives in `src-main/cli/commands/<name>.ts` and is listed, with
+ * its one-line summary, in `src-main/cli/index.ts`, which loads it only when it runs;
+ * `gcstudio <name> --help` prints `usage`.
  */
 export interface CliCommand {
   name: string
-  summary: string
   usage: string
   /** Returns the process exit code. Throwing a `CliUsageError` prints its message and the usage. */
   run(argv: string[], io: CliIo): Promise<number>

@@ -3,20 +3,67 @@ import path from 'node:path'
 import { AppError } from '../common/errors'
 import { packageRoot } from '../core/paths'
 import { CliUsageError, type CliCommand, type CliIo } from './command'
-import { importCommand } from './commands/import'
-import { serveCommand } from './commands/serve'
-import { modelCommand } from './commands/model'
-import { inferCommand } from './commands/infer'
-import { evalCommand } from './commands/eval'
-import { exportCommand } from './commands/export'
 
-const commands: CliCommand[] = [
-  serveCommand,
-  importCommand,
-  modelCommand,
-  inferCommand,
-  evalCommand,
-  exportCommand,
+/**
+ * Every subcommand, loaded only when it runs: scripts call `gcstudio eval` once per checkpoint,
+ * and loading the server, onnxruntime and the store for an evaluation of two JSON files would
+ * cost more than the evaluation itself.
+ */
+export interface CommandEntry {
+  name: string
+  summary: string
+  load(): Promise<CliCommand>
+}
+
+const commands: CommandEntry[] = [
+  {
+    name: 'serve',
+    summary: 'Run the studio in your browser (HTTP + WebSocket on 127.0.0.1)',
+    load: async () => (await import('./commands/serve')).serveCommand,
+  },
+  {
+    name: 'import',
+    summary: 'Import a COCO or Cityscapes dataset into the store',
+    load: async () => (await import('./commands/import')).importCommand,
+  },
+  {
+    name: 'model',
+    summary:
+      'Import an ONNX model or mmdeploy folder, inspect its graph and GC blocks, list models',
+    load: async () => (await import('./commands/model')).modelCommand,
+  },
+  {
+    name: 'infer',
+    summary: 'Run a model over a dataset: predictions and GC attention maps into the store',
+    load: async () => (await import('./commands/infer')).inferCommand,
+  },
+  {
+    name: 'eval',
+    summary: 'COCO AP (bbox, segm) and Cityscapes mIoU/iIoU, identical to the official tools',
+    load: async () => (await import('./commands/eval')).evalCommand,
+  },
+  {
+    name: 'export',
+    summary:
+      "Write a run's predictions for the official tools (COCO results JSON, Cityscapes PNGs)",
+    load: async () => (await import('./commands/export')).exportCommand,
+  },
+  {
+    name: 'doctor',
+    summary: 'What this install can run models on: onnxruntime, execution providers, GPUs',
+    load: async () => (await import('./commands/doctor')).doctorCommand,
+  },
+  {
+    name: 'setup-gpu',
+    summary:
+      "Install onnxruntime-node's CUDA 12 provider (runs its own installer; needs the internet)",
+    load: async () => (await import('./commands/doctor')).setupGpuCommand,
+  },
+  {
+    name: 'dataset',
+    summary: 'List the datasets in the store (ids and names for --dataset)',
+    load: async () => (await import('./commands/dataset')).datasetCommand,
+  },
 ]
 
 function help(): string {
@@ -56,11 +103,12 @@ export async function main(argv: string[], io?: Partial<CliIo>): Promise<number>
     full.stdout.write(`${pkg.version}\n`)
     return 0
   }
-  const command = commands.find((c) => c.name === name)
-  if (!command) {
+  const entry = commands.find((c) => c.name === name)
+  if (!entry) {
     full.stderr.write(`Unknown command "${name}".\n\n${help()}\n`)
     return 2
   }
+  const command = await entry.load()
   if (rest.includes('--help') || rest.includes('-h')) {
     full.stdout.write(`${command.usage}\n`)
     return 0

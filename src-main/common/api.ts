@@ -5,7 +5,10 @@
  */
 import { z } from 'zod'
 import { browseMethods } from './api/browse'
+import { method } from './api/method'
+import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
+import { evaluationViewMethods } from './api/evaluationViews'
 
 const id = z.number().int().positive()
 
@@ -131,10 +134,26 @@ export const ImportRequest = z.discriminatedUnion('kind', [
 ])
 export type ImportRequest = z.input<typeof ImportRequest>
 
-export const JobState = z.enum(['running', 'done', 'cancelled', 'failed'])
+export const JobState = z.enum(['queued', 'running', 'done', 'cancelled', 'failed'])
+export type JobState = z.infer<typeof JobState>
+/**
+ * Every long task of the studio is a job of one kind: imports, inference runs, evaluations and
+ * the dataset-wide work that comes after them (analytics, comparisons, reports, maintenance).
+ */
+export const JobKind = z.enum([
+  'import',
+  'run',
+  'evaluation',
+  'attention',
+  'comparison',
+  'labels',
+  'report',
+  'maintenance',
+])
+export type JobKind = z.infer<typeof JobKind>
 export const Job = z.object({
   id: z.string(),
-  kind: z.enum(['import', 'delete', 'check-files']),
+  kind: JobKind,
   title: z.string(),
   state: JobState,
   phase: z.string(),
@@ -148,8 +167,11 @@ export const Job = z.object({
   detail: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   warnings: z.array(z.string()),
+  /** What the job made or worked on, for the "open" links of the jobs tray. */
   datasetId: z.number().int().nullable(),
+  runId: z.number().int().nullable(),
   startedAt: z.string(),
+  finishedAt: z.string().nullable(),
 })
 export type Job = z.infer<typeof Job>
 
@@ -198,6 +220,8 @@ export const ModelCard = z.object({
   flopsInput: z.tuple([z.number(), z.number()]),
   gcBlocks: z.array(GcBlockInfo),
   gcRatioLabel: z.string().nullable(),
+  /** Classes the model predicts, when its graph says (absent on cards made before it was read). */
+  classCount: z.number().int().nullable().optional(),
 })
 
 export const Model = z.object({
@@ -250,6 +274,8 @@ export const Run = z.object({
   meanInferenceMs: z.number().nullable(),
   gcBlocks: z.number().int(),
   error: z.string().nullable(),
+  /** Why images failed: each distinct reason with its image count, commonest first (top 5). */
+  failures: z.array(z.object({ message: z.string(), images: z.number().int() })),
   notes: z.string().nullable(),
   createdAt: z.string(),
   startedAt: z.string().nullable(),
@@ -352,12 +378,14 @@ export const EvaluationImage = z.object({
 
 const empty = z.object({}).strict()
 
-function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
-  return { input, output, doc }
-}
+/** What a native file picker offers; the desktop host turns it into the dialog's filters. */
+export const PickFilter = z.enum(['coco-json', 'onnx-model', 'any'])
+export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
   ...browseMethods,
+  ...evaluationViewMethods,
+  ...modelsMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
   'datasets:list': method(empty, z.array(Dataset), 'All imported datasets, newest first.'),
   'datasets:get': method(
@@ -369,6 +397,7 @@ export const contract = {
     ImportRequest,
     z.object({ jobId: z.string() }),
     'Starts an import job; progress arrives as `job:progress` events.',
+    { paths: ['annotations', 'images', 'root'] },
   ),
   'datasets:delete': method(
     z.object({ id }).strict(),
@@ -403,7 +432,13 @@ export const contract = {
   ),
   'images:get': method(z.object({ id }).strict(), ImageDetail, 'One image with its ground truth.'),
   'dialog:pick': method(
-    z.object({ mode: z.enum(['file', 'folder']), title: z.string().max(200).optional() }).strict(),
+    z
+      .object({
+        mode: z.enum(['file', 'folder']),
+        title: z.string().max(200).optional(),
+        filter: PickFilter.default('any'),
+      })
+      .strict(),
     z.object({ path: z.string().nullable() }),
     'Native file or folder picker (Electron host only).',
   ),
@@ -415,8 +450,9 @@ export const contract = {
         labelMapping: LabelMapping.optional(),
       })
       .strict(),
-    z.object({ model: Model, existed: z.boolean() }),
-    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model.',
+    z.object({ model: Model, existed: z.boolean(), sidecarChanges: z.array(z.string()) }),
+    'Imports an .onnx file or an mmdeploy folder; the same file twice returns the existing model, with what its sidecar now says differently (models:update applies it).',
+    { paths: ['path'] },
   ),
   'models:list': method(empty, z.array(Model), 'Imported models, newest first.'),
   'models:get': method(
@@ -456,10 +492,15 @@ export const contract = {
     ImageInference.nullable(),
     'A stored result of one image.',
   ),
+  'evaluations:start': method(
+    z.object({ runId: id }).strict(),
+    z.object({ jobId: z.string() }),
+    'Starts evaluating a run against the current ground truth (COCO bbox/segm, or Cityscapes) as a job on a worker thread; progress arrives as `job:progress` events.',
+  ),
   'evaluations:run': method(
     z.object({ runId: id }).strict(),
     z.array(Evaluation),
-    'Evaluates a run against the current ground truth (COCO bbox/segm, or Cityscapes), on a worker thread.',
+    'Evaluates a run as a job (as `evaluations:start`) and answers when it has ended.',
   ),
   'evaluations:list': method(
     z.object({ runId: id.optional() }).strict(),
@@ -496,12 +537,16 @@ export type Method = keyof Contract
 export type MethodInput<M extends Method> = z.input<Contract[M]['input']>
 export type MethodOutput<M extends Method> = z.output<Contract[M]['output']>
 
-/** Events pushed from main to every renderer, on both hosts. */
+/**
+ * Events pushed from main to every renderer, on both hosts. Names follow one pattern,
+ * `<entity>:<what happened>` with the entity in the singular: `job:progress` carries every
+ * job's state (started, progress, ended), `<entity>:changed` says a list needs a refresh.
+ */
 export const eventSchemas = {
   'job:progress': Job,
-  'datasets:changed': z.object({ datasetId: z.number().int().nullable() }),
+  'dataset:changed': z.object({ datasetId: z.number().int().nullable() }),
   'run:progress': Run,
-  'models:changed': z.object({ modelId: z.number().int().nullable() }),
+  'model:changed': z.object({ modelId: z.number().int().nullable() }),
   'evaluation:changed': z.object({
     id: z.number().int(),
     runId: z.number().int(),

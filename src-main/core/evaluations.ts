@@ -12,7 +12,8 @@ import {
 } from './eval'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
-import { runCocoResults, writeRunLabelPngs } from './exports'
+import { writeRunLabelPngs } from './exports'
+import { cocoRunInputs, runHasMasks, type StoreCocoJob } from './evaluationInputs'
 import type { Db } from './store/store'
 
 interface RunInfo {
@@ -23,6 +24,13 @@ interface RunInfo {
   source: string
   split: string | null
   gt_version: number
+}
+
+interface EvaluationKey {
+  runId: number
+  datasetId: number
+  gtVersion: number
+  kind: Evaluation['kind']
 }
 
 interface EvaluationRow {
@@ -63,7 +71,9 @@ const toEvaluation = (r: EvaluationRow): Evaluation => ({
  * the new ones. Nothing is stored until an evaluation is complete.
  */
 export class EvaluationManager {
-  constructor(private readonly opts: { db: Db; bus: EventBus }) {}
+  constructor(
+    private readonly opts: { db: Db; bus: EventBus; dataDir: string; nativeBinding?: string },
+  ) {}
 
   list(runId?: number): Evaluation[] {
     const rows = this.opts.db
@@ -125,7 +135,7 @@ export class EvaluationManager {
   /** Evaluates a run: COCO bbox (and segm when it has masks), or Cityscapes for label maps. */
   async evaluate(
     runId: number,
-    onProgress?: (done: number, total: number) => void,
+    options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
   ): Promise<Evaluation[]> {
     const run = this.#run(runId)
     const db = this.opts.db
@@ -138,7 +148,7 @@ export class EvaluationManager {
       throw new AppError('CONFLICT', `Run ${runId} has no finished images to evaluate.`)
     const jobs: {
       kind: Evaluation['kind']
-      job: EvalJob
+      job: EvalJob | StoreCocoJob
       cleanup?: () => void
       imageIds?: Map<string, number>
     }[] = []
@@ -147,127 +157,54 @@ export class EvaluationManager {
         throw new AppError('UNSUPPORTED', 'Label maps are evaluated against Cityscapes datasets.')
       jobs.push({ kind: 'cityscapes', ...this.#cityscapesJob(run) })
     } else {
-      const { gt, dets, hasMasks } = this.#cocoInputs(run)
-      jobs.push({
-        kind: 'coco-bbox',
-        job: {
-          kind: 'coco',
-          iouType: 'bbox',
-          groundTruth: { data: gt },
-          detections: { data: dets },
-        },
-      })
-      if (hasMasks)
-        jobs.push({
-          kind: 'coco-segm',
-          job: {
-            kind: 'coco',
-            iouType: 'segm',
-            groundTruth: { data: gt },
-            detections: { data: dets },
-          },
-        })
+      // The worker reads the ground truth and the predictions from the store itself: assembling
+      // them here would hold the thread that serves the UI for as long as the reading takes.
+      const store = {
+        kind: 'store-coco' as const,
+        dataDir: this.opts.dataDir,
+        ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
+        runId,
+      }
+      jobs.push({ kind: 'coco-bbox', job: { ...store, iouType: 'bbox', errors: true } })
+      if (runHasMasks(db, runId))
+        jobs.push({ kind: 'coco-segm', job: { ...store, iouType: 'segm', errors: true } })
     }
     const out: Evaluation[] = []
-    for (const j of jobs) {
-      db.prepare(
-        `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status) VALUES (?, ?, ?, ?, 'running')
-         ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = 'running', error = NULL, created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`,
-      ).run(runId, run.dataset_id, run.gt_version, j.kind)
-      const id = (
-        db
-          .prepare('SELECT id FROM evaluations WHERE run_id = ? AND gt_version = ? AND kind = ?')
-          .get(runId, run.gt_version, j.kind) as { id: number }
-      ).id
-      this.opts.bus.emit('evaluation:changed', { id, runId, status: 'running' })
-      try {
-        const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
-          ...(onProgress ? { onProgress } : {}),
-        })
-        this.#save(id, result, j.imageIds)
-      } catch (err) {
-        const shape = toErrorShape(err)
-        db.prepare(
-          `UPDATE evaluations SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
-        ).run(shape.message, id)
-      } finally {
-        j.cleanup?.()
+    try {
+      for (const j of jobs) {
+        // Nothing is written until the evaluation is complete: a cancel leaves no row, and a
+        // re-evaluation keeps the earlier numbers until the new ones replace them.
+        const key = { runId, datasetId: run.dataset_id, gtVersion: run.gt_version, kind: j.kind }
+        let id: number
+        try {
+          const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+          })
+          id = this.#save(key, result, j.imageIds)
+        } catch (err) {
+          if (options.signal?.aborted)
+            throw new AppError('CANCELLED', 'The evaluation was cancelled.')
+          id = this.#saveFailure(key, toErrorShape(err).message)
+        }
+        this.opts.bus.emit('evaluation:changed', { id, runId, status: this.get(id).status })
+        out.push(
+          toEvaluation(
+            db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as EvaluationRow,
+          ),
+        )
       }
-      this.opts.bus.emit('evaluation:changed', { id, runId, status: this.get(id).status })
-      out.push(
-        toEvaluation(db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as EvaluationRow),
-      )
+    } finally {
+      // Cityscapes inputs live in a temporary folder until every evaluation of the run is done.
+      for (const j of jobs) j.cleanup?.()
     }
     return out
   }
 
-  /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */
-  #cocoInputs(run: RunInfo): { gt: CocoDataset; dets: CocoResult[]; hasMasks: boolean } {
-    const db = this.opts.db
-    const images = db
-      .prepare(
-        `SELECT i.id, i.file_name, i.width, i.height FROM images i JOIN run_images ri ON ri.image_id = i.id
-         WHERE ri.run_id = ? AND ri.status = 'done' ORDER BY i.id`,
-      )
-      .all(run.id) as { id: number; file_name: string; width: number; height: number }[]
-    const annotations = db
-      .prepare(
-        `SELECT a.id, a.image_id, a.category_id, a.iscrowd, a.area, a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.segm_kind, a.segmentation
-         FROM annotations a JOIN run_images ri ON ri.image_id = a.image_id AND ri.run_id = ? AND ri.status = 'done'
-         WHERE a.deleted = 0`,
-      )
-      .all(run.id) as {
-      id: number
-      image_id: number
-      category_id: number
-      iscrowd: number
-      area: number
-      bbox_x: number
-      bbox_y: number
-      bbox_w: number
-      bbox_h: number
-      segm_kind: string
-      segmentation: string | null
-    }[]
-    const categories = db
-      .prepare('SELECT id, name, supercategory FROM categories WHERE dataset_id = ? ORDER BY id')
-      .all(run.dataset_id) as { id: number; name: string; supercategory: string | null }[]
-    const gt: CocoDataset = {
-      images: images.map((i) => ({
-        id: i.id,
-        file_name: i.file_name,
-        width: i.width,
-        height: i.height,
-      })),
-      annotations: annotations.map((a) => {
-        let segmentation: unknown = undefined
-        if (a.segm_kind !== 'none' && a.segmentation) {
-          const s = JSON.parse(a.segmentation) as unknown
-          segmentation = Array.isArray(s)
-            ? s
-            : {
-                size: (s as { size: [number, number] }).size,
-                counts: (s as { counts: unknown }).counts,
-              }
-        }
-        return {
-          id: a.id,
-          image_id: a.image_id,
-          category_id: a.category_id,
-          iscrowd: a.iscrowd,
-          area: a.area,
-          bbox: [a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h],
-          ...(segmentation !== undefined ? { segmentation } : {}),
-        }
-      }) as CocoDataset['annotations'],
-      categories: categories.map((c) => ({
-        id: c.id,
-        name: c.name,
-        ...(c.supercategory ? { supercategory: c.supercategory } : {}),
-      })),
-    }
-    const dets = runCocoResults(db, run.id, 'store')
-    return { gt, dets, hasMasks: dets.some((d) => 'segmentation' in d) }
+  /** What a COCO evaluation of this run reads (the evaluation views recompute from it). */
+  cocoInputs(runId: number): { gt: CocoDataset; dets: CocoResult[]; gtVersion: number } {
+    const run = this.#run(runId)
+    return { ...cocoRunInputs(this.opts.db, runId), gtVersion: run.gt_version }
   }
 
   /**
@@ -320,17 +257,42 @@ export class EvaluationManager {
     }
   }
 
-  #save(id: number, result: EvalJobResult, imageIds?: Map<string, number>): void {
+  #upsert(key: EvaluationKey, status: 'done' | 'failed', error: string | null): number {
+    return (
+      this.opts.db
+        .prepare(
+          `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status, error) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = excluded.status, error = excluded.error,
+             created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+           RETURNING id`,
+        )
+        .get(key.runId, key.datasetId, key.gtVersion, key.kind, status, error) as { id: number }
+    ).id
+  }
+
+  #saveFailure(key: EvaluationKey, message: string): number {
+    const id = this.#upsert(key, 'failed', message)
+    this.opts.db
+      .prepare(
+        `UPDATE evaluations SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      )
+      .run(id)
+    return id
+  }
+
+  #save(key: EvaluationKey, result: EvalJobResult, imageIds?: Map<string, number>): number {
     const db = this.opts.db
+    let id = 0
     const insert = db.prepare(
       `INSERT OR REPLACE INTO evaluation_images (evaluation_id, image_id, ap, ap50, tp, fp, fn, miou, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     db.transaction(() => {
+      id = this.#upsert(key, 'done', null)
       db.prepare('DELETE FROM evaluation_images WHERE evaluation_id = ?').run(id)
       let summary
       let categories: unknown[]
       if (result.kind === 'coco') {
-        const rows = cocoEvaluationRows(result.evaluation)
+        const rows = cocoEvaluationRows(result.evaluation, result.errors)
         summary = rows.summary
         categories = rows.categories
         for (const r of rows.images) {
@@ -348,6 +310,9 @@ export class EvaluationManager {
               crowd: r.crowd,
               detections: r.detections,
               scoreThreshold: r.scoreThreshold,
+              maxScore: r.maxScore,
+              confusion: r.confusionCells,
+              categories: r.categoryIds,
             }),
           )
         }
@@ -374,5 +339,6 @@ export class EvaluationManager {
         id,
       )
     })()
+    return id
   }
 }

@@ -1,10 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import type { AppInfo } from '../common/api'
+import type { AppInfo, Evaluation, Job, Run } from '../common/api'
 import { AppError } from '../common/errors'
 import { createDispatcher, type Dispatch, type Handlers } from './dispatcher'
 import { EventBus } from './events'
-import { JobManager } from './jobs'
+import { JobManager, type AttachedJob } from './jobs'
 import { MediaService } from './media'
 import { getSetting, openStore, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
@@ -26,7 +26,10 @@ import { InteractiveInference } from './inference/interactive'
 import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
+import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
+import { addModelInWorker } from './models/workerClient'
+import { modelHandlers } from './models/handlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -84,7 +87,12 @@ export class Studio {
       bus: this.bus,
       ...launcher,
     })
-    this.evaluations = new EvaluationManager({ db: this.db, bus: this.bus })
+    this.evaluations = new EvaluationManager({
+      db: this.db,
+      bus: this.bus,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
     this.interactive = new InteractiveInference({
       db: this.db,
       dataDir: options.dataDir,
@@ -92,9 +100,10 @@ export class Studio {
       ...launcher,
     })
     this.bus.subscribe((e) => {
-      if (e.name === 'datasets:changed')
+      if (e.name === 'dataset:changed')
         this.browseCache.invalidate((e.payload as { datasetId: number | null }).datasetId)
     })
+    this.#mirrorRunsAsJobs()
     const resumed = resumeDeletions(this)
     if (resumed > 0) options.log?.(`Finishing the removal of ${resumed} dataset(s).`)
     this.dispatch = createDispatcher(
@@ -126,7 +135,7 @@ export class Studio {
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
       'datasets:rename': ({ id, name }) => {
         const d = renameDataset(db, id, name)
-        this.bus.emit('datasets:changed', { datasetId: id })
+        this.bus.emit('dataset:changed', { datasetId: id })
         return d
       },
       ...datasetTaskHandlers(this),
@@ -134,19 +143,22 @@ export class Studio {
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
       'images:query': (q) => queryImages(db, q, this.browseCache),
       'images:get': ({ id }) => getImage(db, id),
-      'models:add': ({ path, name, labelMapping }) => {
-        const out = addModel(db, path, {
+      ...modelHandlers(this),
+      'models:add': async ({ path, name, labelMapping }) => {
+        const out = await addModelInWorker(db, path, {
           ...(name ? { name } : {}),
           ...(labelMapping ? { labelMapping } : {}),
         })
-        if (!out.existed) this.bus.emit('models:changed', { modelId: out.model.id })
+        if (!out.existed) this.bus.emit('model:changed', { modelId: out.model.id })
         return out
       },
       'models:list': () => listModels(db),
       'models:get': ({ id }) => getModel(db, id),
-      'models:remove': ({ id }) => {
+      'models:remove': async ({ id }) => {
+        await this.runs.stop({ modelId: id })
+        this.interactive.pool.forget(id)
         const removed = removeModel(db, id)
-        if (removed) this.bus.emit('models:changed', { modelId: id })
+        if (removed) this.bus.emit('model:changed', { modelId: id })
         return { removed }
       },
       'runs:start': (settings) => this.runs.start(settings),
@@ -154,7 +166,7 @@ export class Studio {
       'runs:get': ({ id }) => this.runs.get(id),
       'runs:cancel': ({ id }) => this.runs.cancel(id),
       'runs:resume': ({ id }) => this.runs.resume(id),
-      'runs:delete': ({ id }) => ({ deleted: this.runs.delete(id) }),
+      'runs:delete': async ({ id }) => ({ deleted: await this.runs.delete(id) }),
       'runs:imageResult': ({ runId, imageId }) => {
         const run = this.runs.get(runId)
         return storedInference(
@@ -165,11 +177,13 @@ export class Studio {
           run.executionProvider,
         )
       },
-      'evaluations:run': ({ runId }) => this.evaluations.evaluate(runId),
+      'evaluations:start': ({ runId }) => ({ jobId: this.startEvaluation(runId).job.id }),
+      'evaluations:run': ({ runId }) => this.startEvaluation(runId).evaluations,
       'evaluations:list': ({ runId }) => this.evaluations.list(runId),
       'evaluations:get': ({ id }) => this.evaluations.get(id),
       'evaluations:images': ({ id, order, direction, offset, limit }) =>
         this.evaluations.images(id, order, direction, offset, limit),
+      ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       'dialog:pick': () => {
@@ -179,6 +193,97 @@ export class Studio {
         )
       },
     }
+  }
+
+  /**
+   * Evaluates a run as a job: progress from the evaluation worker, cancel through
+   * `jobs:cancel`, the evaluations stored only once complete. `result` holds them once done.
+   */
+  startEvaluation(runId: number): { job: Job; evaluations: Promise<Evaluation[]> } {
+    const run = this.runs.get(runId)
+    let settle!: { resolve: (e: Evaluation[]) => void; reject: (err: unknown) => void }
+    const evaluations = new Promise<Evaluation[]>((resolve, reject) => {
+      settle = { resolve, reject }
+    })
+    // Callers that only follow the job's events need not handle its rejection.
+    evaluations.catch(() => {})
+    const job = this.jobs.start({
+      kind: 'evaluation',
+      title: `Evaluate run ${runId} (${run.modelName} on ${run.datasetName})`,
+      datasetId: run.datasetId,
+      runId,
+      run: async (ctx) => {
+        ctx.progress({ done: 0, total: null, phase: 'Evaluating', unit: 'steps' })
+        let out: Evaluation[]
+        try {
+          out = await this.evaluations.evaluate(runId, {
+            signal: ctx.signal,
+            onProgress: (done, total) => ctx.progress({ done, total }),
+          })
+        } catch (err) {
+          settle.reject(err)
+          throw err
+        }
+        settle.resolve(out)
+        const failed = out.filter((e) => e.status === 'failed')
+        if (failed.length > 0)
+          throw new AppError('EVAL_FAILED', failed.map((e) => `${e.kind}: ${e.error}`).join('; '))
+        return {
+          detail: out
+            .map((e) => `${e.kind} ${((e.primaryMetric ?? 0) * 100).toFixed(1)}`)
+            .join(', '),
+        }
+      },
+    })
+    return { job, evaluations }
+  }
+
+  /**
+   * Inference runs live in the run manager (their own process, their own table); each active
+   * run is also a job, so the jobs tray, `jobs:cancel` and the job history see every long task.
+   */
+  #mirrorRunsAsJobs(): void {
+    const attached = new Map<number, AttachedJob>()
+    this.bus.subscribe((e) => {
+      if (e.name !== 'run:progress') return
+      const run = e.payload as Run
+      let handle = attached.get(run.id)
+      const active = run.status === 'running' || run.status === 'queued'
+      if (!handle) {
+        if (!active) return
+        handle = this.jobs.attach({
+          kind: 'run',
+          title: `Run ${run.modelName} on ${run.datasetName}`,
+          datasetId: run.datasetId,
+          runId: run.id,
+          cancel: () => {
+            try {
+              this.runs.cancel(run.id)
+            } catch {
+              // Deleted meanwhile: the run's own end closes the job.
+            }
+          },
+        })
+        attached.set(run.id, handle)
+      }
+      handle.progress({
+        phase: run.status === 'queued' ? 'Queued' : 'Running',
+        done: run.imagesDone + run.imagesFailed,
+        total: run.imagesTotal,
+        unit: 'images',
+        detail: run.imagesFailed > 0 ? `${run.imagesFailed} failed` : '',
+      })
+      if (!active) {
+        attached.delete(run.id)
+        if (run.status === 'done') handle.end('done', { phase: 'Done' })
+        else if (run.status === 'failed')
+          handle.end('failed', {
+            phase: 'Failed',
+            error: { code: 'INFERENCE_FAILED', message: run.error ?? 'The run failed.' },
+          })
+        else handle.end('cancelled', { phase: run.status === 'paused' ? 'Paused' : 'Cancelled' })
+      }
+    })
   }
 
   /**

@@ -5,9 +5,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { toErrorShape } from '../common/errors'
-import { checkFilesTask, deleteDatasetTask } from '../core/datasets/maintenance'
+import {
+  checkFilesTask,
+  deleteDatasetTask,
+  type DatasetTaskRequest,
+  type TaskWorkerMessage,
+} from '../core/datasets/maintenance'
 import { openStore, storeIoError } from '../core/store/store'
-import type { DatasetTaskRequest, ImportWorkerCommand, TaskWorkerMessage } from '../core/jobs'
+import type { ImportWorkerCommand } from '../core/jobs'
 
 const { dataDir, task, nativeBinding } = workerData as {
   dataDir: string
@@ -26,7 +31,7 @@ const progress = (done: number, total: number | null, phase = '') => {
   const now = Date.now()
   if (now - lastPost >= 150 || done === total) {
     lastPost = now
-    post({ type: 'progress', progress: { phase, done, total, unit: 'images', detail: '' } })
+    post({ type: 'progress', done, total, phase })
   }
 }
 

@@ -107,6 +107,7 @@ it('imports a train2017-sized COCO file with bounded memory and keeps grid queri
       images,
       '--data-dir',
       dataDir,
+      '--no-demo',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )

@@ -93,9 +93,9 @@ describe('the demo, in the browser host', () => {
       ])
       // The heatmap is drawn over the image: switching the overlay on changes the picture.
       const canvas = page.getByTestId('viewer-canvas')
-      await page.getByLabel('Overlay opacity').fill('0')
+      await page.getByLabel('Attention opacity').fill('0')
       const plain = await canvas.screenshot()
-      await page.getByLabel('Overlay opacity').fill('1')
+      await page.getByLabel('Attention opacity').fill('1')
       await expect
         .poll(async () => differing(plain, await canvas.screenshot()))
         .toBeGreaterThan(5_000)

@@ -148,7 +148,7 @@ describe(`browsing ${IMAGES.toLocaleString('en-US')} images in Chromium`, () => 
     await expect.poll(() => page.getByTestId('image-total').textContent()).toBe('1 image matches')
     await expect.poll(() => job.getAttribute('data-state'), { timeout: 30_000 }).toBe('done')
     const jobs = (await server.studio.dispatch('jobs:list', {})) as { value: Job[] }
-    const check = jobs.value.find((j) => j.kind === 'check-files')!
+    const check = jobs.value.find((j) => j.title.startsWith('Look for the image files'))!
     expect(check).toMatchObject({ state: 'done', done: IMAGES, total: IMAGES })
   })
 

@@ -8,17 +8,20 @@ import { formatCityscapesTables } from '../../core/eval/cityscapesReport'
 import { formatCocoSummary } from '../../core/eval/cocoReport'
 import { EvalError } from '../../core/eval/errors'
 import { writeJsonAtomically } from '../../core/eval/export'
+import { formatTideSummary } from '../../core/eval/tide'
 import { type EvalJob, runEvalJob } from '../../core/eval/job'
 import { type CliCommand, type CliIo, CliUsageError } from '../command'
 
 const usage = `Usage:
-  gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--json out.json]
+  gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--errors] [--json out.json]
   gcstudio eval cityscapes --gt DIR --pred DIR [--ids label|train] [--json out.json]
 
 coco        Detection AP exactly as pycocotools' COCOeval computes it.
   --gt        COCO instances JSON (ground truth)
   --dets      COCO results JSON: [{image_id, category_id, bbox or segmentation, score}]
   --iou-type  bbox or segm
+  --errors    also the TIDE error breakdown (Cls, Loc, Both, Dupe, Bkg, Miss, FalsePos,
+              FalseNeg as dAP in points) exactly as tidecv 1.0.1 computes it
 
 cityscapes  Semantic segmentation IoU/iIoU exactly as cityscapesScripts'
             evalPixelLevelSemanticLabeling.py computes them.
@@ -49,6 +52,7 @@ function parse(argv: string[]): {
         pred: { type: 'string' },
         ids: { type: 'string' },
         json: { type: 'string' },
+        errors: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -67,7 +71,7 @@ function parse(argv: string[]): {
   }
   if (extra.length > 0) throw new CliUsageError(`Unexpected argument "${extra[0]}"`)
   const allowed =
-    mode === 'coco' ? ['gt', 'dets', 'iou-type', 'json'] : ['gt', 'pred', 'ids', 'json']
+    mode === 'coco' ? ['gt', 'dets', 'iou-type', 'errors', 'json'] : ['gt', 'pred', 'ids', 'json']
   const stray = Object.keys(values).find((key) => !allowed.includes(key) && key !== 'help')
   if (stray) throw new CliUsageError(`--${stray} does not apply to eval ${mode}`)
   const required = mode === 'coco' ? ['gt', 'dets', 'iou-type'] : ['gt', 'pred']
@@ -100,6 +104,9 @@ async function run(argv: string[], io: CliIo): Promise<number> {
           iouType: values['iou-type'] as 'bbox' | 'segm',
           groundTruth: { path: path('gt') },
           detections: { path: path('dets') },
+          // The confusion matrix is only written to --json; the printed summary has none.
+          ...(values.json === undefined ? { confusion: false as const } : {}),
+          errors: values.errors === true,
         }
       : {
           kind: 'cityscapes',
@@ -116,6 +123,13 @@ async function run(argv: string[], io: CliIo): Promise<number> {
           `${report.counts.groundTruth} ground truth objects, ${report.counts.detections} detections\n`,
       )
       io.stdout.write(formatCocoSummary(evaluation).join('\n') + '\n')
+      if (result.errors !== undefined) {
+        io.stdout.write(
+          result.errors === null
+            ? '\nTIDE: nothing to measure (no ground truth objects and no detections)\n'
+            : `\nTIDE error breakdown (tidecv 1.0.1)\n${formatTideSummary(result.errors, evaluation.iouType).join('\n')}\n`,
+        )
+      }
       for (const warning of evaluation.warnings) io.stderr.write(`warning: ${warning}\n`)
     } else {
       const { evaluation, unusedPredictions } = result
@@ -149,7 +163,6 @@ async function run(argv: string[], io: CliIo): Promise<number> {
 
 export const evalCommand: CliCommand = {
   name: 'eval',
-  summary: 'COCO AP (bbox, segm) and Cityscapes mIoU/iIoU, identical to the official tools',
   usage,
   run,
 }

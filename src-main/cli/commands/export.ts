@@ -1,13 +1,11 @@
 import { parseArgs } from 'node:util'
 import { AppError } from '../../common/errors'
 import { exportCocoResults, writeRunLabelPngs } from '../../core/exports'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
+import { openCliStore } from '../dataDir'
 import { CliUsageError, type CliCommand } from '../command'
 
 export const exportCommand: CliCommand = {
   name: 'export',
-  summary: "Write a run's predictions for the official tools (COCO results JSON, Cityscapes PNGs)",
   usage: `gcstudio export --run RUN --out PATH [--data-dir DIR]
 
   detection runs: PATH is a COCO results JSON ([{image_id, category_id, bbox, score, segmentation}],
@@ -17,14 +15,19 @@ export const exportCommand: CliCommand = {
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
-      options: { run: { type: 'string' }, out: { type: 'string' }, 'data-dir': { type: 'string' } },
+      options: {
+        run: { type: 'string' },
+        out: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
+      },
       strict: true,
     })
     if (!values.run || !values.out) throw new CliUsageError('export needs --run and --out.')
     const runId = Number(values.run)
     if (!Number.isInteger(runId) || runId <= 0)
       throw new CliUsageError(`--run must be a run id, got "${values.run}".`)
-    const db = openStore(resolveDataDir(values['data-dir'], io.env))
+    const { db } = await openCliStore(values['data-dir'], io, { noDemo: values['no-demo'] })
     try {
       const run = db
         .prepare(`SELECT m.task FROM runs r JOIN models m ON m.id = r.model_id WHERE r.id = ?`)

@@ -3,16 +3,14 @@ import { z } from 'zod'
 import { ImportRequest } from '../../common/api'
 import { AppError } from '../../common/errors'
 import { runImport } from '../../core/datasets/importer'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
+import { openCliStore } from '../dataDir'
 import { CliUsageError, type CliCommand } from '../command'
 import { progressReporter } from '../progress'
 import { rateTracker } from '../../common/rate'
 
 export const importCommand: CliCommand = {
   name: 'import',
-  summary: 'Import a COCO or Cityscapes dataset into the store',
-  usage: `gcstudio import coco --annotations FILE --images DIR [--name NAME] [--data-dir DIR]
+  usage: `gcstudio import coco --annotations FILE --images DIR [--name NAME] [--data-dir DIR] [--no-demo]
 gcstudio import cityscapes --root DIR [--split val] [--name NAME] [--data-dir DIR]
 
   coco        a COCO instances JSON (streamed: train2017 size is fine) and its image folder
@@ -36,6 +34,7 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
         split: { type: 'string' },
         name: { type: 'string' },
         'data-dir': { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
       },
       strict: true,
     })
@@ -58,8 +57,9 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
         name: values.name,
       })
     }
-    const dataDir = resolveDataDir(values['data-dir'], io.env)
-    const db = openStore(dataDir)
+    const { db, dataDir } = await openCliStore(values['data-dir'], io, {
+      noDemo: values['no-demo'],
+    })
     const bar = progressReporter(io)
     const rate = rateTracker()
     try {
@@ -71,7 +71,7 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
         },
         request,
       )
-      bar.end()
+      bar.end({ done: outcome.images, total: outcome.images, unit: 'images', detail: '' })
       io.stdout.write(
         `Imported dataset ${outcome.datasetId}: ${outcome.images.toLocaleString('en-US')} images, ${outcome.annotations.toLocaleString('en-US')} annotations into ${dataDir}\n`,
       )

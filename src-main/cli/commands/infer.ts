@@ -4,34 +4,35 @@ import { AppError } from '../../common/errors'
 import { EventBus } from '../../core/events'
 import { RunManager } from '../../core/inference/runs'
 import { findModel } from '../../core/models/registry'
-import { resolveDataDir } from '../../core/paths'
-import { openStore, type Db } from '../../core/store/store'
+import type { Db } from '../../core/store/store'
 import { CliUsageError, type CliCommand } from '../command'
 import { progressReporter } from '../progress'
+import { openCliStore } from '../dataDir'
+import { matchByName } from '../../core/names'
 
+/** The dataset a user named: id, name, or a unique prefix of its name. */
 export function findDatasetId(db: Db, ref: string): number {
-  const row = (
-    /^\d+$/.test(ref)
-      ? db.prepare(`SELECT id FROM datasets WHERE id = ? AND status = 'ready'`).get(Number(ref))
-      : db
-          .prepare(`SELECT id FROM datasets WHERE name = ? AND status = 'ready' ORDER BY id DESC`)
-          .get(ref)
-  ) as { id: number } | undefined
-  if (!row)
-    throw new AppError(
-      'NOT_FOUND',
-      `No dataset "${ref}" (give its id or name; the app's dataset list shows them).`,
-    )
-  return row.id
+  const rows = db.prepare(`SELECT id, name FROM datasets WHERE status = 'ready'`).all() as {
+    id: number
+    name: string
+  }[]
+  const found = matchByName(rows, ref)
+  if ('match' in found) return found.match.id
+  throw new AppError(
+    'NOT_FOUND',
+    found.candidates.length
+      ? `"${ref}" matches ${found.candidates.length} datasets: ${found.candidates.map((c) => `${c.id} "${c.name}"`).join(', ')}. Give its id or its full name.`
+      : `No dataset "${ref}" (give its id or name; \`gcstudio dataset list\` shows them).`,
+  )
 }
 
 export const inferCommand: CliCommand = {
   name: 'infer',
-  summary: 'Run a model over a dataset: predictions and GC attention maps into the store',
   usage: `gcstudio infer --model M --dataset D [--ep auto|cpu|cuda|dml|coreml] [--limit N] [--no-taps] [--threads N] [--score-thr X] [--resume RUN] [--data-dir DIR]
 
-  --model M     model id, name or sha256 prefix (gcstudio model list)
-  --dataset D   dataset id or name
+  --model M     model id, name ("mask-rcnn-gc-r4" finds "mask-rcnn-gc-r4 (GC r4)"), a unique
+                prefix of it, or a sha256 prefix (gcstudio model list)
+  --dataset D   dataset id, name or unique name prefix (gcstudio dataset list)
   --limit N     only the first N images
   --no-taps     skip the GC-block attention outputs
   --resume RUN  continue an interrupted or cancelled run
@@ -49,6 +50,7 @@ Ctrl-C stops the run; finished images are kept and --resume continues it.`,
         'score-thr': { type: 'string' },
         resume: { type: 'string' },
         'data-dir': { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
       },
       strict: true,
     })
@@ -64,8 +66,9 @@ Ctrl-C stops the run; finished images are kept and --resume continues it.`,
     const scoreThr = values['score-thr'] === undefined ? undefined : Number(values['score-thr'])
     if (scoreThr !== undefined && !(scoreThr >= 0 && scoreThr <= 1))
       throw new CliUsageError('--score-thr must be between 0 and 1.')
-    const dataDir = resolveDataDir(values['data-dir'], io.env)
-    const db = openStore(dataDir)
+    const { db, dataDir } = await openCliStore(values['data-dir'], io, {
+      noDemo: values['no-demo'],
+    })
     const bus = new EventBus()
     const runs = new RunManager({ db, dataDir, bus })
     const bar = progressReporter(io)
@@ -105,12 +108,13 @@ Ctrl-C stops the run; finished images are kept and --resume continues it.`,
       io.signal.addEventListener('abort', onAbort, { once: true })
       await runs.idle()
       io.signal.removeEventListener('abort', onAbort)
-      bar.end()
       const r = runs.get(runId)
+      bar.end({ done: r.imagesDone + r.imagesFailed, total: r.imagesTotal, rate: r.rate })
       io.stdout.write(
         `Run ${r.id} ${r.status}: ${r.imagesDone} images done, ${r.imagesFailed} failed, on ${r.executionProvider ?? '?'}` +
           `${r.rate ? `, ${r.rate.toFixed(2)} images/s` : ''}${r.meanInferenceMs ? `, ${r.meanInferenceMs.toFixed(1)} ms per forward pass` : ''}.\n`,
       )
+      for (const f of r.failures) io.stdout.write(`failed: ${f.images} x ${f.message}\n`)
       if (r.notes) io.stdout.write(`note: ${r.notes}\n`)
       if (r.error) io.stderr.write(`error: ${r.error}\n`)
       if (r.status === 'cancelled')

@@ -2,13 +2,18 @@ import { parseArgs } from 'node:util'
 import { formatMagnitude } from '../../common/format'
 import { LabelMapping } from '../../common/models'
 import { buildCard, type ModelCard } from '../../core/models/card'
-import { addModel, listModels } from '../../core/models/registry'
+import {
+  addModel,
+  listModels,
+  requireRegularFile,
+  updateModelFromSidecar,
+} from '../../core/models/registry'
 import { readModelFile } from '../../core/models/onnx'
 import { isMmdeployFolder, readMmdeployFolder } from '../../core/models/mmdeploy'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
+import { openCliStore } from '../dataDir'
 import { CliUsageError, type CliCommand, type CliIo } from '../command'
 import fs from 'node:fs'
+import path from 'node:path'
 
 /** The `--json` shape of `gcstudio model inspect`: a stable interface for scripts. */
 export function inspectJson(card: ModelCard) {
@@ -57,9 +62,10 @@ export function printCard(io: CliIo, name: string, card: ModelCard): void {
 
 export const modelCommand: CliCommand = {
   name: 'model',
-  summary: 'Import an ONNX model or mmdeploy folder, inspect its graph and GC blocks, list models',
   usage: `gcstudio model inspect PATH [--json]       the model card from the graph: format, opset, params, FLOPs, GC blocks
-gcstudio model add PATH [--name NAME] [--labels index|index-from-1|category-id|train-id] [--data-dir DIR]
+gcstudio model add PATH [--name NAME] [--labels index|index-from-1|category-id|train-id] [--update] [--data-dir DIR]
+                                           --update: the model is imported already and its sidecar changed:
+                                           apply the sidecar's class names / label mapping / label map
 gcstudio model list [--data-dir DIR]
 
 PATH is an .onnx file or an mmdeploy export folder (end2end.onnx + deploy.json, pipeline.json, detail.json).
@@ -75,7 +81,9 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
         json: { type: 'boolean', default: false },
         name: { type: 'string' },
         labels: { type: 'string' },
+        update: { type: 'boolean', default: false },
         'data-dir': { type: 'string' },
+        'no-demo': { type: 'boolean', default: false },
       },
       strict: true,
     })
@@ -87,6 +95,7 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
           ? readMmdeployFolder(target)
           : null
       const file = mm?.onnxFile ?? target
+      requireRegularFile(path.resolve(file))
       const { model } = readModelFile(file)
       const { card } = buildCard(
         model,
@@ -96,7 +105,9 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
       else printCard(io, file, card)
       return 0
     }
-    const db = openStore(resolveDataDir(values['data-dir'], io.env))
+    if (sub !== 'add' && sub !== 'list')
+      throw new CliUsageError(sub ? `Unknown model command "${sub}".` : 'Say inspect, add or list.')
+    const { db } = await openCliStore(values['data-dir'], io, { noDemo: values['no-demo'] })
     try {
       if (sub === 'add') {
         const target = positionals[0]
@@ -108,15 +119,24 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
             throw new CliUsageError(`--labels must be one of ${LabelMapping.options.join(', ')}.`)
           labelMapping = parsed.data
         }
-        const { model, existed } = addModel(db, target, {
+        const added = addModel(db, target, {
           ...(values.name ? { name: values.name } : {}),
           ...(labelMapping ? { labelMapping } : {}),
         })
-        io.stdout.write(
-          existed
-            ? `Already imported as model ${model.id} (same sha256).\n`
-            : `Imported model ${model.id}: ${model.name}\n`,
-        )
+        let { model } = added
+        if (!added.existed) io.stdout.write(`Imported model ${model.id}: ${model.name}\n`)
+        else if (added.sidecarChanges.length === 0)
+          io.stdout.write(`Already imported as model ${model.id} (same sha256).\n`)
+        else if (values.update) {
+          model = updateModelFromSidecar(db, model.id).model
+          io.stdout.write(
+            `Updated model ${model.id} (${model.name}) from its sidecar: ${added.sidecarChanges.join(', ')}.\n`,
+          )
+        } else {
+          io.stdout.write(
+            `Already imported as model ${model.id} (same sha256), but its sidecar now differs in ${added.sidecarChanges.join(', ')}; the stored model still uses the old values.\nApply the sidecar with: gcstudio model add ${target} --update\n`,
+          )
+        }
         printCard(io, model.name, model.card)
         for (const s of model.config.sources) io.stdout.write(`  config: ${s}\n`)
         return 0

@@ -22,7 +22,6 @@ function openBrowser(url: string): void {
 
 export const serveCommand: CliCommand = {
   name: 'serve',
-  summary: 'Run the studio in your browser (HTTP + WebSocket on 127.0.0.1)',
   usage: `gcstudio serve [--port N] [--data-dir DIR] [--no-open] [--no-demo]
 
   --port N        port on 127.0.0.1 (default: a free one)

@@ -1,8 +1,5 @@
 import { z } from 'zod'
-
-function method<I extends z.ZodType, O extends z.ZodType>(input: I, output: O, doc: string) {
-  return { input, output, doc }
-}
+import { method } from './method'
 
 const id = z.number().int().positive()
 

@@ -1,7 +1,12 @@
 import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
+import type { Job } from '../../common/api'
 import { AppError } from '../../common/errors'
 import type { Handlers } from '../dispatcher'
+import type { JobContext } from '../jobs'
+import { builtWorkerPath } from '../paths'
 import type { Studio } from '../studio'
+import type { DatasetTaskOutcome, DatasetTaskRequest, TaskWorkerMessage } from './maintenance'
 import { processAlive } from './datasetWriter'
 import { getDataset, locateImage } from './queries'
 
@@ -17,13 +22,72 @@ interface DatasetRowState {
  * both run as jobs in the maintenance worker. A deleted dataset is hidden at once (status
  * 'deleting', which every query skips like an unfinished import) and removed in the background.
  */
+/**
+ * Runs a dataset task in the maintenance worker (its own store connection) as the work of a
+ * job: progress forwarded, the job's cancel posted to the worker, the worker ended after.
+ */
+function inWorker(
+  studio: Studio,
+  task: DatasetTaskRequest,
+  ctx: JobContext,
+): Promise<DatasetTaskOutcome> {
+  const { dataDir, nativeBinding } = studio.options
+  const worker = new Worker(builtWorkerPath('datasetTaskWorker'), {
+    workerData: { dataDir, task, nativeBinding },
+  })
+  const onAbort = () => worker.postMessage({ type: 'cancel' })
+  ctx.signal.addEventListener('abort', onAbort, { once: true })
+  return new Promise<DatasetTaskOutcome>((resolve, reject) => {
+    worker.on('message', (m: TaskWorkerMessage) => {
+      if (m.type === 'progress')
+        ctx.progress({ done: m.done, total: m.total, phase: m.phase, unit: 'images' })
+      else if (m.type === 'task-done') resolve(m.outcome)
+      else reject(new AppError(m.error.code as never, m.error.message))
+    })
+    worker.on('error', (err) =>
+      reject(new AppError('INTERNAL', `The task stopped unexpectedly: ${err.message}`)),
+    )
+    worker.on('exit', (code) =>
+      reject(new AppError('INTERNAL', `The task exited with code ${code}.`)),
+    )
+  }).finally(() => {
+    ctx.signal.removeEventListener('abort', onAbort)
+    void worker.terminate()
+  })
+}
+
+/** Running dataset tasks, one of each kind per dataset. */
+const running = new WeakMap<Studio, Map<string, { job: Job; outcome?: DatasetTaskOutcome }>>()
+
+function startTask(studio: Studio, task: DatasetTaskRequest, title: string) {
+  let tasks = running.get(studio)
+  if (!tasks) running.set(studio, (tasks = new Map()))
+  const key = `${task.kind}:${task.datasetId}`
+  const existing = tasks.get(key)
+  if (existing && existing.job.state === 'running') return existing
+  const entry: { job: Job; outcome?: DatasetTaskOutcome } = {
+    job: studio.jobs.start({
+      kind: 'maintenance',
+      title,
+      datasetId: task.datasetId,
+      run: async (ctx) => {
+        const outcome = await inWorker(studio, task, ctx)
+        entry.outcome = outcome
+        return { detail: outcome.detail }
+      },
+    }),
+  }
+  tasks.set(key, entry)
+  return entry
+}
+
 export function datasetTaskHandlers(
   studio: Studio,
 ): Pick<Handlers, 'datasets:delete' | 'datasets:recheckFiles' | 'images:locate'> {
   const { db, jobs, bus } = studio
   return {
     'images:locate': (q) => locateImage(db, q, studio.browseCache),
-    'datasets:delete': ({ id }) => {
+    'datasets:delete': async ({ id }) => {
       const row = db
         .prepare('SELECT id, name, status, import_pid FROM datasets WHERE id = ?')
         .get(id) as DatasetRowState | undefined
@@ -50,29 +114,30 @@ export function datasetTaskHandlers(
             `"${row.name}" is being imported by another process (pid ${row.import_pid}, a \`gcstudio import\`?). Stop that import (Ctrl-C there); it removes what it wrote.`,
           )
       }
-      const running = jobs.taskOn('delete', id)
-      if (running) return { deleted: true, jobId: running.id, message: 'Already being removed.' }
+      if (row.status === 'deleting') {
+        const job = startDeletion(studio, id, row.name)
+        return { deleted: true, jobId: job.id, message: `"${row.name}" is being removed.` }
+      }
       db.prepare(`UPDATE datasets SET status = 'deleting', import_pid = ? WHERE id = ?`).run(
         process.pid,
         id,
       )
-      for (const run of studio.runs.list({ datasetId: id })) {
-        if (run.status === 'running' || run.status === 'queued') studio.runs.cancel(run.id)
-      }
-      bus.emit('datasets:changed', { datasetId: id })
+      bus.emit('dataset:changed', { datasetId: id })
+      // Hidden already; a run on it is stopped before its images go.
+      await studio.runs.stop({ datasetId: id })
       const job = startDeletion(studio, id, row.name)
       return { deleted: true, jobId: job.id, message: `"${row.name}" is being removed.` }
     },
     'datasets:recheckFiles': async ({ id }) => {
       const d = getDataset(db, id)
-      const job =
-        jobs.taskOn('check-files', id) ??
-        jobs.startDatasetTask(
-          { kind: 'check-files', datasetId: id, imagesRoot: d.imagesRoot },
-          `Look for the image files of ${d.name}`,
-        )
+      const task = startTask(
+        studio,
+        { kind: 'check-files', datasetId: id, imagesRoot: d.imagesRoot },
+        `Look for the image files of ${d.name}`,
+      )
+      const job = task.job
       const end = await jobs.settled(job.id)
-      const outcome = jobs.outcome(job.id)
+      const outcome = task.outcome
       if (end.state !== 'done' || !outcome) {
         throw new AppError(
           end.state === 'cancelled' ? 'CANCELLED' : 'IO_ERROR',
@@ -85,9 +150,10 @@ export function datasetTaskHandlers(
 }
 
 /** Starts (or, at start-up, resumes) removing a dataset already marked 'deleting'. */
-export function startDeletion(studio: Studio, datasetId: number, name: string) {
-  const job = studio.jobs.startDatasetTask({ kind: 'delete', datasetId }, `Remove dataset ${name}`)
+export function startDeletion(studio: Studio, datasetId: number, name: string): Job {
+  const { job } = startTask(studio, { kind: 'delete', datasetId }, `Remove dataset ${name}`)
   void studio.jobs.settled(job.id).then((end) => {
+    studio.bus.emit('dataset:changed', { datasetId })
     if (end.state === 'done')
       fs.promises
         .rm(studio.media.cacheDir(datasetId), { recursive: true, force: true })

@@ -23,6 +23,17 @@ export interface DatasetTaskOutcome {
   examples?: string[]
 }
 
+/** What the maintenance worker is asked to run. */
+export type DatasetTaskRequest =
+  | { kind: 'delete'; datasetId: number }
+  | { kind: 'check-files'; datasetId: number; imagesRoot: string }
+
+/** The maintenance worker's messages to the job running it. */
+export type TaskWorkerMessage =
+  | { type: 'progress'; done: number; total: number | null; phase: string }
+  | { type: 'task-done'; outcome: DatasetTaskOutcome }
+  | { type: 'error'; error: { code: string; message: string } }
+
 /** Images per write transaction: a few tens of milliseconds of SQLite's single write lock. */
 const DELETE_CHUNK = 250
 

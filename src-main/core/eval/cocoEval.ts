@@ -94,6 +94,8 @@ export interface CocoImageResult {
   truePositives: number
   falsePositives: number
   falseNegatives: number
+  /** Highest score among the image's detections; null without any. */
+  maxScore: number | null
 }
 
 /** Arrays parallel to the results list, in input order. */
@@ -797,13 +799,18 @@ function perImageResults(
     truePositives: 0,
     falsePositives: 0,
     falseNegatives: 0,
+    maxScore: null as number | null,
   }))
   for (let g = 0; g < gt.gt.count; g++) {
     const image = results[gt.gt.image[g]!]!
     if (gt.gt.crowd[g]) image.crowd++
     else image.groundTruth++
   }
-  for (let d = 0; d < dt.count; d++) results[dt.image[d]!]!.detections++
+  for (let d = 0; d < dt.count; d++) {
+    const image = results[dt.image[d]!]!
+    image.detections++
+    if (image.maxScore === null || dt.score[d]! > image.maxScore) image.maxScore = dt.score[d]!
+  }
 
   const images = new ImageAp(matcher, dt.score, gt.gt.crowd, scoreThreshold)
   for (let k = 0; k < K; k++) for (let i = 0; i < I; i++) images.addGroup(k, i, results[i]!)

@@ -5,6 +5,7 @@
 import type { CocoEvaluation } from './cocoEval'
 import { COCO_STAT_NAMES } from './cocoEval'
 import { formatFixed } from './pythonFormat'
+import type { TideErrors } from './tide'
 
 /** The twelve lines `COCOeval.summarize()` prints, character for character. */
 export function formatCocoSummary(evaluation: CocoEvaluation): string[] {
@@ -65,6 +66,8 @@ export interface CocoJsonReport {
     ignoredDetections: number
   } | null
   warnings: string[]
+  /** TIDE's error breakdown (`--errors`): dAP in points, as tidecv computes it. */
+  errors?: TideErrors | null
 }
 
 const orNull = (value: number): number | null => (value === -1 ? null : value)

@@ -32,6 +32,11 @@ export interface CocoConfusionMatrix {
   matrix: number[][]
   /** Detections that matched no object but lay on a crowd region of their category. */
   ignoredDetections: number
+  /**
+   * The same counts per image (COCOeval's image order): `[row, column, count]` for each non-zero
+   * cell, so a view can list the images behind a cell.
+   */
+  imageCells: [number, number, number][][]
 }
 
 export function computeConfusionMatrix(
@@ -57,7 +62,14 @@ export function computeConfusionMatrix(
   const gtCategory = gt.gt.category
 
   let ignoredDetections = 0
+  const imageCells: [number, number, number][][] = []
   for (let i = 0; i < I; i++) {
+    const cells = new Map<number, number>()
+    const count = (row: number, column: number): void => {
+      matrix[row]![column]!++
+      const key = row * (K + 1) + column
+      cells.set(key, (cells.get(key) ?? 0) + 1)
+    }
     const gts = gtByImage[i]!
     const dets = dtByImage[i]!.map((j) => kept[j]!)
     dets.sort((a, b) => dt.score[b]! - dt.score[a]! || a - b)
@@ -92,13 +104,18 @@ export function computeConfusionMatrix(
       const match = bestSame >= 0 ? bestSame : bestOther
       if (match >= 0) {
         taken[match] = 1
-        matrix[gt.gt.category[gts[match]!]!]![category]!++
+        count(gt.gt.category[gts[match]!]!, category)
       } else if (onCrowd) ignoredDetections++
-      else matrix[K]![category]!++
+      else count(K, category)
     }
     gts.forEach((g, j) => {
-      if (!taken[j] && !gt.gt.crowd[g]) matrix[gt.gt.category[g]!]![K]!++
+      if (!taken[j] && !gt.gt.crowd[g]) count(gt.gt.category[g]!, K)
     })
+    imageCells.push(
+      [...cells].map(
+        ([key, n]) => [Math.floor(key / (K + 1)), key % (K + 1), n] as [number, number, number],
+      ),
+    )
   }
   return {
     iouThreshold,
@@ -106,6 +123,7 @@ export function computeConfusionMatrix(
     categoryIds: [...gt.categoryIds],
     matrix,
     ignoredDetections,
+    imageCells,
   }
 }
 

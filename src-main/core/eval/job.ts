@@ -5,11 +5,18 @@
 import { readFile } from 'node:fs/promises'
 import { type CityscapesEvaluation, evaluateCityscapesDirectories } from './cityscapes'
 import { type CityscapesJsonReport, cityscapesJsonReport } from './cityscapesReport'
-import type { CocoDataset, CocoResult, IouType } from './cocoData'
-import { type CocoEvaluation, evaluateCoco } from './cocoEval'
+import {
+  type CocoDataset,
+  type CocoResult,
+  type IouType,
+  prepareGroundTruth,
+  prepareResults,
+} from './cocoData'
+import { type CocoEvaluation, evaluatePrepared } from './cocoEval'
 import { type CocoJsonReport, cocoJsonReport } from './cocoReport'
 import type { ConfusionOptions } from './confusion'
-import { EvalError } from './errors'
+import { EvalError, throwIfAborted } from './errors'
+import { type TideErrors, computeTide, fileImageOrder } from './tide'
 
 /** A JSON input: a file to read, or the parsed value. */
 export type JsonSource<T> = { path: string } | { data: T }
@@ -22,6 +29,8 @@ export type EvalJob =
       detections: JsonSource<CocoResult[]>
       perImageScoreThreshold?: number
       confusion?: ConfusionOptions | false
+      /** Also compute the TIDE error breakdown (`errors` in the result and the report). */
+      errors?: boolean
     }
   | {
       kind: 'cityscapes'
@@ -32,7 +41,13 @@ export type EvalJob =
     }
 
 export type EvalJobResult =
-  | { kind: 'coco'; evaluation: CocoEvaluation; report: CocoJsonReport }
+  | {
+      kind: 'coco'
+      evaluation: CocoEvaluation
+      report: CocoJsonReport
+      /** TIDE when asked for (null: nothing to measure), undefined otherwise. */
+      errors?: TideErrors | null
+    }
   | {
       kind: 'cityscapes'
       evaluation: CityscapesEvaluation
@@ -81,14 +96,22 @@ export async function runEvalJob(job: EvalJob, hooks: EvalJobHooks = {}): Promis
   if (job.kind === 'coco') {
     const dataset = await resolve(job.groundTruth, 'ground truth')
     const results = await resolve(job.detections, 'detections')
-    const evaluation = evaluateCoco(dataset, results, {
+    // Prepared once for COCOeval and TIDE alike (masks are rasterised here).
+    const gt = prepareGroundTruth(dataset, job.iouType)
+    throwIfAborted(hooks.signal)
+    const dt = prepareResults(gt, results)
+    throwIfAborted(hooks.signal)
+    const evaluation = evaluatePrepared(gt, dt, {
       iouType: job.iouType,
       perImageScoreThreshold: job.perImageScoreThreshold,
       confusion: job.confusion,
       onProgress: hooks.onProgress,
       signal: hooks.signal,
     })
-    return { kind: 'coco', evaluation, report: cocoJsonReport(evaluation) }
+    const report = cocoJsonReport(evaluation)
+    if (!job.errors) return { kind: 'coco', evaluation, report }
+    const errors = computeTide(gt, dt, fileImageOrder(dataset, gt), { signal: hooks.signal })
+    return { kind: 'coco', evaluation, report: { ...report, errors }, errors }
   }
   if (job.kind === 'cityscapes') {
     const { unusedPredictions, ...evaluation } = await evaluateCityscapesDirectories(

@@ -5,7 +5,12 @@
  * a palette to colours and several Cityscapes labels share a colour.
  */
 import { inflateSync } from 'node:zlib'
-import sharp from 'sharp'
+
+/**
+ * sharp (libvips) is loaded on first use: COCO evaluations never decode a PNG, and loading it
+ * costs a `gcstudio eval coco` process a tenth of a second.
+ */
+const loadSharp = async () => (await import('sharp')).default
 import { EvalError } from './errors'
 
 export interface LabelImage {
@@ -56,6 +61,7 @@ export async function decodeLabelPng(buffer: Uint8Array, name: string): Promise<
     throw bad(name, `is a ${header.bitDepth}-bit greyscale PNG; label images are 8- or 16-bit`)
   }
   try {
+    const sharp = await loadSharp()
     if (header.bitDepth === 16) {
       // Plain `.raw({ depth: 'ushort' })` converts to sRGB and rescales; grey16 keeps the values.
       const { data, info } = await sharp(buffer)
@@ -170,6 +176,7 @@ export async function encodeLabelPng(
       `Label image has ${data.length} pixels but ${width}x${height} needs ${width * height}`,
     )
   }
+  const sharp = await loadSharp()
   return sharp(data, { raw: { width, height, channels: 1 } })
     .toColourspace('b-w')
     .png()

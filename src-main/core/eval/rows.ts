@@ -9,6 +9,8 @@ import { cityscapesJsonReport } from './cityscapesReport'
 import type { CocoEvaluation } from './cocoEval'
 import { COCO_STAT_NAMES } from './cocoEval'
 import { cocoJsonReport } from './cocoReport'
+import { prCurves } from './prCurves'
+import type { TideErrors } from './tide'
 
 export interface EvaluationSummaryRow {
   /** `coco-bbox`, `coco-segm` or `cityscapes`. */
@@ -61,6 +63,11 @@ export interface CocoImageRow {
   groundTruth: number
   crowd: number
   detections: number
+  maxScore: number | null
+  /** Confusion matrix cells this image contributes to: `[row, column, count]` (labels' indices). */
+  confusionCells: [number, number, number][]
+  /** Categories of its ground truth (crowd regions not counted) and of its counted predictions. */
+  categoryIds: number[]
 }
 
 /** Stored as the evaluation computes it. */
@@ -79,13 +86,31 @@ export interface CityscapesImageRow {
 
 const orNull = (value: number): number | null => (value === -1 ? null : value)
 
-export function cocoEvaluationRows(evaluation: CocoEvaluation): {
+export function cocoEvaluationRows(
+  evaluation: CocoEvaluation,
+  /** TIDE's breakdown when it was computed, stored in the metrics as `errors`. */
+  errors?: TideErrors | null,
+): {
   summary: EvaluationSummaryRow
   categories: CocoCategoryRow[]
   images: CocoImageRow[]
 } {
   const { perImage, ...report } = cocoJsonReport(evaluation)
   void perImage
+  // Per image: ground truth categories, and the predicted ones the confusion matrix counted.
+  const imageIndex = new Map(evaluation.imageIds.map((imageId, i) => [imageId, i]))
+  const imageCategories = evaluation.imageIds.map(() => new Set<number>())
+  const { groundTruth } = evaluation
+  groundTruth.imageIds.forEach((imageId, g) => {
+    if (!groundTruth.crowd[g])
+      imageCategories[imageIndex.get(imageId)!]!.add(groundTruth.categoryIds[g]!)
+  })
+  const K = evaluation.categoryIds.length
+  evaluation.confusion?.imageCells.forEach((cells, i) => {
+    for (const [, column] of cells) {
+      if (column < K) imageCategories[i]!.add(evaluation.categoryIds[column]!)
+    }
+  })
   const stat = (stats: number[], name: (typeof COCO_STAT_NAMES)[number]): number | null =>
     orNull(stats[COCO_STAT_NAMES.indexOf(name)]!)
   return {
@@ -94,7 +119,11 @@ export function cocoEvaluationRows(evaluation: CocoEvaluation): {
       primaryMetric: orNull(evaluation.stats[0]!),
       primaryMetricName: 'AP',
       imageCount: evaluation.imageIds.length,
-      metricsJson: JSON.stringify(report),
+      metricsJson: JSON.stringify({
+        ...report,
+        prCurves: prCurves(evaluation),
+        ...(errors !== undefined ? { errors } : {}),
+      }),
       warningsJson: JSON.stringify(evaluation.warnings),
     },
     categories: evaluation.perCategory.map((c) => ({
@@ -115,7 +144,7 @@ export function cocoEvaluationRows(evaluation: CocoEvaluation): {
       groundTruth: c.groundTruth,
       detections: c.detections,
     })),
-    images: evaluation.perImage.map((image) => ({
+    images: evaluation.perImage.map((image, i) => ({
       imageId: image.imageId,
       fileName: image.fileName ?? null,
       ap: image.ap,
@@ -127,6 +156,9 @@ export function cocoEvaluationRows(evaluation: CocoEvaluation): {
       groundTruth: image.groundTruth,
       crowd: image.crowd,
       detections: image.detections,
+      maxScore: image.maxScore,
+      confusionCells: evaluation.confusion?.imageCells[i] ?? [],
+      categoryIds: [...(imageCategories[i] ?? [])].sort((a, b) => a - b),
     })),
   }
 }

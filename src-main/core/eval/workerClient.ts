@@ -18,9 +18,9 @@ export interface EvalInWorkerOptions {
  * worker's code; EVAL_ABORTED when `signal` fires; EVAL_INTERNAL if the worker dies). The worker is
  * terminated either way, which is also how a running COCO evaluation is stopped at once.
  */
-export function runEvalInWorker(
+export function runEvalInWorker<J extends { kind: string } = EvalJob>(
   workerEntry: string | URL,
-  job: EvalJob,
+  job: J,
   options: EvalInWorkerOptions = {},
 ): Promise<EvalJobResult> {
   return new Promise((resolve, reject) => {
@@ -66,7 +66,7 @@ export function runEvalInWorker(
       ),
     )
     options.signal?.addEventListener('abort', onAbort, { once: true })
-    worker.postMessage({ type: 'run', id, job } satisfies EvalWorkerRequest)
+    worker.postMessage({ type: 'run', id, job } satisfies EvalWorkerRequest<J>)
     if (options.signal?.aborted) onAbort()
   })
 }

@@ -17,8 +17,9 @@ import type { ErrorCode } from '../../common/errors'
 import type { EvalErrorReason } from './errors'
 import type { EvalJob, EvalJobResult } from './job'
 
-export type EvalWorkerRequest =
-  { type: 'run'; id: number; job: EvalJob } | { type: 'cancel'; id: number }
+/** `J` lets a worker entry accept jobs it resolves into an `EvalJob` first (store-backed ones). */
+export type EvalWorkerRequest<J = EvalJob> =
+  { type: 'run'; id: number; job: J } | { type: 'cancel'; id: number }
 
 export type EvalWorkerMessage =
   | { type: 'progress'; id: number; done: number; total: number }

@@ -1,6 +1,5 @@
 import { AppError } from '../../common/errors'
 import { encodeMask, rleToString } from '../eval/rle'
-import type { ModelFormat } from '../models/formats'
 import { pasteMask } from './maskPaste'
 import type { Geometry } from './preprocess'
 
@@ -23,7 +22,6 @@ export interface Detection {
 }
 
 export interface AdapterOptions {
-  format: ModelFormat
   scoreThreshold: number
   maskThreshold: number
   /** Model label -> dataset category id. */
@@ -104,8 +102,9 @@ export function adaptMmdeploy(
 }
 
 /**
- * torchvision export: boxes [K,4] already in image coordinates, labels [K], scores [K], masks
- * [K,1,H,W] full-image probabilities.
+ * torchvision export: boxes [K,4] in the input tensor's frame (the image itself, unless the
+ * export's input size is fixed), labels [K], scores [K], masks [K,1,H,W] probabilities over
+ * that frame.
  */
 export function adaptTorchvision(
   outputs: Record<string, OutTensor>,
@@ -125,20 +124,23 @@ export function adaptTorchvision(
   const out: Detection[] = []
   const mh = masks?.dims[2] ?? 0
   const mw = masks?.dims[3] ?? 0
-  if (masks && k > 0 && (mh !== g.height || mw !== g.width)) {
+  // Masks cover the input tensor: the image itself, or the fixed size it was resized to.
+  const atInput = mh === g.inputHeight && mw === g.inputWidth
+  if (masks && k > 0 && !atInput && (mh !== g.height || mw !== g.width)) {
     throw new AppError(
       'INFERENCE_FAILED',
       `The model's masks are ${mw}x${mh} but the image is ${g.width}x${g.height}.`,
     )
   }
+  const resampled = masks && atInput && (mh !== g.height || mw !== g.width)
   for (let i = 0; i < k; i++) {
     const score = num(scores.data[i]!)
     if (score < o.scoreThreshold) continue
     const [x0, y0, x1, y1] = clipBox(
-      num(boxes.data[i * 4]!),
-      num(boxes.data[i * 4 + 1]!),
-      num(boxes.data[i * 4 + 2]!),
-      num(boxes.data[i * 4 + 3]!),
+      num(boxes.data[i * 4]!) / g.scaleX,
+      num(boxes.data[i * 4 + 1]!) / g.scaleY,
+      num(boxes.data[i * 4 + 2]!) / g.scaleX,
+      num(boxes.data[i * 4 + 3]!) / g.scaleY,
       g.width,
       g.height,
     )
@@ -147,17 +149,21 @@ export function adaptTorchvision(
     let area = (x1 - x0) * (y1 - y0)
     if (masks) {
       const plane = (masks.data as Float32Array).subarray(i * mh * mw, (i + 1) * mh * mw)
-      const col = new Uint8Array(mh * mw)
+      const { width: w, height: h } = g
+      const col = new Uint8Array(h * w)
       area = 0
-      for (let y = 0; y < mh; y++) {
-        for (let x = 0; x < mw; x++) {
-          if (plane[y * mw + x]! >= o.maskThreshold) {
-            col[x * mh + y] = 1
+      for (let y = 0; y < h; y++) {
+        // Nearest sample of the input-frame mask at each image pixel's centre.
+        const sy = resampled ? Math.min(mh - 1, Math.floor((y + 0.5) * g.scaleY)) : y
+        for (let x = 0; x < w; x++) {
+          const sx = resampled ? Math.min(mw - 1, Math.floor((x + 0.5) * g.scaleX)) : x
+          if (plane[sy * mw + sx]! >= o.maskThreshold) {
+            col[x * h + y] = 1
             area++
           }
         }
       }
-      maskRle = rleOf(col, mh, mw)
+      maskRle = rleOf(col, h, w)
     }
     out.push({
       categoryId: o.labelToCategory(label),
@@ -175,12 +181,12 @@ export function adaptTorchvision(
  * mmseg output at the input resolution -> train ids at image resolution (nearest), the
  * padded/resized frame mapped back through the geometry. Logits are argmaxed first.
  */
-export function adaptSegmentation(output: OutTensor, g: Geometry, format: ModelFormat): Uint8Array {
+export function adaptSegmentation(output: OutTensor, g: Geometry, logits: boolean): Uint8Array {
   const dims = output.dims
   let ids: Uint8Array
   let ih: number
   let iw: number
-  if (format === 'mmseg-logits') {
+  if (logits) {
     const [, k, h, w] = dims as [number, number, number, number]
     ih = h
     iw = w

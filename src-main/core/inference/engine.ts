@@ -173,13 +173,17 @@ export class InferenceEngine {
     this.#channel.send({ type: 'cancel' })
   }
 
-  dispose(): void {
+  /**
+   * Shuts the process down. Requests still waiting for it are rejected at once with `reason`
+   * (they used to wait for ever on a process that would never answer them).
+   */
+  dispose(reason = 'The inference process was shut down before it answered.'): void {
     this.#clearTimer()
     if (!this.#dead) {
       this.#channel.send({ type: 'shutdown' })
       const t = setTimeout(() => this.#channel.kill(), 2000)
       t.unref()
     }
-    this.#dead ??= new AppError('CANCELLED', 'The inference process was shut down.')
+    this.#fail(new AppError('CANCELLED', reason))
   }
 }

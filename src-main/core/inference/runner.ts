@@ -7,7 +7,8 @@ import { AppError } from '../../common/errors'
 import type { ModelConfig } from '../../common/models'
 import type { BlockTaps } from '../models/taps'
 import { probeImageFile } from '../datasets/imageProbe'
-import { adaptMmdeploy, adaptSegmentation, adaptTorchvision, type OutTensor } from './adapters'
+import type { OutTensor } from './adapters'
+import { formatSpec, type ModelFormatSpec } from '../models/formats'
 import { toFloat16 } from './float16'
 import { geometry, resizeBilinearRgb, toTensor, type Geometry } from './preprocess'
 import {
@@ -60,9 +61,12 @@ function cudaInstalled(): boolean {
     process.platform,
     process.arch,
   )
-  return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) =>
-    fs.existsSync(path.join(bin, f)),
-  )
+  // On Linux the CUDA provider also needs the shared provider bridge beside it.
+  return process.platform === 'win32'
+    ? fs.existsSync(path.join(bin, 'onnxruntime_providers_cuda.dll'))
+    : ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so'].every((f) =>
+        fs.existsSync(path.join(bin, f)),
+      )
 }
 
 function platformEps(tried: string[]): ExecutionProvider[] {
@@ -87,6 +91,8 @@ function platformEps(tried: string[]): ExecutionProvider[] {
  * Used inside the inference process (and directly by tests).
  */
 export class ModelRunner {
+  private readonly format: ModelFormatSpec
+
   private constructor(
     readonly session: ort.InferenceSession,
     readonly ep: ExecutionProvider,
@@ -94,7 +100,9 @@ export class ModelRunner {
     private readonly config: ModelConfig,
     private readonly taps: BlockTaps[] | null,
     private readonly labelTable: (number | null)[],
-  ) {}
+  ) {
+    this.format = formatSpec(config.format)
+  }
 
   static async create(
     model: string | Uint8Array,
@@ -168,15 +176,15 @@ export class ModelRunner {
       outputs = (await this.session.run(feeds)) as unknown as Record<string, OutTensor>
     } catch (err) {
       const message = (err as Error).message
-      if (this.config.format.startsWith('torchvision')) {
-        // torchvision exports can fail inside their postprocessing when nothing is detected
-        // (pytorch/vision#2251): that is an empty result, not a crashed run.
+      if (this.format.emptyResultFailure?.(message)) {
+        // The exporter's known failure on an image with nothing detected (torchvision's
+        // postprocessing on an empty detection list): an empty result, not a failed image.
         outputs = {}
-        note = `no detections (the exported graph raised: ${message.split('\n')[0]})`
+        note = `no detections (the exported graph fails on an empty detection list: ${message.split('\n')[0]!.slice(0, 160)})`
       } else {
         throw new AppError(
           'INFERENCE_FAILED',
-          `onnxruntime failed on a ${dims.join('x')} input: ${message.split('\n')[0]}`,
+          `onnxruntime failed on a ${dims.join('x')} input: ${message.replace(/\s+/g, ' ').trim()}`,
         )
       }
     }
@@ -184,27 +192,25 @@ export class ModelRunner {
     const labelToCategory = (label: number) =>
       label >= 0 && label < this.labelTable.length ? (this.labelTable[label] ?? null) : null
     const adapterOptions = {
-      format: this.config.format,
       scoreThreshold: this.config.scoreThreshold,
       maskThreshold: this.config.maskThreshold,
       labelToCategory,
     }
     let detections = null
     let encoding: Promise<Buffer> | null = null
-    if (this.config.task === 'semantic_segmentation') {
-      const out = outputs[this.session.outputNames.find((n) => !this.isTap(n))!]
-      if (!out) throw new AppError('INFERENCE_FAILED', 'The segmentation model returned no output.')
-      const ids = adaptSegmentation(out, g, this.config.format)
-      for (let i = 0; i < ids.length; i++) ids[i] = labelToCategory(ids[i]!) ?? 0
-      encoding = sharp(ids, { raw: { width: g.width, height: g.height, channels: 1 } })
-        .toColourspace('b-w')
-        .png({ compressionLevel: 6 })
-        .toBuffer()
-    } else if (this.config.format.startsWith('mmdeploy')) {
-      detections = adaptMmdeploy(outputs, g, adapterOptions)
-    } else {
-      detections = note ? [] : adaptTorchvision(outputs, g, adapterOptions)
-    }
+    if (!note) {
+      const primary = outputs[this.session.outputNames.find((n) => !this.isTap(n))!]
+      const adapted = this.format.adapt(outputs, primary, g, adapterOptions)
+      detections = adapted.detections
+      if (adapted.labels) {
+        const ids = adapted.labels
+        for (let i = 0; i < ids.length; i++) ids[i] = labelToCategory(ids[i]!) ?? 0
+        encoding = sharp(ids, { raw: { width: g.width, height: g.height, channels: 1 } })
+          .toColourspace('b-w')
+          .png({ compressionLevel: 6 })
+          .toBuffer()
+      }
+    } else detections = []
     const attention = this.taps && !note ? this.collectTaps(outputs) : null
     const t3 = performance.now()
     const result = (semanticPng: Uint8Array | null, encodeMs: number): ItemResult => ({

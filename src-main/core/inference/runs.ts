@@ -8,12 +8,12 @@ import { getCategories, getDataset } from '../datasets/queries'
 import type { ImageProbe } from '../datasets/imageProbe'
 import { isInside } from '../paths'
 import { getModel, verifyModelFile, type ModelRecord } from '../models/registry'
-import { findGcBlocks } from '../models/gcBlocks'
-import { decodeModel, Graph } from '../models/onnx'
-import { tapModel, type BlockTaps } from '../models/taps'
+import { cachedTappedCopy, type BlockTaps } from '../models/taps'
+import { tappedModelInWorker } from '../models/workerClient'
 import { storeIoError, type Db } from '../store/store'
 import { InferenceEngine, type ProcessLauncher, forkLauncher } from './engine'
 import { buildLabelTable } from './labels'
+import { cachedDoctorReport, requireProvider } from './doctor'
 import type { InferItem, ItemResult } from './protocol'
 
 type Settings = Run['settings']
@@ -53,23 +53,12 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Where the tapped copy of a model lives: one per source sha256, made once. */
+/** Where the tapped copy of a model lives: one per source sha256, made once (synchronously). */
 export function tappedModelPath(
   dataDir: string,
   m: ModelRecord,
 ): { file: string; taps: BlockTaps[] } {
-  const bytes = fs.readFileSync(m.path)
-  const model = decodeModel(bytes, m.path)
-  const blocks = findGcBlocks(new Graph(model.graph))
-  const file = path.join(dataDir, 'models', `${m.sha256}.tapped.onnx`)
-  const { bytes: tapped, taps } = tapModel(bytes, model, blocks)
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    const tmp = `${file}.${process.pid}.tmp`
-    fs.writeFileSync(tmp, tapped)
-    fs.renameSync(tmp, file)
-  }
-  return { file, taps }
+  return cachedTappedCopy(dataDir, m.sha256, m.path)
 }
 
 /**
@@ -79,7 +68,12 @@ export function tappedModelPath(
  */
 export class RunManager {
   #queue: number[] = []
-  #active: { runId: number; engine: InferenceEngine | null; cancel: boolean } | null = null
+  #active: {
+    runId: number
+    engine: InferenceEngine | null
+    cancel: boolean
+    finished: Promise<void>
+  } | null = null
   #live = new Map<number, { rate: number | null; etaSeconds: number | null }>()
   #idle: Promise<void> = Promise.resolve()
 
@@ -145,11 +139,22 @@ export class RunManager {
       meanInferenceMs: stats.inf,
       gcBlocks: card.gcBlocks.length,
       error: row.error,
+      failures: row.images_failed > 0 ? this.#failures(row.id) : [],
       notes: row.notes,
       createdAt: row.created_at,
       startedAt: row.started_at,
       finishedAt: row.finished_at,
     }
+  }
+
+  /** Why a run's images failed: each distinct message with its image count, commonest first. */
+  #failures(id: number): { message: string; images: number }[] {
+    return this.opts.db
+      .prepare(
+        `SELECT error AS message, count(*) AS images FROM run_images WHERE run_id = ? AND status = 'error'
+         GROUP BY error ORDER BY images DESC, message LIMIT 5`,
+      )
+      .all(id) as { message: string; images: number }[]
   }
 
   get(id: number): Run {
@@ -166,7 +171,9 @@ export class RunManager {
   }
 
   #emit(id: number): void {
-    this.opts.bus.emit('run:progress', this.get(id))
+    // A run deleted meanwhile has nothing left to report.
+    const exists = this.opts.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id)
+    if (exists) this.opts.bus.emit('run:progress', this.get(id))
   }
 
   start(input: RunSettings & { ep: Settings['ep']; taps: boolean; threads: number }): Run {
@@ -174,7 +181,15 @@ export class RunManager {
     const dataset = getDataset(this.opts.db, input.datasetId)
     // A model made for another class list (or another dataset kind) is refused here, with
     // the reason, rather than queued to fail later.
-    buildLabelTable(model.config, getCategories(this.opts.db, dataset.id), dataset.kind)
+    buildLabelTable(
+      model.config,
+      getCategories(this.opts.db, dataset.id),
+      dataset.kind,
+      model.card.classCount ?? null,
+    )
+    // An explicit provider this install cannot load is refused now, with the reason and the
+    // fix, instead of a run that fails later or silently runs on the CPU.
+    if (input.ep !== 'auto') requireProvider(input.ep, cachedDoctorReport())
     const settings: Settings = {
       ...input,
       scoreThreshold: input.scoreThreshold ?? model.config.scoreThreshold,
@@ -190,10 +205,11 @@ export class RunManager {
     return this.get(id)
   }
 
+  /** Continues a run: the images not done yet, the failed ones included, are (re)tried. */
   resume(id: number): Run {
     const row = this.#row(id)
     if (row.status === 'running' || row.status === 'queued') return this.get(id)
-    if (row.status === 'done' && row.images_done + row.images_failed >= row.images_total) {
+    if (row.status === 'done' && row.images_done >= row.images_total) {
       throw new AppError('CONFLICT', `Run ${id} is complete; start a new run to recompute it.`)
     }
     this.opts.db
@@ -220,10 +236,35 @@ export class RunManager {
     return this.get(id)
   }
 
-  delete(id: number): boolean {
-    if (this.#active?.runId === id) this.cancel(id)
-    this.#queue = this.#queue.filter((q) => q !== id)
+  /**
+   * Deletes a run; one in progress is cancelled first and deleted once its process has let go
+   * (deleting the row under a running run left its last write and event without a run).
+   */
+  async delete(id: number): Promise<boolean> {
+    await this.stop({ runId: id })
     return this.opts.db.prepare('DELETE FROM runs WHERE id = ?').run(id).changes > 0
+  }
+
+  /**
+   * Cancels the queued and running runs of a run, model or dataset, and resolves when none of
+   * them is running any more: what must happen before their rows can be deleted.
+   */
+  async stop(which: { runId?: number; modelId?: number; datasetId?: number }): Promise<void> {
+    const matches = (id: number) => {
+      if (which.runId !== undefined) return id === which.runId
+      const row = this.opts.db
+        .prepare('SELECT model_id, dataset_id FROM runs WHERE id = ?')
+        .get(id) as { model_id: number; dataset_id: number } | undefined
+      return (
+        row !== undefined && (row.model_id === which.modelId || row.dataset_id === which.datasetId)
+      )
+    }
+    for (const id of this.#queue.filter(matches)) this.cancel(id)
+    const active = this.#active
+    if (active && matches(active.runId)) {
+      this.cancel(active.runId)
+      await active.finished
+    }
   }
 
   /** Resolves when nothing is running or queued. */
@@ -240,13 +281,24 @@ export class RunManager {
   async #drain(): Promise<void> {
     while (this.#queue.length) {
       const id = this.#queue.shift()!
-      await this.#execute(id)
+      try {
+        await this.#execute(id)
+      } catch {
+        // #execute records its own failures on the run; what is left (the run deleted, the
+        // store closed under it) has no run to report to, and must not end the process.
+      }
     }
   }
 
   async #execute(id: number): Promise<void> {
     const db = this.opts.db
-    const active = { runId: id, engine: null as InferenceEngine | null, cancel: false }
+    let finish = () => {}
+    const active = {
+      runId: id,
+      engine: null as InferenceEngine | null,
+      cancel: false,
+      finished: new Promise<void>((resolve) => (finish = resolve)),
+    }
     this.#active = active
     const rate = rateTracker()
     db.prepare(
@@ -258,7 +310,10 @@ export class RunManager {
     const writer = this.#writer(
       id,
       () => {
-        const r = this.#row(id)
+        const r = this.opts.db
+          .prepare('SELECT images_done, images_failed, images_total FROM runs WHERE id = ?')
+          .get(id) as Pick<RunRow, 'images_done' | 'images_failed' | 'images_total'> | undefined
+        if (!r) return
         this.#live.set(
           id,
           rate({ phase: 'run', done: r.images_done + r.images_failed, total: r.images_total }),
@@ -281,11 +336,16 @@ export class RunManager {
       const model = getModel(db, row.model_id)
       verifyModelFile(db, model)
       const dataset = getDataset(db, row.dataset_id)
-      const labelTable = buildLabelTable(model.config, getCategories(db, dataset.id), dataset.kind)
+      const labelTable = buildLabelTable(
+        model.config,
+        getCategories(db, dataset.id),
+        dataset.kind,
+        model.card.classCount ?? null,
+      )
       let modelPath = model.path
       let taps: BlockTaps[] | null = null
       if (settings.taps && model.card.gcBlocks.length > 0)
-        ({ file: modelPath, taps } = tappedModelPath(this.opts.dataDir, model))
+        ({ file: modelPath, taps } = await tappedModelInWorker(this.opts.dataDir, model))
       if (model.card.gcBlocks.length === 0)
         notes.push('No GC blocks in this model: no attention maps.')
       const engine = new InferenceEngine(
@@ -306,11 +366,14 @@ export class RunManager {
           labelTable,
         })
         db.prepare('UPDATE runs SET execution_provider = ? WHERE id = ?').run(ready.ep, id)
+        if (settings.ep === 'auto' && ready.ep === 'cpu')
+          notes.push(`Ran on the CPU: ${cachedDoctorReport().autoReason}.`)
         this.#emit(id)
         const pending = db
           .prepare(
-            `SELECT i.id, i.file_name, i.width, i.height, i.missing, i.probe FROM images i
-             WHERE i.dataset_id = @d AND i.id NOT IN (SELECT image_id FROM run_images WHERE run_id = @r)
+            `SELECT i.id, i.file_name, i.width, i.height, i.probe FROM images i
+             WHERE i.dataset_id = @d
+               AND i.id NOT IN (SELECT image_id FROM run_images WHERE run_id = @r AND status = 'done')
                AND i.id IN (SELECT id FROM images WHERE dataset_id = @d ORDER BY id LIMIT @limit)
              ORDER BY i.id`,
           )
@@ -319,13 +382,13 @@ export class RunManager {
           file_name: string
           width: number
           height: number
-          missing: number
           probe: string | null
         }[]
         const items: InferItem[] = []
         for (const p of pending) {
           const file = path.resolve(dataset.imagesRoot, p.file_name)
-          if (p.missing || !isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
+          // The file decides, not the import's flag: a file copied in since is run.
+          if (!isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
             writer.error(p.id, `The image file ${p.file_name} is missing.`)
             continue
           }
@@ -381,6 +444,17 @@ export class RunManager {
         engine.dispose()
       }
       writer.flush()
+      const counts = db
+        .prepare('SELECT images_done, images_failed FROM runs WHERE id = ?')
+        .get(id) as { images_done: number; images_failed: number }
+      if (!active.cancel && counts.images_done === 0 && counts.images_failed > 0) {
+        // Nothing was computed: that is a failed run, whatever the per-image errors were.
+        const why = this.#failures(id)[0]!
+        throw new AppError(
+          'INFERENCE_FAILED',
+          `All ${counts.images_failed} images failed${why.images < counts.images_failed ? `; ${why.images} of them` : ''}: ${why.message}`,
+        )
+      }
       if (unmapped > 0)
         notes.push(
           `${unmapped} predictions had labels with no dataset category and were dropped: was the model exported for another class list?`,
@@ -408,7 +482,11 @@ export class RunManager {
     } finally {
       this.#active = null
       this.#live.delete(id)
-      this.#emit(id)
+      try {
+        this.#emit(id)
+      } finally {
+        finish()
+      }
     }
   }
 

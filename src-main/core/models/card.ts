@@ -1,5 +1,5 @@
 import { findGcBlocks, type GcBlock } from './gcBlocks'
-import { detectFormat, tensorInfo, type ModelFormat, type TensorInfo } from './formats'
+import { detectFormat, formatSpec, tensorInfo, type ModelFormat, type TensorInfo } from './formats'
 import {
   floatTypes,
   Graph,
@@ -45,6 +45,8 @@ export interface ModelCard {
   gcBlocks: GcBlockCard[]
   /** "r16", "r4", "r4/r16 mixed" or null without GC blocks. */
   gcRatioLabel: string | null
+  /** Classes the model predicts (background not counted), when the graph says. */
+  classCount?: number | null
 }
 
 /** The input a card measures FLOPs at: the graph's static size, else `fallback` (H, W). */
@@ -176,6 +178,7 @@ export function buildCard(
       ratios.length === 0
         ? null
         : ratios.map((r) => `r${r}`).join('/') + (ratios.length > 1 ? ' mixed' : ''),
+    classCount: format ? formatSpec(format).classCount(g) : null,
   }
   return { card, blocks }
 }

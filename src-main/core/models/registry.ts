@@ -2,18 +2,14 @@ import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../../common/errors'
-import {
-  ModelConfig,
-  ModelSidecar,
-  type LabelMapping,
-  type PreprocessSpec,
-} from '../../common/models'
+import { ModelConfig, ModelSidecar, type LabelMapping } from '../../common/models'
 import type { Db } from '../store/store'
 import { buildCard, type ModelCard } from './card'
-import { taskOf, type ModelFormat } from './formats'
+import { formatSpec, type ModelFormat } from './formats'
 import { isMmdeployFolder, readMmdeployFolder, type MmdeployInfo } from './mmdeploy'
 import { decodeModel } from './onnx'
 import { readJsonFile } from '../jsonFile'
+import { matchByName } from '../names'
 
 export interface ModelRecord {
   id: number
@@ -28,11 +24,6 @@ export interface ModelRecord {
   config: ModelConfig
   card: ModelCard
   createdAt: string
-}
-
-const imagenet = {
-  mean: [123.675, 116.28, 103.53] as [number, number, number],
-  std: [58.395, 57.12, 57.375] as [number, number, number],
 }
 
 export function sha256File(file: string): string {
@@ -51,8 +42,31 @@ export function sha256File(file: string): string {
   return h.digest('hex')
 }
 
+/**
+ * A model, and every file beside it, must be a regular file: reading a device (/dev/zero) or a
+ * FIFO never ends, and would hold the thread reading it for ever.
+ */
+export function requireRegularFile(file: string, stat = fs.statSync(file)): void {
+  if (stat.isFile()) return
+  const what = stat.isFIFO()
+    ? 'a named pipe (FIFO)'
+    : stat.isCharacterDevice() || stat.isBlockDevice()
+      ? 'a device'
+      : stat.isSocket()
+        ? 'a socket'
+        : stat.isDirectory()
+          ? 'a folder'
+          : 'not a regular file'
+  throw new AppError(
+    'INVALID_INPUT',
+    `${file} is ${what}, not a model file: choose the .onnx file itself (or its mmdeploy export folder).`,
+  )
+}
+
 function readSidecar(file: string): ModelSidecar | null {
-  return fs.existsSync(file) ? readJsonFile(file, ModelSidecar) : null
+  if (!fs.existsSync(file)) return null
+  requireRegularFile(file)
+  return readJsonFile(file, ModelSidecar)
 }
 
 /** Resolves what a model import needs: the ONNX file, mmdeploy's description, a sidecar. */
@@ -64,10 +78,13 @@ function locate(source: string): {
 } {
   const abs = path.resolve(source)
   if (!fs.existsSync(abs)) throw new AppError('NOT_FOUND', `${abs} does not exist.`)
-  if (fs.statSync(abs).isDirectory()) {
+  const kind = fs.statSync(abs)
+  if (!kind.isDirectory()) requireRegularFile(abs, kind)
+  if (kind.isDirectory()) {
     const sidecarFile = path.join(abs, 'gcstudio.json')
     if (isMmdeployFolder(abs)) {
       const mmdeploy = readMmdeployFolder(abs)
+      requireRegularFile(mmdeploy.onnxFile)
       return {
         onnxFile: mmdeploy.onnxFile,
         mmdeploy,
@@ -78,6 +95,7 @@ function locate(source: string): {
     const onnx = fs.readdirSync(abs).filter((f) => f.endsWith('.onnx'))
     if (onnx.length === 1) {
       const f = path.join(abs, onnx[0]!)
+      requireRegularFile(f)
       return {
         onnxFile: f,
         mmdeploy: null,
@@ -113,73 +131,24 @@ function fileSidecar(
 }
 
 function defaultConfig(format: ModelFormat, card: ModelCard, mm: MmdeployInfo | null): ModelConfig {
-  const sources: string[] = []
   const input = card.inputs[0]!
   const shape = input.shape ?? []
   const staticHw =
     typeof shape[shape.length - 2] === 'number' && typeof shape[shape.length - 1] === 'number'
       ? ([shape[shape.length - 1] as number, shape[shape.length - 2] as number] as [number, number])
       : null
-  let preprocess: PreprocessSpec
-  let labelMapping: LabelMapping
-  let scoreThreshold = 0.05
-  if (format.startsWith('torchvision')) {
-    preprocess = {
-      resize: { mode: 'none', scale: [1, 1] },
-      mean: [0, 0, 0],
-      std: [1, 1, 1],
-      padDivisor: 0,
-      unitRange: true,
-      channelOrder: 'rgb',
-    }
-    labelMapping = 'category-id'
-    sources.push(
-      'torchvision export: resize and normalisation inside the graph; labels are category ids',
-    )
-  } else {
-    const seg = format.startsWith('mmseg')
-    const resize: PreprocessSpec['resize'] = mm?.resize
-      ? { mode: mm.resize.keepRatio ? 'keep_ratio' : 'fixed', scale: mm.resize.size }
-      : staticHw
-        ? { mode: 'fixed', scale: staticHw }
-        : seg
-          ? { mode: 'keep_ratio', scale: [2048, 1024] }
-          : { mode: 'keep_ratio', scale: [1333, 800] }
-    preprocess = {
-      resize,
-      mean: mm?.mean ?? imagenet.mean,
-      std: mm?.std ?? imagenet.std,
-      padDivisor: mm ? mm.padDivisor : seg ? 0 : 32,
-      unitRange: false,
-      channelOrder: mm && !mm.toRgb ? 'bgr' : 'rgb',
-      ...(staticHw && resize.mode === 'keep_ratio' ? { padTo: staticHw } : {}),
-    }
-    sources.push(
-      mm
-        ? 'preprocessing from mmdeploy pipeline.json'
-        : staticHw
-          ? `input fixed at ${staticHw[0]}x${staticHw[1]} by the graph`
-          : `mm${seg ? 'seg' : 'det'} defaults (keep-ratio ${resize.scale.join('x')}, ImageNet mean/std${seg ? '' : ', pad to 32'})`,
-    )
-    labelMapping = seg ? 'train-id' : 'index'
-    sources.push(
-      seg
-        ? 'labels are train ids (mmseg)'
-        : 'labels index the dataset categories in id order (mmdet)',
-    )
-    if (mm?.scoreThreshold !== null && mm?.scoreThreshold !== undefined)
-      scoreThreshold = mm.scoreThreshold
-  }
+  const spec = formatSpec(format)
+  const d = spec.defaults({ mmdeploy: mm, staticHw })
   return {
     format,
-    task: taskOf(format),
+    task: spec.task,
     inputName: mm?.inputName ?? input.name,
     inputRank: shape.length === 3 ? 3 : 4,
-    preprocess,
-    scoreThreshold,
+    preprocess: d.preprocess,
+    scoreThreshold: d.scoreThreshold,
     maskThreshold: mm?.maskThreshold ?? 0.5,
-    labelMapping,
-    sources,
+    labelMapping: d.labelMapping,
+    sources: d.sources,
   }
 }
 
@@ -209,35 +178,53 @@ export interface AddModelOptions {
   classNames?: string[]
 }
 
-/**
- * Reads a model (an .onnx file or an mmdeploy folder), builds its card from the graph and its
- * configuration from what the exporter wrote, and stores it by sha256. Importing the same file
- * twice returns the existing model.
- */
-export function addModel(
-  db: Db,
-  source: string,
-  opts: AddModelOptions = {},
-): { model: ModelRecord; existed: boolean } {
+/** What a model source holds once hashed: enough to tell whether the store has it already. */
+export interface HashedSource {
+  source: string
+  onnxFile: string
+  mmdeploy: MmdeployInfo | null
+  sidecar: ModelSidecar | null
+  sidecarFile: string | null
+  sha256: string
+  size: number
+  mtimeMs: number
+}
+
+/** A model read from its graph and files, ready to store: the CPU-heavy part of an import. */
+export interface InspectedModel {
+  hashed: HashedSource
+  name: string
+  config: ModelConfig
+  card: ModelCard
+}
+
+export function hashSource(source: string): HashedSource {
   const located = locate(source)
-  const { onnxFile } = located
-  const stat = fs.statSync(onnxFile)
-  const sha256 = sha256File(onnxFile)
-  const existing = db.prepare('SELECT id FROM models WHERE sha256 = ?').get(sha256) as
-    { id: number } | undefined
-  if (existing) return { model: getModel(db, existing.id), existed: true }
+  const stat = fs.statSync(located.onnxFile)
+  return {
+    ...located,
+    source: path.resolve(source),
+    sha256: sha256File(located.onnxFile),
+    size: stat.size,
+    mtimeMs: stat.mtimeMs,
+  }
+}
+
+/** Decodes the graph, builds the card and the configuration. No store access: runs in a worker. */
+export function inspectSource(hashed: HashedSource, opts: AddModelOptions = {}): InspectedModel {
+  const { onnxFile } = hashed
   const model = decodeModel(fs.readFileSync(onnxFile), onnxFile)
   const { card } = buildCard(
     model,
-    located.mmdeploy?.resize
-      ? [located.mmdeploy.resize.size[1], located.mmdeploy.resize.size[0]]
+    hashed.mmdeploy?.resize
+      ? [hashed.mmdeploy.resize.size[1], hashed.mmdeploy.resize.size[0]]
       : undefined,
   )
   if (!card.format) throw new AppError('UNSUPPORTED', `${onnxFile}: ${card.formatError}`)
   let config = applySidecar(
-    defaultConfig(card.format, card, located.mmdeploy),
-    located.sidecar,
-    located.sidecarFile,
+    defaultConfig(card.format, card, hashed.mmdeploy),
+    hashed.sidecar,
+    hashed.sidecarFile,
   )
   if (opts.labelMapping)
     config = {
@@ -248,26 +235,114 @@ export function addModel(
   if (opts.classNames) config = { ...config, classNames: opts.classNames }
   const name =
     opts.name ??
-    located.sidecar?.name ??
-    defaultName(located.mmdeploy ? path.dirname(onnxFile) : onnxFile, card)
+    hashed.sidecar?.name ??
+    defaultName(hashed.mmdeploy ? path.dirname(onnxFile) : onnxFile, card)
+  return { hashed, name, config, card }
+}
+
+/** The stored model with this file's sha256, if any. */
+export function modelBySha(db: Db, sha256: string): ModelRecord | null {
+  const row = db.prepare('SELECT id FROM models WHERE sha256 = ?').get(sha256) as
+    { id: number } | undefined
+  return row ? getModel(db, row.id) : null
+}
+
+export function storeInspected(db: Db, m: InspectedModel): ModelRecord {
   const info = db
     .prepare(
       `INSERT INTO models (sha256, name, task, format, path, source, file_size, file_mtime, config, card)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
-      sha256,
-      name,
-      config.task,
-      config.format,
-      onnxFile,
-      path.resolve(source),
-      stat.size,
-      stat.mtimeMs,
-      JSON.stringify(config),
-      JSON.stringify(card),
+      m.hashed.sha256,
+      m.name,
+      m.config.task,
+      m.config.format,
+      m.hashed.onnxFile,
+      m.hashed.source,
+      m.hashed.size,
+      m.hashed.mtimeMs,
+      JSON.stringify(m.config),
+      JSON.stringify(m.card),
     )
-  return { model: getModel(db, Number(info.lastInsertRowid)), existed: false }
+  return getModel(db, Number(info.lastInsertRowid))
+}
+
+/**
+ * What a sidecar says that the stored model does not: the fields the user changed since the
+ * import (the same ONNX with new class names or a new label map).
+ */
+export function sidecarChanges(stored: ModelConfig, sidecar: ModelSidecar | null): string[] {
+  if (!sidecar) return []
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
+  const changes: string[] = []
+  if (sidecar.classNames && !same(sidecar.classNames, stored.classNames)) changes.push('classNames')
+  const mapping = sidecar.labelMapping ?? (sidecar.labelMap ? 'explicit' : undefined)
+  if (mapping && mapping !== stored.labelMapping) changes.push('labelMapping')
+  if (sidecar.labelMap && !same(sidecar.labelMap, stored.labelMap)) changes.push('labelMap')
+  if (sidecar.scoreThreshold !== undefined && sidecar.scoreThreshold !== stored.scoreThreshold)
+    changes.push('scoreThreshold')
+  if (sidecar.maskThreshold !== undefined && sidecar.maskThreshold !== stored.maskThreshold)
+    changes.push('maskThreshold')
+  if (
+    sidecar.preprocess &&
+    !same({ ...stored.preprocess, ...sidecar.preprocess }, stored.preprocess)
+  )
+    changes.push('preprocess')
+  return changes
+}
+
+export interface AddModelResult {
+  model: ModelRecord
+  existed: boolean
+  /** For an existing model: what its sidecar now says differently (`models:update` applies it). */
+  sidecarChanges: string[]
+}
+
+export function existingResult(existing: ModelRecord, hashed: HashedSource): AddModelResult {
+  return {
+    model: existing,
+    existed: true,
+    sidecarChanges: sidecarChanges(existing.config, hashed.sidecar),
+  }
+}
+
+/**
+ * Reads a model (an .onnx file or an mmdeploy folder), builds its card from the graph and its
+ * configuration from what the exporter wrote, and stores it by sha256. Importing the same file
+ * twice returns the existing model, saying what a changed sidecar would change. Synchronous:
+ * the CLI's; the studio adds models through `addModelInWorker`.
+ */
+export function addModel(db: Db, source: string, opts: AddModelOptions = {}): AddModelResult {
+  const hashed = hashSource(source)
+  const existing = modelBySha(db, hashed.sha256)
+  if (existing) return existingResult(existing, hashed)
+  return {
+    model: storeInspected(db, inspectSource(hashed, opts)),
+    existed: false,
+    sidecarChanges: [],
+  }
+}
+
+/**
+ * Applies the sidecar beside an imported model again (class names, label mapping, label map,
+ * thresholds, preprocessing): the same ONNX with a new sidecar. Earlier runs keep their results.
+ */
+export function updateModelFromSidecar(
+  db: Db,
+  id: number,
+): { model: ModelRecord; changed: string[] } {
+  const model = getModel(db, id)
+  const located = locate(model.source)
+  const changed = sidecarChanges(model.config, located.sidecar)
+  if (changed.length === 0) return { model, changed }
+  const base: ModelConfig = {
+    ...model.config,
+    sources: model.config.sources.filter((s) => !s.startsWith('overrides from ')),
+  }
+  const config = applySidecar(base, located.sidecar, located.sidecarFile)
+  db.prepare('UPDATE models SET config = ? WHERE id = ?').run(JSON.stringify(config), id)
+  return { model: getModel(db, id), changed }
 }
 
 function defaultName(file: string, card: ModelCard): string {
@@ -311,22 +386,25 @@ export function listModels(db: Db): ModelRecord[] {
   return (db.prepare('SELECT * FROM models ORDER BY id DESC').all() as ModelRow[]).map(toRecord)
 }
 
+/** The model a user named: id, name, name without its " (GC r4)" tail, unique prefix, or sha256 prefix. */
 export function findModel(db: Db, ref: string): ModelRecord {
-  const byId = /^\d+$/.test(ref)
-    ? (db.prepare('SELECT id FROM models WHERE id = ?').get(Number(ref)) as
-        { id: number } | undefined)
-    : undefined
-  const row =
-    byId ??
-    (db
-      .prepare('SELECT id FROM models WHERE name = ? OR sha256 LIKE ? ORDER BY id DESC')
-      .get(ref, `${ref}%`) as { id: number } | undefined)
-  if (!row)
-    throw new AppError(
-      'NOT_FOUND',
-      `No model "${ref}" (give its id, name or sha256 prefix; \`gcstudio model list\` shows them).`,
-    )
-  return getModel(db, row.id)
+  const rows = db.prepare('SELECT id, name, sha256 FROM models').all() as {
+    id: number
+    name: string
+    sha256: string
+  }[]
+  const found = matchByName(rows, ref)
+  if ('match' in found) return getModel(db, found.match.id)
+  if (found.candidates.length === 0 && /^[0-9a-f]{6,64}$/i.test(ref)) {
+    const bySha = rows.filter((r) => r.sha256.startsWith(ref.toLowerCase()))
+    if (bySha.length === 1) return getModel(db, bySha[0]!.id)
+  }
+  throw new AppError(
+    'NOT_FOUND',
+    found.candidates.length
+      ? `"${ref}" matches ${found.candidates.length} models: ${found.candidates.map((c) => `${c.id} "${c.name}"`).join(', ')}. Give its id or its full name.`
+      : `No model "${ref}" (give its id, name or sha256 prefix; \`gcstudio model list\` shows them).`,
+  )
 }
 
 /**

@@ -1,5 +1,7 @@
-import type { GcBlock } from './gcBlocks'
-import { encodeModel, TensorType, type ModelProto } from './onnx'
+import fs from 'node:fs'
+import path from 'node:path'
+import { findGcBlocks, type GcBlock } from './gcBlocks'
+import { decodeModel, encodeModel, Graph, TensorType, type ModelProto } from './onnx'
 
 export interface BlockTaps {
   block: number
@@ -40,4 +42,31 @@ export function tapModel(
   bytes.set(original, 0)
   bytes.set(extra, original.length)
   return { bytes, taps }
+}
+
+/**
+ * The tapped copy of a model, made once per source sha256 in the data folder, with its taps
+ * beside it (`<sha>.taps.json`), so later runs read two small facts instead of decoding the
+ * whole model again.
+ */
+export function cachedTappedCopy(
+  dataDir: string,
+  sha256: string,
+  modelPath: string,
+): { file: string; taps: BlockTaps[] } {
+  const file = path.join(dataDir, 'models', `${sha256}.tapped.onnx`)
+  const tapsFile = path.join(dataDir, 'models', `${sha256}.taps.json`)
+  if (fs.existsSync(file) && fs.existsSync(tapsFile))
+    return { file, taps: JSON.parse(fs.readFileSync(tapsFile, 'utf8')) as BlockTaps[] }
+  const bytes = fs.readFileSync(modelPath)
+  const model = decodeModel(bytes, modelPath)
+  const { bytes: tapped, taps } = tapModel(bytes, model, findGcBlocks(new Graph(model.graph)))
+  fs.mkdirSync(path.dirname(file), { recursive: true })
+  // Written under temporary names and renamed: a crash never leaves a half copy in the cache.
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`
+  fs.writeFileSync(tmp, tapped)
+  fs.renameSync(tmp, file)
+  fs.writeFileSync(`${tapsFile}.tmp`, JSON.stringify(taps))
+  fs.renameSync(`${tapsFile}.tmp`, tapsFile)
+  return { file, taps }
 }

@@ -306,6 +306,34 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 4,
+    name: 'jobs',
+    sql: `
+      -- Every long task (import, run, evaluation, analytics, report, maintenance) as one row, so
+      -- a restart shows what happened. Progress counters are written at phase changes and at the
+      -- end, not per tick; rows a crash left 'running' are closed as failed at the next start.
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'cancelled', 'failed')),
+        phase TEXT NOT NULL DEFAULT '',
+        done REAL NOT NULL DEFAULT 0,
+        total REAL,
+        unit TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        error TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        dataset_id INTEGER,
+        run_id INTEGER,
+        owner_pid INTEGER,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE INDEX jobs_started ON jobs (started_at);
+    `,
+  },
+  {
+    version: 5,
     name: 'hardening: ids never reused, datasets hidden while deleted, per-class counts stored',
     sql: `
       -- Per-class counts kept with the class (filled at import, refreshed by edits), so opening

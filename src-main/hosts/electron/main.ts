@@ -8,6 +8,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, protocol, shell, utilityProcess } from 'electron'
+import { contract, type PickFilter } from '../../common/api'
 import { ipcChannels, mediaKinds, mediaProtocol, type MediaKind } from '../../common/bridge'
 import { AppError, toErrorShape } from '../../common/errors'
 import { Studio } from '../../core/studio'
@@ -62,10 +63,17 @@ function electronNativeBinding(): string | undefined {
 
 let mainWindow: BrowserWindow | null = null
 
-/** The methods that read a path the user names, and the fields that hold it. */
-const pathFieldsOf: Record<string, string[]> = {
-  'datasets:import': ['annotations', 'images', 'root'],
-  'models:add': ['path'],
+/** The methods that read a path the user names, and the fields that hold it: the contract's. */
+const pathFieldsOf: Record<string, readonly string[]> = Object.fromEntries(
+  Object.entries(contract)
+    .filter(([, m]) => m.paths.length > 0)
+    .map(([name, m]) => [name, m.paths]),
+)
+
+const pickFilters: Record<PickFilter, Electron.FileFilter[]> = {
+  'coco-json': [{ name: 'COCO annotations', extensions: ['json'] }],
+  'onnx-model': [{ name: 'ONNX models', extensions: ['onnx'] }],
+  any: [],
 }
 
 function createWindow(): BrowserWindow {
@@ -113,13 +121,12 @@ async function start(): Promise<void> {
       ...(nativeBinding ? { nativeBinding } : {}),
       log: (line) => console.log(line),
       overrides: {
-        'dialog:pick': async ({ mode, title }) => {
+        'dialog:pick': async ({ mode, title, filter }) => {
+          const filters = mode === 'file' ? pickFilters[filter] : []
           const result = await dialog.showOpenDialog(mainWindow!, {
             title: title ?? (mode === 'file' ? 'Choose a file' : 'Choose a folder'),
             properties: mode === 'file' ? ['openFile'] : ['openDirectory'],
-            ...(mode === 'file'
-              ? { filters: [{ name: 'COCO annotations', extensions: ['json'] }] }
-              : {}),
+            ...(filters.length > 0 ? { filters } : {}),
           })
           const chosen = result.canceled ? null : (result.filePaths[0] ?? null)
           if (chosen) granted.add(path.resolve(chosen))

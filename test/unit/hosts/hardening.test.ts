@@ -102,12 +102,12 @@ describe('deleting and re-checking datasets run as jobs off the event loop (item
       { id },
     )
     // Hidden before the removal is done: the list, the dataset and its images are gone.
-    expect(out).toMatchObject({ deleted: true, jobId: expect.stringMatching(/^delete-/) })
+    expect(out).toMatchObject({ deleted: true, jobId: expect.stringMatching(/^maintenance-/) })
     expect((await call<{ id: number }[]>('datasets:list', {})).map((d) => d.id)).not.toContain(id)
     await expect(call('datasets:get', { id })).rejects.toThrow(/does not exist/)
     const end = await settled(out.jobId)
     ev.ws.close()
-    expect(end).toMatchObject({ state: 'done', kind: 'delete', datasetId: id, total: 3000 })
+    expect(end).toMatchObject({ state: 'done', kind: 'maintenance', datasetId: id, total: 3000 })
     expect(ev.jobs.some((j) => j.id === out.jobId && j.phase === 'Removing images')).toBe(true)
     for (const t of ['images', 'annotations', 'image_categories', 'categories'])
       expect(rows(t, id)).toBe(0)
@@ -174,7 +174,7 @@ describe('deleting and re-checking datasets run as jobs off the event loop (item
     expect(out.missing).toBe(10)
     expect(out.examples).toContain('41.jpg')
     const end = await settled(out.jobId)
-    expect(end).toMatchObject({ kind: 'check-files', state: 'done', done: 50, total: 50 })
+    expect(end).toMatchObject({ kind: 'maintenance', state: 'done', done: 50, total: 50 })
     expect(
       (await call<{ dataset: { missingImageCount: number } }>('datasets:get', { id })).dataset
         .missingImageCount,

@@ -9,7 +9,7 @@ class DatasetsState {
   #categories = $state.raw<Record<number, Category[]>>({})
 
   constructor() {
-    api.on('datasets:changed', () => void this.refresh())
+    api.on('dataset:changed', () => void this.refresh())
   }
 
   async refresh(): Promise<void> {

@@ -7,7 +7,7 @@ class ModelsState {
   loaded = $state(false)
 
   constructor() {
-    api.on('models:changed', () => void this.refresh())
+    api.on('model:changed', () => void this.refresh())
   }
 
   async refresh(): Promise<void> {

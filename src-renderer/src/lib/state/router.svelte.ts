@@ -4,7 +4,23 @@ export type Route =
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
   | { name: 'browse'; datasetId: number }
-  | { name: 'image'; datasetId: number; imageId: number; index: number | null }
+  | {
+      name: 'image'
+      datasetId: number
+      imageId: number
+      index: number | null
+      /** Show this run's predictions (opened from its evaluation). */
+      runId?: number | null
+    }
+  /** 2-4 runs on one image, one shared viewport; ← → step through `imageIds` when given. */
+  | { name: 'side-by-side'; imageId: number; runIds: number[]; imageIds: number[] | null }
+
+const idList = (s: string | null): number[] =>
+  (s ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0)
 
 export function parseRoute(hash: string): Route {
   const [pathPart, query] = hash.replace(/^#/, '').split('?')
@@ -12,15 +28,26 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
   if (parts[0] === 'runs') return { name: 'runs' }
+  if (parts[0] === 'side-by-side') {
+    const images = params.get('images')
+    return {
+      name: 'side-by-side',
+      imageId: Number(params.get('image')),
+      runIds: idList(params.get('runs')),
+      imageIds: images === null ? null : idList(images),
+    }
+  }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
       const index = params.get('i')
+      const run = params.get('run')
       return {
         name: 'image',
         datasetId,
         imageId: Number(parts[3]),
         index: index === null ? null : Number(index),
+        runId: run === null ? null : Number(run),
       }
     }
     return { name: 'browse', datasetId }
@@ -38,8 +65,15 @@ export function formatRoute(r: Route): string {
       return '#/runs'
     case 'browse':
       return `#/datasets/${r.datasetId}`
-    case 'image':
-      return `#/datasets/${r.datasetId}/images/${r.imageId}${r.index !== null ? `?i=${r.index}` : ''}`
+    case 'image': {
+      const query = new URLSearchParams()
+      if (r.index !== null) query.set('i', String(r.index))
+      if (r.runId != null) query.set('run', String(r.runId))
+      const q = query.toString()
+      return `#/datasets/${r.datasetId}/images/${r.imageId}${q ? `?${q}` : ''}`
+    }
+    case 'side-by-side':
+      return `#/side-by-side?image=${r.imageId}&runs=${r.runIds.join(',')}${r.imageIds ? `&images=${r.imageIds.join(',')}` : ''}`
   }
 }
 
