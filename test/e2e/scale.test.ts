@@ -82,12 +82,12 @@ describe(`browsing ${IMAGES.toLocaleString('en-US')} images in Chromium`, () => 
     expect(opened).toBeGreaterThan(IMAGES / 2)
     await target.click()
     await expect
-      .poll(() => page.getByTestId('position').textContent())
+      .poll(() => page.getByTestId('nav-position').textContent())
       .toBe(`${(opened + 1).toLocaleString('en-US')} / ${IMAGES.toLocaleString('en-US')}`)
     await page.keyboard.press('ArrowRight')
     await page.keyboard.press('ArrowRight')
     await expect
-      .poll(() => page.getByTestId('position').textContent())
+      .poll(() => page.getByTestId('nav-position').textContent())
       .toBe(`${(opened + 3).toLocaleString('en-US')} / ${IMAGES.toLocaleString('en-US')}`)
     await page.keyboard.press('Escape')
     await expect.poll(focusedIndex).toBe(String(opened + 2))
@@ -103,7 +103,7 @@ describe(`browsing ${IMAGES.toLocaleString('en-US')} images in Chromium`, () => 
     await expect.poll(focusedIndex).toBe(String(opened + 3 + cols))
     await page.keyboard.press('Enter')
     await expect
-      .poll(() => page.getByTestId('position').textContent())
+      .poll(() => page.getByTestId('nav-position').textContent())
       .toBe(`${(opened + 4 + cols).toLocaleString('en-US')} / ${IMAGES.toLocaleString('en-US')}`)
   })
 
@@ -125,7 +125,7 @@ describe(`browsing ${IMAGES.toLocaleString('en-US')} images in Chromium`, () => 
     // A fresh page opened on the link, as from a report or a chat message.
     await open(`#/datasets/${datasetId}/images/${image.id}`)
     await expect
-      .poll(() => page.getByTestId('position').textContent())
+      .poll(() => page.getByTestId('nav-position').textContent())
       .toBe(`12,345 / ${IMAGES.toLocaleString('en-US')}`)
     await page.getByText(`The file ${image.fileName} is missing on disk.`).waitFor()
     expect(await page.getByText('Loading…').count()).toBe(0)
