@@ -64,6 +64,17 @@ const commands: CommandEntry[] = [
     summary: 'List the datasets in the store (ids and names for --dataset)',
     load: async () => (await import('./commands/dataset')).datasetCommand,
   },
+  {
+    name: 'export-gt',
+    summary:
+      "Write a dataset's (edited) ground truth: COCO instances JSON or Cityscapes gtFine PNGs",
+    load: async () => (await import('./commands/gt')).exportGtCommand,
+  },
+  {
+    name: 'gt',
+    summary: 'Ground-truth edits: history, versions, and the diff of two versions',
+    load: async () => (await import('./commands/gt')).gtCommand,
+  },
 ]
 
 function help(): string {

@@ -9,6 +9,8 @@ import { method } from './api/method'
 import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { evaluationViewMethods } from './api/evaluationViews'
+import { Annotation } from './api/annotation'
+import { labelsMethods } from './api/labels'
 
 const id = z.number().int().positive()
 
@@ -59,31 +61,7 @@ export const ImageSummary = z.object({
 })
 export type ImageSummary = z.infer<typeof ImageSummary>
 
-export const Segmentation = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('none') }),
-  /** One or more polygons, each [x0,y0,x1,y1,...] in image pixels. */
-  z.object({ kind: z.literal('polygon'), polygons: z.array(z.array(z.number())) }),
-  /** Column-major run lengths, first run counts background, as in COCO's uncompressed RLE. */
-  z.object({
-    kind: z.literal('rle'),
-    size: z.tuple([z.number().int(), z.number().int()]),
-    counts: z.array(z.number().int()),
-  }),
-])
-export type Segmentation = z.infer<typeof Segmentation>
-
-export const Annotation = z.object({
-  id,
-  /** The id the annotation file gave (COCO annotation id; Cityscapes instance id). */
-  sourceId: z.number().int(),
-  imageId: id,
-  categoryId: z.number().int(),
-  iscrowd: z.boolean(),
-  area: z.number(),
-  bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
-  segmentation: Segmentation,
-})
-export type Annotation = z.infer<typeof Annotation>
+export { Annotation, Segmentation } from './api/annotation'
 
 export const ImageDetail = ImageSummary.extend({
   /** EXIF orientation (1..8) when the file has one; annotations are drawn on the oriented image. */
@@ -177,7 +155,8 @@ export type Job = z.infer<typeof Job>
 
 export const AppInfo = z.object({
   version: z.string(),
-  host: z.enum(['electron', 'browser']),
+  /** Which host built this studio (the CLI builds one too, over the same services). */
+  host: z.enum(['electron', 'browser', 'cli']),
   dataDir: z.string(),
   schemaVersion: z.number().int(),
   /** Native file/folder pickers exist only in the Electron host; the browser host takes typed paths. */
@@ -530,6 +509,7 @@ export const contract = {
     ImageInference,
     'Runs one image now (the viewer), without storing it.',
   ),
+  ...labelsMethods,
 } as const
 
 export type Contract = typeof contract

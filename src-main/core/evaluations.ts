@@ -15,6 +15,7 @@ import { builtWorkerPath } from './paths'
 import { writeRunLabelPngs } from './exports'
 import { cocoRunInputs, runHasMasks, type StoreCocoJob } from './evaluationInputs'
 import type { Db } from './store/store'
+import { labelEditStore } from './store/labelEdits'
 
 interface RunInfo {
   id: number
@@ -229,8 +230,17 @@ export class EvaluationManager {
         )
         .all(run.id) as { id: number; semantic_path: string; instance_path: string | null }[]
       const byId = new Map(gt.map((g) => [g.id, g]))
+      const labelEdits = labelEditStore(db)
       for (const [stem, id] of imageIds) {
         const g = byId.get(id)!
+        // Edited label maps (label editing) are scored in place of the files they replace.
+        const edited = labelEdits.currentMapEdit(id)?.after_map ?? null
+        if (edited !== null) {
+          const m = labelEdits.labelMap(edited)!
+          fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_labelIds.png`), m.label_png)
+          fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_instanceIds.png`), m.instance_png)
+          continue
+        }
         fs.symlinkSync(
           path.resolve(run.source, g.semantic_path),
           path.join(gtDir, `${stem}_gtFine_labelIds.png`),

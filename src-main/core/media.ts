@@ -8,6 +8,8 @@ import type { Db } from './store/store'
 import { isInside } from './paths'
 import { probeImageFile, type ImageProbe } from './datasets/imageProbe'
 import { readLabelMap } from './datasets/labelMaps'
+import { readLabels } from './labels/labelMaps'
+import { labelEditStore } from './store/labelEdits'
 
 export interface MediaResponse {
   contentType: string
@@ -274,9 +276,15 @@ export class MediaService {
     if (!row.semantic_path)
       throw new AppError('NOT_FOUND', `Image ${id} has no semantic ground truth.`)
     const file = this.#inside(id, row.source, row.semantic_path)
-    const cached = path.join(this.cacheDir(row.dataset_id), 'semantic', `${id}.png`)
+    // An edited map (label editing) is its own cache entry, so the newest one is always shown.
+    const edited = labelEditStore(this.db).currentMapEdit(id)?.after_map ?? null
+    const name = edited === null ? `${id}.png` : `${id}-edit${edited}.png`
+    const cached = path.join(this.cacheDir(row.dataset_id), 'semantic', name)
     return this.#cached(cached, 'image/png', async () => {
-      const map = await readLabelMap(file)
+      const map =
+        edited === null
+          ? await readLabelMap(file)
+          : await readLabels(labelEditStore(this.db).labelMap(edited)!.label_png)
       return colorizeLabelIds(map.data, map.width, map.height)
     })
   }

@@ -30,6 +30,7 @@ import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 import { addModelInWorker } from './models/workerClient'
 import { modelHandlers } from './models/handlers'
+import { labelsHandlers } from './labels/handlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -186,6 +187,7 @@ export class Studio {
       ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
+      ...labelsHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',

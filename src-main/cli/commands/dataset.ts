@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { listDatasets } from '../../core/datasets/queries'
 import { CliUsageError, type CliCommand } from '../command'
-import { openCliStore } from '../dataDir'
+import { openCliStudio } from '../dataDir'
 
 export const datasetCommand: CliCommand = {
   name: 'dataset',
@@ -18,7 +18,8 @@ export const datasetCommand: CliCommand = {
       },
       strict: true,
     })
-    const { db } = await openCliStore(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const db = studio.db
     try {
       const datasets = listDatasets(db)
       if (datasets.length === 0)
@@ -29,7 +30,7 @@ export const datasetCommand: CliCommand = {
         )
       return 0
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

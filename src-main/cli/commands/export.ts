@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { AppError } from '../../common/errors'
 import { exportCocoResults, writeRunLabelPngs } from '../../core/exports'
-import { openCliStore } from '../dataDir'
+import { openCliStudio } from '../dataDir'
 import { CliUsageError, type CliCommand } from '../command'
 
 export const exportCommand: CliCommand = {
@@ -27,7 +27,8 @@ export const exportCommand: CliCommand = {
     const runId = Number(values.run)
     if (!Number.isInteger(runId) || runId <= 0)
       throw new CliUsageError(`--run must be a run id, got "${values.run}".`)
-    const { db } = await openCliStore(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const db = studio.db
     try {
       const run = db
         .prepare(`SELECT m.task FROM runs r JOIN models m ON m.id = r.model_id WHERE r.id = ?`)
@@ -42,7 +43,7 @@ export const exportCommand: CliCommand = {
       }
       return 0
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

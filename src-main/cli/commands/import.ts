@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { ImportRequest } from '../../common/api'
 import { AppError } from '../../common/errors'
 import { runImport } from '../../core/datasets/importer'
-import { openCliStore } from '../dataDir'
+import { openCliStudio } from '../dataDir'
 import { CliUsageError, type CliCommand } from '../command'
 import { progressReporter } from '../progress'
 import { rateTracker } from '../../common/rate'
@@ -57,9 +57,9 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
         name: values.name,
       })
     }
-    const { db, dataDir } = await openCliStore(values['data-dir'], io, {
-      noDemo: values['no-demo'],
-    })
+    const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const { db } = studio
+    const dataDir = studio.options.dataDir
     const bar = progressReporter(io)
     const rate = rateTracker()
     try {
@@ -85,7 +85,7 @@ Images are referenced where they are, not copied. Ctrl-C cancels and leaves noth
       }
       throw err
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

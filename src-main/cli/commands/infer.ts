@@ -1,13 +1,11 @@
 import { parseArgs } from 'node:util'
-import { EpChoice } from '../../common/api'
+import { EpChoice, type Job } from '../../common/api'
 import { AppError } from '../../common/errors'
-import { EventBus } from '../../core/events'
-import { RunManager } from '../../core/inference/runs'
 import { findModel } from '../../core/models/registry'
 import type { Db } from '../../core/store/store'
 import { CliUsageError, type CliCommand } from '../command'
 import { progressReporter } from '../progress'
-import { openCliStore } from '../dataDir'
+import { openCliStudio } from '../dataDir'
 import { matchByName } from '../../core/names'
 
 /** The dataset a user named: id, name, or a unique prefix of its name. */
@@ -66,23 +64,23 @@ Ctrl-C stops the run; finished images are kept and --resume continues it.`,
     const scoreThr = values['score-thr'] === undefined ? undefined : Number(values['score-thr'])
     if (scoreThr !== undefined && !(scoreThr >= 0 && scoreThr <= 1))
       throw new CliUsageError('--score-thr must be between 0 and 1.')
-    const { db, dataDir } = await openCliStore(values['data-dir'], io, {
-      noDemo: values['no-demo'],
-    })
-    const bus = new EventBus()
-    const runs = new RunManager({ db, dataDir, bus })
+    const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const { db, runs } = studio
     const bar = progressReporter(io)
-    bus.subscribe((e) => {
-      if (e.name !== 'run:progress') return
-      const r = e.payload as ReturnType<RunManager['get']>
+    // The progress bar follows the run's job, as the app's jobs tray does.
+    studio.bus.subscribe((e) => {
+      if (e.name !== 'job:progress') return
+      const job = e.payload as Job
+      if (job.kind !== 'run' || job.state !== 'running') return
+      const r = runs.get(job.runId!)
       bar.update({
         phase: `Run ${r.id} (${r.executionProvider ?? '…'})`,
-        done: r.imagesDone + r.imagesFailed,
-        total: r.imagesTotal,
-        unit: 'images',
-        rate: r.rate,
-        etaSeconds: r.etaSeconds,
-        detail: r.imagesFailed ? `${r.imagesFailed} failed` : '',
+        done: job.done,
+        total: job.total,
+        unit: job.unit,
+        rate: job.rate,
+        etaSeconds: job.etaSeconds,
+        detail: job.detail,
       })
     })
     let runId: number
@@ -121,8 +119,7 @@ Ctrl-C stops the run; finished images are kept and --resume continues it.`,
         io.stdout.write(`Resume with: gcstudio infer --resume ${r.id}\n`)
       return r.status === 'done' ? 0 : r.status === 'cancelled' ? 130 : 1
     } finally {
-      await runs.shutdown()
-      db.close()
+      await studio.close()
     }
   },
 }

@@ -10,7 +10,7 @@ import {
 } from '../../core/models/registry'
 import { readModelFile } from '../../core/models/onnx'
 import { isMmdeployFolder, readMmdeployFolder } from '../../core/models/mmdeploy'
-import { openCliStore } from '../dataDir'
+import { openCliStudio } from '../dataDir'
 import { CliUsageError, type CliCommand, type CliIo } from '../command'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -107,7 +107,8 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
     }
     if (sub !== 'add' && sub !== 'list')
       throw new CliUsageError(sub ? `Unknown model command "${sub}".` : 'Say inspect, add or list.')
-    const { db } = await openCliStore(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
+    const db = studio.db
     try {
       if (sub === 'add') {
         const target = positionals[0]
@@ -153,7 +154,7 @@ model.gcstudio.json (or model.onnx.gcstudio.json), or gcstudio.json inside the f
       }
       throw new CliUsageError(sub ? `Unknown model command "${sub}".` : 'Say inspect, add or list.')
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

@@ -334,6 +334,97 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 5,
+    name: 'label editing: operations, ground-truth versions, edited label maps, review queue',
+    sql: `
+      -- One user action on one image (an edit of one or more annotations, a paint stroke, an
+      -- undo, a redo, a revert), written in one transaction with its annotation_edits rows.
+      -- \`stack\` places edit and revert operations on the image's undo stack ('undo'), its redo
+      -- stack ('redo') or neither ('none': undone and then superseded by a new edit).
+      CREATE TABLE label_operations (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('edit', 'undo', 'redo', 'revert')),
+        source TEXT NOT NULL CHECK (source IN ('hand', 'prediction')),
+        target_id INTEGER,
+        stack TEXT NOT NULL CHECK (stack IN ('undo', 'redo', 'none')),
+        gt_version INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        warnings TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      -- The undo/redo stacks (image, stack) and the history page (image, newest first).
+      CREATE INDEX label_operations_stack ON label_operations (image_id, stack, id);
+      CREATE INDEX label_operations_image ON label_operations (image_id, id);
+      CREATE INDEX label_operations_dataset ON label_operations (dataset_id, id);
+
+      ALTER TABLE annotation_edits ADD COLUMN operation_id INTEGER REFERENCES label_operations(id) ON DELETE CASCADE;
+      ALTER TABLE annotation_edits ADD COLUMN image_id INTEGER;
+      ALTER TABLE annotation_edits ADD COLUMN source TEXT;
+      CREATE INDEX annotation_edits_operation ON annotation_edits (operation_id);
+      -- Revisions of an image's annotations (its last edit each) without scanning all edits.
+      CREATE INDEX annotation_edits_image ON annotation_edits (image_id, annotation_id, id);
+      CREATE INDEX annotation_edits_version ON annotation_edits (dataset_id, gt_version);
+
+      -- Ground-truth versions after the imported one (version 1). A version stays open to
+      -- further edits until something uses it: an evaluation at that version, or an export.
+      CREATE TABLE gt_versions (
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        frozen_at TEXT,
+        frozen_by TEXT,
+        PRIMARY KEY (dataset_id, version)
+      ) WITHOUT ROWID;
+
+      -- Edited Cityscapes label maps: every paint stroke stores the image's new labelIds and
+      -- instanceIds PNGs; the files on disk are never written.
+      CREATE TABLE label_maps (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        label_png BLOB NOT NULL,
+        instance_png BLOB NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+      );
+      -- Which map an operation replaced with which (NULL: the original files).
+      CREATE TABLE label_map_edits (
+        id INTEGER PRIMARY KEY,
+        operation_id INTEGER NOT NULL REFERENCES label_operations(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        before_map INTEGER REFERENCES label_maps(id),
+        after_map INTEGER REFERENCES label_maps(id),
+        before_pixels TEXT NOT NULL,
+        after_pixels TEXT NOT NULL,
+        gt_version INTEGER NOT NULL
+      );
+      CREATE INDEX label_map_edits_image ON label_map_edits (image_id, id);
+      CREATE INDEX label_map_edits_version ON label_map_edits (dataset_id, gt_version);
+
+      -- Likely label errors drawn from an evaluation, and what the reviewer decided.
+      CREATE TABLE review_items (
+        id INTEGER PRIMARY KEY,
+        evaluation_id INTEGER NOT NULL REFERENCES evaluations(id) ON DELETE CASCADE,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('missing_label', 'wrong_label', 'class_confusion')),
+        priority REAL NOT NULL,
+        prediction_id INTEGER,
+        annotation_id INTEGER,
+        category_id INTEGER NOT NULL,
+        predicted_category_id INTEGER,
+        score REAL,
+        iou REAL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'accepted', 'fixed', 'dismissed')),
+        reviewed_at TEXT
+      );
+      CREATE INDEX review_items_queue ON review_items (evaluation_id, status, priority DESC, id);
+      CREATE UNIQUE INDEX review_items_unique ON review_items (evaluation_id, kind, ifnull(prediction_id, 0), ifnull(annotation_id, 0));
+    `,
+  },
+  {
+    version: 6,
     name: 'hardening: ids never reused, datasets hidden while deleted, per-class counts stored',
     sql: `
       -- Per-class counts kept with the class (filled at import, refreshed by edits), so opening

@@ -12,6 +12,7 @@ export type Route =
       /** Show this run's predictions (opened from its evaluation). */
       runId?: number | null
     }
+  | { name: 'review'; evaluationId: number }
   /** 2-4 runs on one image, one shared viewport; ← → step through `imageIds` when given. */
   | { name: 'side-by-side'; imageId: number; runIds: number[]; imageIds: number[] | null }
 
@@ -37,6 +38,7 @@ export function parseRoute(hash: string): Route {
       imageIds: images === null ? null : idList(images),
     }
   }
+  if (parts[0] === 'review' && parts[1]) return { name: 'review', evaluationId: Number(parts[1]) }
   if (parts[0] === 'datasets' && parts[1]) {
     const datasetId = Number(parts[1])
     if (parts[2] === 'images' && parts[3]) {
@@ -63,6 +65,8 @@ export function formatRoute(r: Route): string {
       return r.modelId === null ? '#/models' : `#/models/${r.modelId}`
     case 'runs':
       return '#/runs'
+    case 'review':
+      return `#/review/${r.evaluationId}`
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image': {
