@@ -458,6 +458,36 @@ export const migrations: readonly Migration[] = [
             "CHECK (status IN ('importing', 'ready', 'deleting'))",
           ),
       )
+      // Label edits move the stored per-class counts with the rows they change. Imports and
+      // removals (datasets not 'ready') write them in bulk instead (refreshCategoryCounts).
+      // Created after the rebuild: a trigger naming a table being rebuilt would break it.
+      db.exec(`
+        CREATE TRIGGER image_categories_counts_insert AFTER INSERT ON image_categories
+        WHEN (SELECT status FROM datasets WHERE id = NEW.dataset_id) = 'ready'
+        BEGIN
+          UPDATE categories SET image_count = image_count + 1,
+            annotation_count = annotation_count + NEW.annotation_count
+          WHERE dataset_id = NEW.dataset_id AND id = NEW.category_id;
+        END;
+        CREATE TRIGGER image_categories_counts_delete AFTER DELETE ON image_categories
+        WHEN (SELECT status FROM datasets WHERE id = OLD.dataset_id) = 'ready'
+        BEGIN
+          UPDATE categories SET image_count = image_count - 1,
+            annotation_count = annotation_count - OLD.annotation_count
+          WHERE dataset_id = OLD.dataset_id AND id = OLD.category_id;
+        END;
+        CREATE TRIGGER image_categories_counts_update
+        AFTER UPDATE OF annotation_count, category_id, dataset_id ON image_categories
+        WHEN (SELECT status FROM datasets WHERE id = NEW.dataset_id) = 'ready'
+        BEGIN
+          UPDATE categories SET image_count = image_count - 1,
+            annotation_count = annotation_count - OLD.annotation_count
+          WHERE dataset_id = OLD.dataset_id AND id = OLD.category_id;
+          UPDATE categories SET image_count = image_count + 1,
+            annotation_count = annotation_count + NEW.annotation_count
+          WHERE dataset_id = NEW.dataset_id AND id = NEW.category_id;
+        END;
+      `)
     },
   },
 ]
