@@ -23,6 +23,7 @@ export default defineConfig({
           'workers/inferenceProcess': r('src-main/workers/inferenceProcess.ts'),
           'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
           'workers/modelWorker': r('src-main/workers/modelWorker.ts'),
+          'workers/attentionWorker': r('src-main/workers/attentionWorker.ts'),
         },
         output: {
           format: 'es',

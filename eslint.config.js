@@ -35,7 +35,13 @@ const layers = [
   {
     layer: 'src-main/core/store/',
     allow: ['src-main/common/', 'src-main/core/store/', ...node, 'better-sqlite3'],
+    allowTypes: ['src-main/core/eval/', 'src-main/core/attention/', 'src-main/core/compare/'],
     why: 'The store is at the bottom of core: it imports no services.',
+  },
+  {
+    layer: 'src-main/core/attention/',
+    allow: ['src-main/common/', 'src-main/core/eval/', 'src-main/core/attention/', ...node],
+    why: 'Attention statistics are a pure library beside eval: no services, no store.',
   },
   {
     layer: 'src-main/core/',

@@ -35,6 +35,7 @@ export default {
             layer: { type: 'string' },
             why: { type: 'string' },
             allow: { type: 'array', items: { type: 'string' } },
+            allowTypes: { type: 'array', items: { type: 'string' } },
           },
           required: ['layer', 'allow'],
         },
@@ -52,7 +53,7 @@ export default {
       .filter((l) => file.startsWith(l.layer))
       .sort((a, b) => b.layer.length - a.layer.length)[0]
     if (!layer) return {}
-    const check = (node, spec) => {
+    const check = (node, spec, typeOnly = false) => {
       let target
       if (spec.startsWith('.')) {
         const abs = path.resolve(path.dirname(context.filename), spec)
@@ -63,7 +64,8 @@ export default {
         target = spec
       }
       const pkg = spec.startsWith('.') ? null : packageName(spec)
-      const ok = layer.allow.some(
+      const patterns = typeOnly ? [...layer.allow, ...(layer.allowTypes ?? [])] : layer.allow
+      const ok = patterns.some(
         (p) =>
           allows(p, target) ||
           (pkg !== null && (p === pkg || (p === 'node:*' && pkg.startsWith('node:')))),
@@ -81,9 +83,15 @@ export default {
           },
         })
     }
+    // `import type` creates no runtime dependency: a layer may name types of the pure libraries
+    // beside it (`allowTypes`) without importing their code.
     const source = (node) => {
       if (!node.source) return
-      check(node.source, String(node.source.value))
+      check(
+        node.source,
+        String(node.source.value),
+        node.importKind === 'type' || node.exportKind === 'type',
+      )
     }
     return {
       ImportDeclaration: source,

@@ -75,6 +75,11 @@ const commands: CommandEntry[] = [
     summary: 'Ground-truth edits: history, versions, and the diff of two versions',
     load: async () => (await import('./commands/gt')).gtCommand,
   },
+  {
+    name: 'attention',
+    summary: "Attention statistics of a run's GC blocks (entropy, in-object ratio, context reach)",
+    load: async () => (await import('./commands/attention')).attentionCommand,
+  },
 ]
 
 function help(): string {

@@ -11,6 +11,7 @@ import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
 import { evaluationViewMethods } from './api/evaluationViews'
 import { Annotation } from './api/annotation'
 import { labelsMethods } from './api/labels'
+import { attentionMethods } from './api/attention'
 
 const id = z.number().int().positive()
 
@@ -510,6 +511,7 @@ export const contract = {
     'Runs one image now (the viewer), without storing it.',
   ),
   ...labelsMethods,
+  ...attentionMethods,
 } as const
 
 export type Contract = typeof contract

@@ -31,6 +31,8 @@ import { addModel, getModel, listModels, removeModel } from './models/registry'
 import { addModelInWorker } from './models/workerClient'
 import { modelHandlers } from './models/handlers'
 import { labelsHandlers } from './labels/handlers'
+import { AttentionAnalytics } from './attentionAnalytics'
+import { attentionHandlers } from './attentionHandlers'
 
 export interface StudioOptions {
   dataDir: string
@@ -57,6 +59,7 @@ export class Studio {
   readonly runs: RunManager
   readonly interactive: InteractiveInference
   readonly evaluations: EvaluationManager
+  readonly attention: AttentionAnalytics
   readonly dispatch: Dispatch
   readonly version: string
   readonly browseCache = new BrowseCache()
@@ -93,6 +96,12 @@ export class Studio {
       bus: this.bus,
       dataDir: options.dataDir,
       ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
+    this.attention = new AttentionAnalytics({
+      db: this.db,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+      ...launcher,
     })
     this.interactive = new InteractiveInference({
       db: this.db,
@@ -188,6 +197,7 @@ export class Studio {
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
       ...labelsHandlers(this),
+      ...attentionHandlers(this),
       'dialog:pick': () => {
         throw new AppError(
           'UNSUPPORTED',
@@ -342,6 +352,7 @@ export class Studio {
 
   async close(): Promise<void> {
     this.interactive.dispose()
+    this.attention.dispose()
     await this.runs.shutdown()
     await this.jobs.shutdown()
     this.db.close()

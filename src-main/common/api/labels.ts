@@ -9,7 +9,6 @@ import { Annotation, Segmentation } from './annotation'
 const id = z.number().int().positive()
 const Box = z.tuple([z.number(), z.number(), z.number(), z.number()])
 
-
 export const EditSource = z.enum(['hand', 'prediction'])
 export type EditSource = z.infer<typeof EditSource>
 

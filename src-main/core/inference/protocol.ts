@@ -29,6 +29,8 @@ export interface AttentionTap {
   data: Uint8Array
   /** The block's transform output (channel_add term), C float16 values. */
   transform: Uint16Array | null
+  /** The softmax weights as float16, row-major (exact enough for attention statistics). */
+  weights?: Uint16Array
 }
 
 export interface ItemResult {

@@ -258,7 +258,11 @@ export class ModelRunner {
       for (let i = 0; i < h * w; i++) data[i] = Math.round(((v[i]! - min) / range) * 255)
       const tr = outputs[t.transform]?.data as Float32Array | undefined
       const transform = tr ? Uint16Array.from(tr, toFloat16) : null
-      return { block: t.block, height: h, width: w, min, max, data, transform }
+      // Relative to uniform (p * N): values near 1 keep half precision's 11 significant bits,
+      // where raw weights of a large map would fall among the subnormals.
+      const weights = new Uint16Array(h * w)
+      for (let i = 0; i < h * w; i++) weights[i] = toFloat16(v[i]! * h * w)
+      return { block: t.block, height: h, width: w, min, max, data, transform, weights }
     })
   }
 

@@ -506,7 +506,7 @@ export class RunManager {
       `INSERT OR REPLACE INTO semantic_outputs (run_id, image_id, png) VALUES (?, ?, ?)`,
     )
     const insertAttention = db.prepare(
-      `INSERT OR REPLACE INTO attention_maps (run_id, image_id, block_index, height, width, min_value, max_value, data, transform_f16) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO attention_maps (run_id, image_id, block_index, height, width, min_value, max_value, data, transform_f16, weights_f16) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     const counters = db.prepare(
       `UPDATE runs SET images_done = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'done'),
@@ -584,6 +584,9 @@ export class RunManager {
               Buffer.from(a.data),
               a.transform
                 ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength)
+                : null,
+              a.weights
+                ? Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength)
                 : null,
             )
           }

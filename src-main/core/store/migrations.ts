@@ -425,6 +425,52 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'attention statistics',
+    sql: `
+      -- Dataset-wide statistics of a run's GC blocks (core/attention), computed once per run,
+      -- parameters, ground-truth version and number of finished images: a partial run that
+      -- later finishes gets a new row, a repeated request finds the stored one.
+      CREATE TABLE attention_stats (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        gt_version INTEGER NOT NULL,
+        -- Canonical JSON of the parameters (context distance).
+        params TEXT NOT NULL,
+        images INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        -- The AttentionStats document (blocks, stages, notes), JSON.
+        summary TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        finished_at TEXT,
+        UNIQUE (run_id, gt_version, params, images)
+      );
+
+      -- Per image and block, for sorting images (lowest entropy, most context) and the grid.
+      CREATE TABLE attention_image_stats (
+        stats_id INTEGER NOT NULL REFERENCES attention_stats(id) ON DELETE CASCADE,
+        image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+        block_index INTEGER NOT NULL,
+        entropy REAL NOT NULL,
+        top1_mass REAL NOT NULL,
+        in_object_ratio REAL,
+        context_mass REAL,
+        padding_mass REAL NOT NULL,
+        centroid_x REAL NOT NULL,
+        centroid_y REAL NOT NULL,
+        dominant_class INTEGER,
+        PRIMARY KEY (stats_id, block_index, image_id)
+      ) WITHOUT ROWID;
+
+      -- The softmax weights in half precision beside the uint8 codes the viewer draws: linear
+      -- uint8 codes round every weight below (max - min) / 510 to min, which moves the entropy
+      -- of a peaked map by up to 0.01; half floats keep it within 1e-4. Null for maps stored
+      -- before this column existed (statistics then use the codes and say so).
+      ALTER TABLE attention_maps ADD COLUMN weights_f16 BLOB;
+    `,
+  },
+  {
+    version: 7,
     name: 'hardening: ids never reused, datasets hidden while deleted, per-class counts stored',
     sql: `
       -- Per-class counts kept with the class (filled at import, refreshed by edits), so opening

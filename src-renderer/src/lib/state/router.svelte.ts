@@ -3,6 +3,7 @@ export type Route =
   | { name: 'datasets' }
   | { name: 'models'; modelId: number | null }
   | { name: 'runs' }
+  | { name: 'attention'; runId: number }
   | { name: 'browse'; datasetId: number }
   | {
       name: 'image'
@@ -28,6 +29,8 @@ export function parseRoute(hash: string): Route {
   const parts = (pathPart ?? '').split('/').filter(Boolean)
   const params = new URLSearchParams(query ?? '')
   if (parts[0] === 'models') return { name: 'models', modelId: parts[1] ? Number(parts[1]) : null }
+  if (parts[0] === 'runs' && parts[2] === 'attention')
+    return { name: 'attention', runId: Number(parts[1]) }
   if (parts[0] === 'runs') return { name: 'runs' }
   if (parts[0] === 'side-by-side') {
     const images = params.get('images')
@@ -67,6 +70,8 @@ export function formatRoute(r: Route): string {
       return '#/runs'
     case 'review':
       return `#/review/${r.evaluationId}`
+    case 'attention':
+      return `#/runs/${r.runId}/attention`
     case 'browse':
       return `#/datasets/${r.datasetId}`
     case 'image': {

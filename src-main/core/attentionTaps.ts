@@ -1,0 +1,159 @@
+/**
+ * Attention for a run made without taps: the run's model, tapped, goes over the run's finished
+ * images once more in the inference process, and only the attention maps are written. The
+ * run's predictions, label maps, timings and geometry stay exactly as they were (the same
+ * preprocessing gives the same geometry, so the maps line up with the stored results).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { AppError } from '../common/errors'
+import type { JobContext } from './attentionJob'
+import { getCategories, getDataset } from './datasets/queries'
+import type { ImageProbe } from './datasets/imageProbe'
+import { InferenceEngine, forkLauncher, type ProcessLauncher } from './inference/engine'
+import { buildLabelTable } from './inference/labels'
+import type { InferItem, ItemResult } from './inference/protocol'
+import { tappedModelPath } from './inference/runs'
+import { getModel, verifyModelFile } from './models/registry'
+import { isInside } from './paths'
+import type { Db } from './store/store'
+
+const BATCH = 8
+
+export async function computeRunTaps(
+  db: Db,
+  dataDir: string,
+  runId: number,
+  ctx: JobContext,
+  launcher: ProcessLauncher = forkLauncher,
+): Promise<{ runId: number; images: number }> {
+  const run = db
+    .prepare('SELECT id, model_id, dataset_id, settings, status FROM runs WHERE id = ?')
+    .get(runId) as
+    | { id: number; model_id: number; dataset_id: number; settings: string; status: string }
+    | undefined
+  if (!run) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
+  if (run.status === 'running' || run.status === 'queued')
+    throw new AppError(
+      'CONFLICT',
+      `Run ${runId} is ${run.status}; compute its attention once it stops.`,
+    )
+  const model = getModel(db, run.model_id)
+  if (model.card.gcBlocks.length === 0)
+    throw new AppError(
+      'UNSUPPORTED',
+      `Run ${runId} used ${model.name}, which has no GC blocks: there is no attention to compute.`,
+    )
+  verifyModelFile(db, model)
+  const settings = JSON.parse(run.settings) as {
+    scoreThreshold?: number
+    ep: 'auto' | 'cuda' | 'dml' | 'coreml' | 'cpu'
+    threads: number
+  }
+  const dataset = getDataset(db, run.dataset_id)
+  const labelTable = buildLabelTable(model.config, getCategories(db, dataset.id), dataset.kind)
+  const pending = db
+    .prepare(
+      `SELECT i.id, i.file_name, i.width, i.height, i.probe FROM run_images ri JOIN images i ON i.id = ri.image_id
+       WHERE ri.run_id = ? AND ri.status = 'done'
+         AND NOT EXISTS (SELECT 1 FROM attention_maps a WHERE a.run_id = ri.run_id AND a.image_id = ri.image_id)
+       ORDER BY i.id`,
+    )
+    .all(runId) as {
+    id: number
+    file_name: string
+    width: number
+    height: number
+    probe: string | null
+  }[]
+  const items: InferItem[] = []
+  const missing: string[] = []
+  for (const p of pending) {
+    const file = path.resolve(dataset.imagesRoot, p.file_name)
+    if (!isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
+      missing.push(p.file_name)
+      continue
+    }
+    const probe = p.probe ? (JSON.parse(p.probe) as ImageProbe) : null
+    items.push({
+      imageId: p.id,
+      file,
+      width: p.width,
+      height: p.height,
+      applyOrientation: probe?.applyOrientation ?? null,
+    })
+  }
+  if (missing.length > 0)
+    throw new AppError(
+      'NOT_FOUND',
+      `${missing.length} image files of run ${runId} are missing (e.g. ${missing.slice(0, 3).join(', ')}); attention needs the images.`,
+    )
+  const insert = db.prepare(
+    `INSERT OR REPLACE INTO attention_maps (run_id, image_id, block_index, height, width, min_value, max_value, data, transform_f16, weights_f16)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  )
+  const write = db.transaction((results: ItemResult[]) => {
+    for (const r of results)
+      for (const a of r.attention ?? [])
+        insert.run(
+          runId,
+          r.imageId,
+          a.block,
+          a.height,
+          a.width,
+          a.min,
+          a.max,
+          Buffer.from(a.data),
+          a.transform
+            ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength)
+            : null,
+          a.weights
+            ? Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength)
+            : null,
+        )
+  })
+  const { file, taps } = tappedModelPath(dataDir, model)
+  const engine = new InferenceEngine(launcher)
+  const onAbort = () => engine.cancel()
+  ctx.signal.addEventListener('abort', onAbort, { once: true })
+  let done = 0
+  const errors: string[] = []
+  try {
+    await engine.init({
+      modelPath: file,
+      config: {
+        ...model.config,
+        scoreThreshold: settings.scoreThreshold ?? model.config.scoreThreshold,
+      },
+      taps,
+      ep: settings.ep,
+      threads: settings.threads,
+      labelTable,
+    })
+    ctx.progress(0, items.length, 'Computing attention')
+    for (let i = 0; i < items.length && !ctx.signal.aborted; i += BATCH) {
+      const results: ItemResult[] = []
+      await engine.infer(items.slice(i, i + BATCH), {
+        onResult: (r) => results.push(r),
+        onImageError: (imageId, message) => errors.push(`image ${imageId}: ${message}`),
+      })
+      write(results)
+      done += results.length
+      ctx.progress(done, items.length, 'Computing attention')
+    }
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort)
+    engine.dispose()
+  }
+  if (ctx.signal.aborted)
+    throw new AppError(
+      'CANCELLED',
+      `Attention for run ${runId} was cancelled after ${done} images; the maps computed so far are kept and computing again continues from there.`,
+    )
+  if (errors.length > 0)
+    throw new AppError(
+      'INFERENCE_FAILED',
+      `Attention for ${errors.length} images of run ${runId} failed: ${errors[0]}`,
+    )
+  return { runId, images: done }
+}
