@@ -22,6 +22,7 @@ export default defineConfig({
           'workers/datasetTaskWorker': r('src-main/workers/datasetTaskWorker.ts'),
           'workers/inferenceProcess': r('src-main/workers/inferenceProcess.ts'),
           'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
+          'workers/compareWorker': r('src-main/workers/compareWorker.ts'),
           'workers/modelWorker': r('src-main/workers/modelWorker.ts'),
           'workers/attentionWorker': r('src-main/workers/attentionWorker.ts'),
         },

@@ -49,6 +49,16 @@ const commands: CommandEntry[] = [
     load: async () => (await import('./commands/export')).exportCommand,
   },
   {
+    name: 'compare',
+    summary: 'Compare 2-4 runs: deltas with bootstrap intervals, instances fixed and broken',
+    load: async () => (await import('./commands/compare')).compareCommand,
+  },
+  {
+    name: 'run',
+    summary: 'List stored runs (ids for compare, eval --run, export)',
+    load: async () => (await import('./commands/run')).runCommand,
+  },
+  {
     name: 'doctor',
     summary: 'What this install can run models on: onnxruntime, execution providers, GPUs',
     load: async () => (await import('./commands/doctor')).doctorCommand,

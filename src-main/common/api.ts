@@ -8,6 +8,7 @@ import { browseMethods } from './api/browse'
 import { method } from './api/method'
 import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
+import { compareEvents, compareMethods } from './api/compare'
 import { evaluationViewMethods } from './api/evaluationViews'
 import { Annotation } from './api/annotation'
 import { labelsMethods } from './api/labels'
@@ -510,6 +511,7 @@ export const contract = {
     ImageInference,
     'Runs one image now (the viewer), without storing it.',
   ),
+  ...compareMethods,
   ...labelsMethods,
   ...attentionMethods,
 } as const
@@ -534,6 +536,7 @@ export const eventSchemas = {
     runId: z.number().int(),
     status: z.enum(['running', 'done', 'failed']),
   }),
+  ...compareEvents,
 } as const
 export type EventName = keyof typeof eventSchemas
 export type EventPayload<E extends EventName> = z.infer<(typeof eventSchemas)[E]>

@@ -26,6 +26,7 @@ import { InteractiveInference } from './inference/interactive'
 import type { ProcessLauncher } from './inference/engine'
 import { storedInference } from './inference/results'
 import { EvaluationManager } from './evaluations'
+import { ComparisonService, compareHandlers } from './comparisons'
 import { evaluationViewHandlers } from './evaluationViews'
 import { addModel, getModel, listModels, removeModel } from './models/registry'
 import { addModelInWorker } from './models/workerClient'
@@ -59,6 +60,7 @@ export class Studio {
   readonly runs: RunManager
   readonly interactive: InteractiveInference
   readonly evaluations: EvaluationManager
+  readonly comparisons: ComparisonService
   readonly attention: AttentionAnalytics
   readonly dispatch: Dispatch
   readonly version: string
@@ -96,6 +98,11 @@ export class Studio {
       bus: this.bus,
       dataDir: options.dataDir,
       ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+    })
+    this.comparisons = new ComparisonService({
+      db: this.db,
+      bus: this.bus,
+      evaluations: this.evaluations,
     })
     this.attention = new AttentionAnalytics({
       db: this.db,
@@ -196,6 +203,7 @@ export class Studio {
       ...evaluationViewHandlers(this),
       'inference:image': ({ modelId, imageId, taps }) =>
         this.interactive.image(modelId, imageId, taps),
+      ...compareHandlers(this.comparisons, this.jobs),
       ...labelsHandlers(this),
       ...attentionHandlers(this),
       'dialog:pick': () => {

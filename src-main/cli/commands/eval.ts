@@ -11,10 +11,16 @@ import { writeJsonAtomically } from '../../core/eval/export'
 import { formatTideSummary } from '../../core/eval/tide'
 import { type EvalJob, runEvalJob } from '../../core/eval/job'
 import { type CliCommand, type CliIo, CliUsageError } from '../command'
+import { COCO_STAT_NAMES } from '../../common/cocoStats'
+import { EvaluationManager } from '../../core/evaluations'
+import { EventBus } from '../../core/events'
+import { resolveDataDir } from '../../core/paths'
+import { openStore } from '../../core/store/store'
 
 const usage = `Usage:
   gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--errors] [--json out.json]
   gcstudio eval cityscapes --gt DIR --pred DIR [--ids label|train] [--json out.json]
+  gcstudio eval --run RUN [--data-dir DIR]
 
 coco        Detection AP exactly as pycocotools' COCOeval computes it.
   --gt        COCO instances JSON (ground truth)
@@ -32,11 +38,14 @@ cityscapes  Semantic segmentation IoU/iIoU exactly as cityscapesScripts'
 
   --json FILE also write the results as JSON (a stable format for scripts)
 
+--run       evaluate a stored run (gcstudio run list) against its dataset's current ground
+            truth, as the app's Evaluate does, and store the result
+
 Exit status: 0 evaluated, 1 the input is wrong (the message names the first bad entry),
 2 the command line is wrong, 130 interrupted.`
 
 function parse(argv: string[]): {
-  mode: 'coco' | 'cityscapes'
+  mode: 'coco' | 'cityscapes' | 'run'
   values: Record<string, string | boolean | undefined>
 } {
   let parsed
@@ -53,6 +62,8 @@ function parse(argv: string[]): {
         ids: { type: 'string' },
         json: { type: 'string' },
         errors: { type: 'boolean' },
+        run: { type: 'string' },
+        'data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -61,6 +72,16 @@ function parse(argv: string[]): {
   }
   const { values, positionals } = parsed
   if (values.help) return { mode: 'coco', values }
+  if (values.run !== undefined) {
+    const stray = Object.keys(values).find((key) => !['run', 'data-dir'].includes(key))
+    if (stray || positionals.length > 0)
+      throw new CliUsageError(
+        `--run takes no other options (got ${stray ? `--${stray}` : positionals[0]})`,
+      )
+    if (!/^\d+$/.test(values.run) || Number(values.run) <= 0)
+      throw new CliUsageError(`--run takes a run id (gcstudio run list), not "${values.run}"`)
+    return { mode: 'run', values }
+  }
   const [mode, ...extra] = positionals
   if (mode !== 'coco' && mode !== 'cityscapes') {
     throw new CliUsageError(
@@ -96,6 +117,8 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(usage + '\n')
     return 0
   }
+  if (mode === 'run')
+    return evaluateStoredRun(Number(values.run), values['data-dir'] as string | undefined, io)
   const path = (key: string): string => resolve(io.cwd, values[key] as string)
   const job: EvalJob =
     mode === 'coco'
@@ -158,6 +181,43 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       return 1
     }
     throw error
+  }
+}
+
+/** `eval --run`: the app's evaluation of a stored run, printed and kept in the store. */
+async function evaluateStoredRun(
+  runId: number,
+  dataDir: string | undefined,
+  io: CliIo,
+): Promise<number> {
+  const dir = resolveDataDir(dataDir, io.env)
+  const db = openStore(dir)
+  try {
+    const evaluations = new EvaluationManager({ db, bus: new EventBus(), dataDir: dir })
+    const done = await evaluations.evaluate(runId)
+    let failed = false
+    for (const e of done) {
+      if (e.status !== 'done') {
+        failed = true
+        io.stderr.write(`gcstudio eval: run ${runId} ${e.kind} failed: ${e.error}\n`)
+        continue
+      }
+      const metrics = evaluations.get(e.id).metrics as { stats?: number[]; mIoU?: number | null }
+      io.stdout.write(
+        `Run ${runId} ${e.kind} (evaluation ${e.id}, ${e.imageCount} images, ground truth v${e.gtVersion}):\n`,
+      )
+      if (metrics.stats)
+        io.stdout.write(
+          COCO_STAT_NAMES.map((n, i) => `  ${n.padEnd(6)} ${metrics.stats![i]!.toFixed(3)}`).join(
+            '\n',
+          ) + '\n',
+        )
+      else
+        io.stdout.write(`  mIoU ${e.primaryMetric === null ? '-' : e.primaryMetric.toFixed(4)}\n`)
+    }
+    return failed ? 1 : 0
+  } finally {
+    db.close()
   }
 }
 

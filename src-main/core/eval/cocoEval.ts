@@ -142,7 +142,29 @@ export interface CocoEvaluation {
   detections: CocoDetectionOutcomes
   groundTruth: CocoGroundTruthOutcomes
   confusion: CocoConfusionMatrix | null
+  /** The matching accumulate() reads at area "all", maxDets 100 (comparisons re-accumulate it). */
+  matchesAll: CocoMatchTable
   warnings: string[]
+}
+
+/**
+ * COCOeval's evaluated detections at area "all" and maxDets 100, grouped as `evalImgs` is
+ * (category k, image i: group `k * images + i`), each group's detections by descending score.
+ * Enough to re-run accumulate() over any multiset of images without matching again.
+ */
+export interface CocoMatchTable {
+  images: number
+  categories: number
+  /** First slot of each group; length `categories * images + 1`. */
+  slotStart: Int32Array
+  /** Results index of each slot's detection. */
+  slotDet: Int32Array
+  score: Float64Array
+  /** Bit t: matched / ignored at `iouThresholds[t]`. */
+  matched: Uint16Array
+  ignored: Uint16Array
+  /** Non-ignored ground truth per group (accumulate's `npig`, split by image). */
+  positives: Int32Array
 }
 
 export interface CocoEvaluateOptions {
@@ -285,7 +307,35 @@ export function evaluatePrepared(
       matchedResult75: matcher.gtDet75,
     },
     confusion,
+    matchesAll: matchTable(gt, dt, matcher),
     warnings: gt.warnings,
+  }
+}
+
+function matchTable(
+  gt: PreparedGroundTruth,
+  dt: PreparedResults,
+  matcher: GroupMatcher,
+): CocoMatchTable {
+  const I = gt.imageIds.length
+  const K = gt.categoryIds.length
+  const all = COCO_PARAMS.areaRanges[0]!
+  const positives = new Int32Array(K * I)
+  for (let g = 0; g < gt.gt.count; g++) {
+    const area = gt.gt.area[g]!
+    if (!gt.gt.crowd[g] && area >= all.min && area <= all.max)
+      positives[gt.gt.category[g]! * I + gt.gt.image[g]!]!++
+  }
+  // Area "all" is range 0, so its bits are the first `slots` entries.
+  return {
+    images: I,
+    categories: K,
+    slotStart: matcher.slotStart,
+    slotDet: matcher.slotDet,
+    score: Float64Array.from(matcher.slotDet, (d) => dt.score[d]!),
+    matched: matcher.matchedBits.slice(0, matcher.slots),
+    ignored: matcher.ignoredBits.slice(0, matcher.slots),
+    positives,
   }
 }
 

@@ -25,6 +25,7 @@ export {
   type CocoEvaluateOptions,
   type CocoEvaluation,
   type CocoGroundTruthOutcomes,
+  type CocoMatchTable,
   type CocoImageResult,
   type CocoParams,
   type DetectionOutcomeCode,

@@ -471,6 +471,36 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 7,
+    name: 'comparisons',
+    sql: `
+      -- Comparisons of 2-4 runs of one dataset. run_ids (JSON, the first the reference) are not
+      -- foreign keys: a saved comparison outlives a deleted run and says so when opened.
+      -- A row is 'running' only while its owner process computes it; nothing is stored as done
+      -- before the summary and per-image details are written with it in one transaction.
+      CREATE TABLE comparisons (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+        gt_version INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('coco', 'cityscapes')),
+        iou_type TEXT CHECK (iou_type IN ('bbox', 'segm')),
+        run_ids TEXT NOT NULL,
+        title TEXT NOT NULL,
+        score_thr REAL NOT NULL,
+        seed INTEGER NOT NULL,
+        resamples INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done')),
+        owner_pid INTEGER,
+        -- The computed CompareSummary and the per-image data of the difference list (JSON).
+        summary TEXT,
+        details TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        finished_at TEXT
+      );
+      CREATE INDEX comparisons_dataset ON comparisons (dataset_id, id);
+    `,
+  },
+  {
+    version: 8,
     name: 'hardening: ids never reused, datasets hidden while deleted, per-class counts stored',
     sql: `
       -- Per-class counts kept with the class (filled at import, refreshed by edits), so opening

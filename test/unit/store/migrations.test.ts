@@ -36,8 +36,9 @@ describe('migrations', () => {
     4: ['jobs'],
     5: ['gt_versions', 'label_map_edits', 'label_maps', 'label_operations', 'review_items'],
     6: ['attention_image_stats', 'attention_stats'],
+    7: ['comparisons'],
     // AUTOINCREMENT keeps its high-water marks here.
-    7: ['sqlite_sequence'],
+    8: ['sqlite_sequence'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
@@ -89,10 +90,10 @@ describe('migrations', () => {
     }
   })
 
-  it('migration 7 rebuilds runs and datasets keeping every row, child and index, and ids are never reused after it', () => {
+  it('migration 8 rebuilds runs and datasets keeping every row, child and index, and ids are never reused after it', () => {
     const db = new Database(':memory:')
     db.pragma('foreign_keys = ON')
-    applyMigrations(db, 6)
+    applyMigrations(db, 7)
     db.exec(`
       INSERT INTO datasets (id, name, kind, images_root, source, status) VALUES (1, 'a', 'coco', '/i', '/s', 'ready'), (2, 'b', 'coco', '/i', '/s', 'ready');
       INSERT INTO categories (dataset_id, id, name, color) VALUES (1, 5, 'cat', '[1,2,3]'), (1, 6, 'dog', '[1,2,3]');
@@ -103,7 +104,7 @@ describe('migrations', () => {
       INSERT INTO runs (id, model_id, dataset_id, settings, status) VALUES (1, 1, 1, '{}', 'done'), (2, 1, 1, '{}', 'done');
       INSERT INTO predictions (run_id, image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h) VALUES (2, 10, 5, 0.9, 0, 0, 1, 1);
     `)
-    applyMigrations(db, 7)
+    applyMigrations(db, 8)
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1)
     expect(db.prepare('SELECT id, name FROM datasets ORDER BY id').all()).toEqual([
       { id: 1, name: 'a' },

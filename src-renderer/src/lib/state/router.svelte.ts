@@ -13,6 +13,7 @@ export type Route =
       /** Show this run's predictions (opened from its evaluation). */
       runId?: number | null
     }
+  | { name: 'compare'; comparisonId: number | null; imageId: number | null }
   | { name: 'review'; evaluationId: number }
   /** 2-4 runs on one image, one shared viewport; ← → step through `imageIds` when given. */
   | { name: 'side-by-side'; imageId: number; runIds: number[]; imageIds: number[] | null }
@@ -32,6 +33,12 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'runs' && parts[2] === 'attention')
     return { name: 'attention', runId: Number(parts[1]) }
   if (parts[0] === 'runs') return { name: 'runs' }
+  if (parts[0] === 'compare')
+    return {
+      name: 'compare',
+      comparisonId: parts[1] ? Number(parts[1]) : null,
+      imageId: parts[1] && parts[2] === 'images' && parts[3] ? Number(parts[3]) : null,
+    }
   if (parts[0] === 'side-by-side') {
     const images = params.get('images')
     return {
@@ -83,6 +90,8 @@ export function formatRoute(r: Route): string {
     }
     case 'side-by-side':
       return `#/side-by-side?image=${r.imageId}&runs=${r.runIds.join(',')}${r.imageIds ? `&images=${r.imageIds.join(',')}` : ''}`
+    case 'compare':
+      return `#/compare${r.comparisonId === null ? '' : `/${r.comparisonId}${r.imageId === null ? '' : `/images/${r.imageId}`}`}`
   }
 }
 
