@@ -296,7 +296,7 @@ export const PROBE_AT_IMPORT_LIMIT = 20_000
 /**
  * Stores each class's image and annotation counts with the class, so opening a dataset reads
  * them instead of aggregating image_categories (0.5-0.9 s at train2017 scale). Called when an
- * import finishes and by anything that edits annotations (pass the classes it touched).
+ * import finishes; label edits move the counts through triggers on image_categories.
  */
 export function refreshCategoryCounts(db: Db, datasetId: number, categoryIds?: number[]): void {
   const stmt = db.prepare(
