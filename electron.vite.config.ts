@@ -19,6 +19,7 @@ export default defineConfig({
           index: r('src-main/hosts/electron/main.ts'),
           cli: r('src-main/cli/index.ts'),
           'workers/importWorker': r('src-main/workers/importWorker.ts'),
+          'workers/datasetTaskWorker': r('src-main/workers/datasetTaskWorker.ts'),
           'workers/inferenceProcess': r('src-main/workers/inferenceProcess.ts'),
           'workers/evalWorker': r('src-main/workers/evalWorker.ts'),
           'workers/compareWorker': r('src-main/workers/compareWorker.ts'),

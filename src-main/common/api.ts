@@ -4,6 +4,7 @@
  * the renderer's `lib/api.ts` all derive from this object, so no channel string is written twice.
  */
 import { z } from 'zod'
+import { browseMethods } from './api/browse'
 import { method } from './api/method'
 import { modelsMethods } from './api/models'
 import { LabelMapping, ModelConfig, ModelFormat, ModelTask } from './models'
@@ -82,16 +83,18 @@ export const ImageDetail = ImageSummary.extend({
 })
 export type ImageDetail = z.infer<typeof ImageDetail>
 
-export const ImageQuery = z.object({
-  datasetId: id,
-  offset: z.number().int().min(0).default(0),
-  limit: z.number().int().min(1).max(1000).default(200),
-  /** Only images holding at least one annotation of one of these categories. */
-  categoryIds: z.array(z.number().int()).max(1000).optional(),
-  /** Case-insensitive substring of the file name. */
-  search: z.string().max(500).optional(),
-  missingOnly: z.boolean().optional(),
-})
+export const ImageQuery = z
+  .object({
+    datasetId: id,
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(1000).default(200),
+    /** Only images holding at least one annotation of one of these categories. */
+    categoryIds: z.array(z.number().int()).max(1000).optional(),
+    /** Case-insensitive substring of the file name. */
+    search: z.string().max(500).optional(),
+    missingOnly: z.boolean().optional(),
+  })
+  .strict()
 export type ImageQuery = z.input<typeof ImageQuery>
 
 export const CocoImportRequest = z.object({
@@ -362,6 +365,7 @@ export const PickFilter = z.enum(['coco-json', 'onnx-model', 'any'])
 export type PickFilter = z.infer<typeof PickFilter>
 
 export const contract = {
+  ...browseMethods,
   ...evaluationViewMethods,
   ...modelsMethods,
   'app:info': method(empty, AppInfo, 'Version, host and data folder.'),
@@ -379,8 +383,13 @@ export const contract = {
   ),
   'datasets:delete': method(
     z.object({ id }).strict(),
-    z.object({ deleted: z.boolean() }),
-    'Removes a dataset.',
+    z.object({
+      deleted: z.boolean(),
+      /** The removal job (or the import it cancelled); null when there was nothing to remove. */
+      jobId: z.string().nullable(),
+      message: z.string(),
+    }),
+    'Hides a dataset at once and removes it in the background (a job); cancels its import if it is still importing.',
   ),
   'datasets:rename': method(
     z.object({ id, name: z.string().min(1).max(200) }).strict(),
@@ -389,7 +398,7 @@ export const contract = {
   ),
   'datasets:recheckFiles': method(
     z.object({ id }).strict(),
-    z.object({ missing: z.number().int(), examples: z.array(z.string()) }),
+    z.object({ missing: z.number().int(), examples: z.array(z.string()), jobId: z.string() }),
     'Looks for the image files on disk again (files copied in after the import).',
   ),
   'jobs:list': method(empty, z.array(Job), 'Jobs of this session, running ones first.'),

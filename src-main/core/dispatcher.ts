@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { contract, type Contract, type Method, type MethodOutput } from '../common/api'
 import { AppError, toErrorShape, type Result } from '../common/errors'
+import { isStoreFailure, storeIoError } from './store/store'
 
 export type MethodHandler<M extends Method> = (
   input: z.output<Contract[M]['input']>,
@@ -20,6 +21,8 @@ const validateOutputs = Boolean(process.env.VITEST || process.env.GCSTUDIO_STRIC
 export function createDispatcher(
   handlers: Handlers,
   log: (line: string) => void = () => {},
+  /** The data folder, named in store errors (a lock held too long, a full disk). */
+  dataDir = 'the data folder',
 ): Dispatch {
   return async (method, input) => {
     if (typeof method !== 'string' || !Object.hasOwn(contract, method)) {
@@ -57,7 +60,10 @@ export function createDispatcher(
       }
       return { ok: true, value }
     } catch (err) {
-      return { ok: false, error: toErrorShape(err) }
+      return {
+        ok: false,
+        error: toErrorShape(isStoreFailure(err) ? storeIoError(err, dataDir) : err),
+      }
     } finally {
       const ms = performance.now() - started
       if (ms > 200) log(`slow call ${m}: ${ms.toFixed(0)} ms`)

@@ -82,6 +82,8 @@ const now = () => new Date().toISOString()
 export class JobManager {
   #jobs = new Map<string, Entry>()
   #seq = 0
+  /** The dataset each running import writes (known before it is done) and why it was cancelled. */
+  #importing = new Map<string, { datasetId: number; cancelReason?: string }>()
   #store: JobStore
 
   constructor(
@@ -241,9 +243,21 @@ export class JobManager {
     }
   }
 
-  cancel(id: string): boolean {
+  /** The running import of this session writing `datasetId`, if any. */
+  importWriting(datasetId: number): Job | undefined {
+    for (const [id, w] of this.#importing) {
+      const job = this.#jobs.get(id)?.job
+      if (w.datasetId === datasetId && job?.state === 'running') return job
+    }
+    return undefined
+  }
+
+  /** `reason` replaces "Cancelled" as the phase an import ends with (its dataset was deleted). */
+  cancel(id: string, reason?: string): boolean {
     const r = this.#jobs.get(id)
     if (!r || r.job.state !== 'running') return false
+    const writing = this.#importing.get(id)
+    if (writing && reason) writing.cancelReason = reason
     r.job.phase = 'Cancelling'
     this.#emit(r.job)
     r.cancel()
@@ -289,7 +303,9 @@ export class JobManager {
       // Its work is committed (or rolled back) by now; an idle worker would keep the process
       // alive after the studio closes.
       void w.terminate()
-      handle.end(state, patch)
+      const reason = this.#importing.get(handle.job.id)?.cancelReason
+      this.#importing.delete(handle.job.id)
+      handle.end(state, state === 'cancelled' && reason ? { ...patch, phase: reason } : patch)
       if (state === 'done')
         this.opts.bus.emit('dataset:changed', { datasetId: handle.job.datasetId })
     }
@@ -300,6 +316,7 @@ export class JobManager {
           break
         case 'dataset':
           createdDataset = m.datasetId
+          this.#importing.set(handle.job.id, { datasetId: m.datasetId })
           break
         case 'done':
           end('done', {

@@ -8,16 +8,17 @@ import { JobManager, type AttachedJob } from './jobs'
 import { MediaService } from './media'
 import { getSetting, openStore, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
-import { checkImageFiles, sweepUnfinishedImports } from './datasets/datasetWriter'
+import { sweepUnfinishedImports } from './datasets/datasetWriter'
 import {
   getCategories,
   getDataset,
   getImage,
   listDatasets,
   queryImages,
-  removeDataset,
   renameDataset,
 } from './datasets/queries'
+import { datasetTaskHandlers, resumeDeletions } from './datasets/handlers'
+import { BrowseCache } from './datasets/browseCache'
 import { discoverDemoDatasets, discoverDemoModels } from './demo'
 import { packageRoot, resourcesDir } from './paths'
 import { RunManager } from './inference/runs'
@@ -46,6 +47,8 @@ export interface StudioOptions {
   log?: (line: string) => void
   /** How reports print to PDF (the desktop app's webContents); default: a Chromium found here. */
   printPdf?: PdfPrinter
+  /** How long a write waits for another process's lock (default BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number
 }
 
 /**
@@ -65,12 +68,13 @@ export class Studio {
   readonly reports: ReportService
   readonly dispatch: Dispatch
   readonly version: string
+  readonly browseCache = new BrowseCache()
 
   private constructor(readonly options: StudioOptions) {
-    this.db = openStore(
-      options.dataDir,
-      options.nativeBinding ? { nativeBinding: options.nativeBinding } : {},
-    )
+    this.db = openStore(options.dataDir, {
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
+      ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    })
     const swept = sweepUnfinishedImports(this.db)
     if (swept > 0)
       options.log?.(`Removed ${swept} dataset(s) left half-imported by an earlier crash.`)
@@ -117,8 +121,18 @@ export class Studio {
       ...launcher,
     })
     this.reports = new ReportService(this, options.printPdf)
+    this.bus.subscribe((e) => {
+      if (e.name === 'dataset:changed')
+        this.browseCache.invalidate((e.payload as { datasetId: number | null }).datasetId)
+    })
     this.#mirrorRunsAsJobs()
-    this.dispatch = createDispatcher({ ...this.#handlers(), ...options.overrides }, options.log)
+    const resumed = resumeDeletions(this)
+    if (resumed > 0) options.log?.(`Finishing the removal of ${resumed} dataset(s).`)
+    this.dispatch = createDispatcher(
+      { ...this.#handlers(), ...options.overrides },
+      options.log,
+      options.dataDir,
+    )
   }
 
   static open(options: StudioOptions): Studio {
@@ -141,29 +155,15 @@ export class Studio {
         categories: getCategories(db, id),
       }),
       'datasets:import': (request) => ({ jobId: this.jobs.startImport(request).id }),
-      'datasets:delete': async ({ id }) => {
-        await this.runs.stop({ datasetId: id })
-        const deleted = removeDataset(db, id)
-        if (deleted) {
-          this.media.removeDatasetCache(id)
-          this.bus.emit('dataset:changed', { datasetId: id })
-        }
-        return { deleted }
-      },
       'datasets:rename': ({ id, name }) => {
         const d = renameDataset(db, id, name)
         this.bus.emit('dataset:changed', { datasetId: id })
         return d
       },
-      'datasets:recheckFiles': async ({ id }) => {
-        const d = getDataset(db, id)
-        const out = await checkImageFiles(db, id, d.imagesRoot, new AbortController().signal)
-        this.bus.emit('dataset:changed', { datasetId: id })
-        return out
-      },
+      ...datasetTaskHandlers(this),
       'jobs:list': () => this.jobs.list(),
       'jobs:cancel': ({ jobId }) => ({ cancelled: this.jobs.cancel(jobId) }),
-      'images:query': (q) => queryImages(db, q),
+      'images:query': (q) => queryImages(db, q, this.browseCache),
       'images:get': ({ id }) => getImage(db, id),
       ...modelHandlers(this),
       'models:add': async ({ path, name, labelMapping }) => {
@@ -353,6 +353,15 @@ export class Studio {
       }
     }
     return added
+  }
+
+  /**
+   * Gives back what caches hold once the studio is idle: SQLite's page cache (up to 64 MB per
+   * connection, filled by a burst of grid pages) is released with `shrink_memory`; the next
+   * query reads the pages back from the OS cache.
+   */
+  trimMemory(): void {
+    this.db.pragma('shrink_memory')
   }
 
   async close(): Promise<void> {

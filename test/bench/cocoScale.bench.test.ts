@@ -11,7 +11,9 @@ import path from 'node:path'
 import { once } from 'node:events'
 import { expect, it } from 'vitest'
 import { openStore } from '../../src-main/core/store/store'
-import { getImage, queryImages } from '../../src-main/core/datasets/queries'
+import { getCategories, getImage, queryImages } from '../../src-main/core/datasets/queries'
+import { BrowseCache } from '../../src-main/core/datasets/browseCache'
+import { checkFilesTask, deleteDatasetTask } from '../../src-main/core/datasets/maintenance'
 import { packageRoot } from '../../src-main/core/paths'
 import { tempDir } from '../helpers/fixtures'
 import { percentile, writeReport } from './report'
@@ -158,6 +160,44 @@ it('imports a train2017-sized COCO file with bounded memory and keeps grid queri
     .prepare('SELECT id FROM images WHERE dataset_id = ? ORDER BY random() LIMIT 500')
     .all(datasetId) as { id: number }[]
   const open = imageIds.map(({ id }) => time(() => getImage(db, id)))
+  // What opening a dataset costs now that per-class counts are stored (was an aggregate).
+  const categoriesMs = Array.from({ length: 50 }, () => time(() => getCategories(db, datasetId)))
+  // File-name search through the in-memory name scan (the server's path): the first search of
+  // a term scans the names, further pages of it reuse the match list.
+  const names = new BrowseCache()
+  const loadNames = time(() => names.search(db, datasetId, 'warm-up'))
+  const searchFirst: number[] = []
+  const searchNext: number[] = []
+  for (let k = 0; k < 50; k++) {
+    const term = String(Math.floor(r() * 1000)).padStart(4, '0')
+    searchFirst.push(
+      time(() => queryImages(db, { datasetId, offset: 0, limit: 200, search: term }, names)),
+    )
+    searchNext.push(
+      time(() => queryImages(db, { datasetId, offset: 200, limit: 200, search: term }, names)),
+    )
+  }
+  // Look for the files again and delete, as the maintenance worker runs them (timed here on
+  // this connection): total time and the longest write transaction (what other writers wait).
+  const chunks: number[] = []
+  const ctx = (into: number[]) => {
+    let last = performance.now()
+    return {
+      signal: new AbortController().signal,
+      progress: () => {
+        const now = performance.now()
+        into.push(now - last)
+        last = now
+      },
+    }
+  }
+  const recheckStart = performance.now()
+  await checkFilesTask(db, datasetId, images)(ctx([]))
+  const recheckSeconds = (performance.now() - recheckStart) / 1000
+  db.prepare(`UPDATE datasets SET status = 'deleting' WHERE id = ?`).run(datasetId)
+  const deleteStart = performance.now()
+  await deleteDatasetTask(db, datasetId)(ctx(chunks))
+  const deleteSeconds = (performance.now() - deleteStart) / 1000
   db.close()
   const ms = (v: number) => Number(v.toFixed(2))
   writeReport('cocoScale', {
@@ -174,6 +214,18 @@ it('imports a train2017-sized COCO file with bounded memory and keeps grid queri
     },
     gridPageSearchMs: { p50: ms(percentile(pageSearch, 50)), p95: ms(percentile(pageSearch, 95)) },
     imageOpenQueryMs: { p50: ms(percentile(open, 50)), p95: ms(percentile(open, 95)) },
+    datasetsGetCategoriesMs: {
+      p50: ms(percentile(categoriesMs, 50)),
+      p95: ms(percentile(categoriesMs, 95)),
+    },
+    searchWithNameIndexMs: {
+      loadNamesOnce: ms(loadNames),
+      firstPage: { p50: ms(percentile(searchFirst, 50)), p95: ms(percentile(searchFirst, 95)) },
+      nextPage: { p50: ms(percentile(searchNext, 50)), p95: ms(percentile(searchNext, 95)) },
+    },
+    recheckFilesSeconds: Number(recheckSeconds.toFixed(1)),
+    deleteSeconds: Number(deleteSeconds.toFixed(1)),
+    deleteLongestChunkMs: ms(Math.max(...chunks)),
   })
   if (process.env.SCALE_KEEP) console.log(`kept ${work}`)
   else fs.rmSync(work, { recursive: true, force: true })

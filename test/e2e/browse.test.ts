@@ -44,13 +44,13 @@ describe('browsing in the browser host', () => {
     await page.locator('[data-testid="class-toggle"][data-category="90"]').click()
     await expect
       .poll(() => page.getByTestId('image-total').textContent())
-      .toMatch(/^1 images match/)
+      .toMatch(/^1 image matches/)
     await expect.poll(() => page.getByTestId('thumb').getAttribute('title')).toBe('b.jpg')
     await page.getByRole('button', { name: 'Clear' }).click()
     await page.getByPlaceholder('Search file names').fill('a.png')
     await expect
       .poll(() => page.getByTestId('image-total').textContent())
-      .toMatch(/^1 images match/)
+      .toMatch(/^1 image matches/)
     await page.getByTestId('thumb').first().click()
 
     await expect.poll(() => page.getByTestId('annotation-item').count()).toBe(2)

@@ -8,6 +8,7 @@ import type { ImportContext, ImportOutcome } from './importTypes'
 import { countWithExamples } from './importTypes'
 import { readInstanceMap, readLabelMap } from './labelMaps'
 import { encodeIdMap } from './segmentation'
+import { isInside } from '../paths'
 
 export interface CityscapesImportOptions {
   root: string
@@ -23,47 +24,83 @@ interface Frame {
 
 const IMAGE_SUFFIX = '_leftImg8bit.png'
 
-/** Lists `leftImg8bit/{split}/{city}/*_leftImg8bit.png`, or says what the folder holds instead. */
-export function listCityscapesFrames(root: string, split: string): Frame[] {
+/** A split is one folder name (train, val, test, train_extra ...), never a path. */
+const SPLIT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/
+
+/**
+ * Lists `leftImg8bit/{split}/{city}/*_leftImg8bit.png`. Errors name the expected layout, not
+ * what an arbitrary folder holds. Entries that cannot be read (dangling links) or that resolve
+ * outside the root (links elsewhere) are skipped and returned as `skipped`, for a warning.
+ */
+export function listCityscapesFrames(
+  root: string,
+  split: string,
+): { frames: Frame[]; skipped: string[] } {
   const abs = path.resolve(root)
+  if (!SPLIT_NAME.test(split)) {
+    throw new AppError(
+      'INVALID_INPUT',
+      `"${split}" is not a Cityscapes split name: use the name of a folder under leftImg8bit/ (train, val or test).`,
+    )
+  }
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
     throw new AppError('NOT_FOUND', `The Cityscapes root ${abs} does not exist or is not a folder.`)
   }
-  const top = fs.readdirSync(abs)
-  const imagesDir = path.join(abs, 'leftImg8bit', split)
-  if (!top.includes('leftImg8bit') || !top.includes('gtFine')) {
+  const isDir = (p: string) => {
+    try {
+      return fs.statSync(p).isDirectory()
+    } catch {
+      return false
+    }
+  }
+  const layout = `a Cityscapes root holds leftImg8bit/${split}/<city>/*${IMAGE_SUFFIX} and gtFine/${split}/<city>/*_gtFine_labelIds.png`
+  if (!isDir(path.join(abs, 'leftImg8bit')) || !isDir(path.join(abs, 'gtFine'))) {
     const hint =
       path.basename(abs) === 'leftImg8bit' || path.basename(abs) === 'gtFine'
         ? ` Choose its parent folder ${path.dirname(abs)}.`
         : ''
+    throw new AppError('INVALID_INPUT', `${abs} is not a Cityscapes root: ${layout}.${hint}`)
+  }
+  const imagesDir = path.join(abs, 'leftImg8bit', split)
+  if (!isDir(imagesDir)) {
     throw new AppError(
       'INVALID_INPUT',
-      `${abs} is not a Cityscapes root: it must hold leftImg8bit/ and gtFine/ (found: ${top.slice(0, 8).join(', ') || 'nothing'}).${hint}`,
+      `${abs}/leftImg8bit has no "${split}" split folder: ${layout}.`,
     )
   }
-  if (!fs.existsSync(imagesDir)) {
-    const splits = fs.readdirSync(path.join(abs, 'leftImg8bit'))
-    throw new AppError(
-      'INVALID_INPUT',
-      `${abs}/leftImg8bit has no "${split}" split (found: ${splits.join(', ') || 'nothing'}).`,
-    )
-  }
+  const realRoot = fs.realpathSync(abs)
   const frames: Frame[] = []
+  const skipped: string[] = []
+  const readable = (rel: string, wantDir: boolean): boolean => {
+    try {
+      const real = fs.realpathSync(path.join(imagesDir, rel))
+      if (!isInside(realRoot, real)) {
+        skipped.push(`${rel} (links outside ${abs})`)
+        return false
+      }
+      const st = fs.statSync(real)
+      return wantDir ? st.isDirectory() : st.isFile()
+    } catch (err) {
+      skipped.push(`${rel} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`)
+      return false
+    }
+  }
   for (const city of fs.readdirSync(imagesDir).sort()) {
-    const cityDir = path.join(imagesDir, city)
-    if (!fs.statSync(cityDir).isDirectory()) continue
-    for (const f of fs.readdirSync(cityDir).sort()) {
-      if (f.endsWith(IMAGE_SUFFIX))
-        frames.push({ city, stem: f.slice(0, -IMAGE_SUFFIX.length), image: `${city}/${f}` })
+    if (!readable(city, true)) continue
+    for (const f of fs.readdirSync(path.join(imagesDir, city)).sort()) {
+      if (!f.endsWith(IMAGE_SUFFIX)) continue
+      const rel = `${city}/${f}`
+      if (readable(rel, false))
+        frames.push({ city, stem: f.slice(0, -IMAGE_SUFFIX.length), image: rel })
     }
   }
   if (frames.length === 0) {
     throw new AppError(
       'INVALID_INPUT',
-      `${imagesDir} holds no *${IMAGE_SUFFIX} images in city folders.`,
+      `${imagesDir} holds no readable *${IMAGE_SUFFIX} images in city folders: ${layout}.`,
     )
   }
-  return frames
+  return { frames, skipped }
 }
 
 /**
@@ -78,9 +115,13 @@ export async function importCityscapes(
 ): Promise<ImportOutcome> {
   const root = path.resolve(opts.root)
   const split = opts.split
-  const frames = listCityscapesFrames(root, split)
+  const { frames, skipped } = listCityscapesFrames(root, split)
   const imagesRoot = path.join(root, 'leftImg8bit', split)
   const warnings: string[] = []
+  if (skipped.length > 0)
+    warnings.push(
+      `${countWithExamples(skipped.length, skipped.length + frames.length, skipped)} entries of leftImg8bit/${split} could not be read or point outside the dataset and were skipped.`,
+    )
   const writer = new DatasetWriter(ctx.db, {
     name: opts.name ?? `${path.basename(root)} ${split}`,
     kind: 'cityscapes',
@@ -223,7 +264,7 @@ export async function importCityscapes(
       warnings,
     }
   } catch (err) {
-    writer.abort()
+    await writer.abort()
     throw err
   }
 }

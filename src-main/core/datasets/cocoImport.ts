@@ -32,10 +32,19 @@ function checkInputs(opts: CocoImportOptions): { annotations: string; images: st
     throw new AppError('NOT_FOUND', `The annotations file ${annotations} does not exist.`)
   }
   if (st.isDirectory()) {
-    const jsons = fs.readdirSync(annotations).filter((f) => f.endsWith('.json'))
+    // Names the expected file, never what the folder holds: the browser client must not be
+    // able to list arbitrary folders through error messages.
     throw new AppError(
       'INVALID_INPUT',
-      `${annotations} is a folder; choose the instances JSON file inside it${jsons.length ? ` (found: ${jsons.slice(0, 5).join(', ')})` : ''}.`,
+      `${annotations} is a folder; choose the COCO instances JSON file itself (such as annotations/instances_val2017.json).`,
+    )
+  }
+  if (!st.isFile()) {
+    // A FIFO or a device would be read for ever (and a read stuck in libuv's pool keeps the
+    // process from exiting on Ctrl-C).
+    throw new AppError(
+      'INVALID_INPUT',
+      `${annotations} is not a regular file (a pipe, socket or device); choose the COCO instances JSON file.`,
     )
   }
   try {
@@ -262,7 +271,12 @@ export async function importCoco(
       )
     if (imageCount === 0) warnings.push(`${annFile} lists no images.`)
 
-    const { missing, examples } = await writer.markMissingFiles(ctx, imagesRoot)
+    const { missing, examples, outside } = await writer.markMissingFiles(ctx, imagesRoot)
+    if (outside.length > 0) {
+      warnings.push(
+        `Some image files are symbolic links that resolve outside ${imagesRoot} (e.g. ${outside.join(', ')}); they are treated as missing and never served.`,
+      )
+    }
     if (missing > 0) {
       warnings.push(
         `${countWithExamples(missing, imageCount, examples)} image files are missing under ${imagesRoot}; they are flagged in the grid and can be copied in later.`,
@@ -279,7 +293,7 @@ export async function importCoco(
       warnings,
     }
   } catch (err) {
-    writer.abort()
+    await writer.abort()
     throw err
   } finally {
     try {

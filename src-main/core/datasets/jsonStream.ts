@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import fs from 'node:fs'
 import Parser from 'stream-json/Parser.js'
 import Assembler from 'stream-json/Assembler.js'
@@ -31,6 +32,7 @@ export async function streamTopLevelArrays(
   const source = fs.createReadStream(file, { highWaterMark: 1 << 20 })
   const parser = new Parser({ packValues: true, streamValues: false })
   const keysSeen: string[] = []
+  const utf8 = utf8Checker()
 
   // depth: 0 before the top object, 1 inside it, 2 inside a top-level value, ...
   let depth = 0
@@ -130,9 +132,25 @@ export async function streamTopLevelArrays(
 
   try {
     await new Promise<void>((resolve, reject) => {
-      source.on('data', (chunk) => {
+      source.on('data', (data: string | Buffer) => {
+        const chunk = typeof data === 'string' ? Buffer.from(data) : data
+        const bad = utf8.check(chunk)
+        if (bad !== null) {
+          const e = invalidUtf8(file, bytesRead + bad.offset, bad.byte)
+          fail(e)
+          reject(e)
+          return
+        }
         bytesRead += chunk.length
         handlers.onProgress?.(bytesRead, totalBytes)
+      })
+      source.on('end', () => {
+        const bad = utf8.end()
+        if (bad !== null) {
+          const e = invalidUtf8(file, bytesRead - bad.back, bad.byte)
+          fail(e)
+          reject(e)
+        }
       })
       source.on('error', (err) => reject(failure ?? err))
       parser.on('data', (token: Token) => {
@@ -159,6 +177,74 @@ export async function streamTopLevelArrays(
     throw await describeJsonError(file, new Error('unexpected end of file'))
   }
   return { keysSeen }
+}
+
+function invalidUtf8(file: string, offset: number, byte: number): AppError {
+  return new AppError(
+    'PARSE_ERROR',
+    `${file} is not UTF-8: invalid byte 0x${byte.toString(16).toUpperCase().padStart(2, '0')} at byte offset ${offset}. JSON files must be UTF-8; convert it first (a Latin-1 file: iconv -f latin1 -t utf-8 in.json > out.json).`,
+    { offset, byte },
+  )
+}
+
+/**
+ * Checks a byte stream is UTF-8 chunk by chunk (the decoder would silently turn invalid bytes
+ * into U+FFFD, so Latin-1 class names became "caf\uFFFD"). Buffer.isUtf8 checks whole chunks
+ * natively; a character cut at a chunk's end is carried into the next one. Only a failing
+ * chunk is scanned byte by byte, to name the offset.
+ */
+export function utf8Checker() {
+  let carry = Buffer.alloc(0)
+  return {
+    /** null, or the offset (relative to this chunk's first byte) of the first invalid byte. */
+    check(chunk: Buffer): { offset: number; byte: number } | null {
+      const data = carry.length ? Buffer.concat([carry, chunk]) : chunk
+      const cut = incompleteTail(data)
+      const body = data.subarray(0, data.length - cut)
+      if (!isUtf8(body)) {
+        const at = firstInvalid(body)
+        return { offset: at - carry.length, byte: body[at]! }
+      }
+      carry = Buffer.from(data.subarray(data.length - cut))
+      return null
+    },
+    /** At the end of the stream: a character cut off by the end is invalid too. */
+    end(): { back: number; byte: number } | null {
+      return carry.length ? { back: carry.length, byte: carry[0]! } : null
+    },
+  }
+}
+
+/** How many bytes at the end start a multi-byte character that is not complete yet. */
+function incompleteTail(b: Buffer): number {
+  for (let k = 1; k <= Math.min(3, b.length); k++) {
+    const c = b[b.length - k]!
+    if ((c & 0xc0) === 0x80) continue // continuation byte: look further back
+    const need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1
+    return need > k ? k : 0
+  }
+  return 0
+}
+
+function firstInvalid(b: Buffer): number {
+  let i = 0
+  while (i < b.length) {
+    const c = b[i]!
+    const n =
+      c < 0x80
+        ? 1
+        : c >= 0xc2 && c < 0xe0
+          ? 2
+          : c >= 0xe0 && c < 0xf0
+            ? 3
+            : c >= 0xf0 && c < 0xf5
+              ? 4
+              : 0
+    if (n === 0) return i
+    if (n > 1 && !isUtf8(b.subarray(i, i + n))) return i
+    i += n
+  }
+  return b.length
 }
 
 /** Finds the exact line, column and byte offset of a JSON syntax error (only on the error path). */

@@ -2,7 +2,7 @@ import type { Category, Dataset, ImageDetail, ImageQuery, ImageSummary } from '.
 import { AppError } from '../../common/errors'
 import type { Db } from '../store/store'
 import { segmentationForApi } from './segmentation'
-import { deleteDataset } from './datasetWriter'
+import type { BrowseCache } from './browseCache'
 
 interface DatasetRow {
   id: number
@@ -58,13 +58,9 @@ export function getDataset(db: Db, id: number): Dataset {
 export function getCategories(db: Db, datasetId: number): Category[] {
   const rows = db
     .prepare(
-      `SELECT c.id, c.name, c.supercategory, c.train_id, c.color,
-         coalesce(sum(ic.annotation_count), 0) AS annotation_count,
-         count(ic.image_id) AS image_count
-       FROM categories c
-       LEFT JOIN image_categories ic ON ic.dataset_id = c.dataset_id AND ic.category_id = c.id
-       WHERE c.dataset_id = ?
-       GROUP BY c.id ORDER BY c.id`,
+      // Counts are stored with the class (refreshCategoryCounts): no aggregate on this path.
+      `SELECT c.id, c.name, c.supercategory, c.train_id, c.color, c.annotation_count, c.image_count
+       FROM categories c WHERE c.dataset_id = ? ORDER BY c.id`,
     )
     .all(datasetId) as {
     id: number
@@ -90,13 +86,6 @@ export function renameDataset(db: Db, id: number, name: string): Dataset {
   getDataset(db, id)
   db.prepare('UPDATE datasets SET name = ? WHERE id = ?').run(name, id)
   return getDataset(db, id)
-}
-
-export function removeDataset(db: Db, id: number): boolean {
-  const exists = db.prepare('SELECT 1 FROM datasets WHERE id = ?').get(id)
-  if (!exists) return false
-  deleteDataset(db, id)
-  return true
 }
 
 interface ImageRow {
@@ -128,25 +117,110 @@ const toImage = (r: ImageRow): ImageSummary => ({
  */
 export function queryImages(
   db: Db,
-  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery,
+  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery & { beforeId?: number; onlyId?: number },
+  /** The studio's cache: enables the fast paths (the results are the same without it). */
+  cache?: BrowseCache,
 ): { total: number; items: ImageSummary[] } {
-  const where = ['i.dataset_id = @datasetId']
-  const params: Record<string, unknown> = {
-    datasetId: q.datasetId,
-    limit: q.limit ?? 200,
-    offset: q.offset ?? 0,
+  const search = q.search?.trim() ?? ''
+  const limit = q.limit ?? 200
+  const offset = q.offset ?? 0
+  const classes = q.categoryIds ?? []
+  const byIds = (page: number[]): ImageSummary[] =>
+    page.length === 0
+      ? []
+      : (
+          db
+            .prepare(
+              `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
+                 json_extract(i.probe, '$.error') IS NOT NULL AS unreadable
+               FROM images i WHERE i.id IN (SELECT value FROM json_each(?)) ORDER BY i.id`,
+            )
+            .all(JSON.stringify(page)) as ImageRow[]
+        ).map(toImage)
+  const plain = !q.missingOnly && q.beforeId === undefined && q.onlyId === undefined
+  if (cache && plain && search !== '' && classes.length === 0) {
+    // File-name search alone: the match list comes from the in-memory name scan, the page is
+    // a primary-key lookup.
+    const ids = cache.search(db, q.datasetId, search)
+    return { total: ids.length, items: byIds(Array.from(ids.subarray(offset, offset + limit))) }
   }
+  if (cache && plain && search === '' && classes.length === 0) {
+    // The whole dataset: its size is stored, and an import writes its images under consecutive
+    // ids, so row n is id first + n; no count and no OFFSET walk over 100k index entries.
+    const shape = db
+      .prepare(
+        // Two index probes (min and max of the (dataset_id, id) index), not a scan.
+        `SELECT d.image_count AS n,
+           (SELECT min(id) FROM images WHERE dataset_id = d.id) AS first,
+           (SELECT max(id) FROM images WHERE dataset_id = d.id) AS last
+         FROM datasets d WHERE d.id = ?`,
+      )
+      .get(q.datasetId) as { n: number; first: number | null; last: number | null }
+    if (shape.first !== null && shape.last! - shape.first + 1 === shape.n) {
+      const rows = db
+        .prepare(
+          `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
+             json_extract(i.probe, '$.error') IS NOT NULL AS unreadable
+           FROM images i WHERE i.id BETWEEN ? AND ? ORDER BY i.id`,
+        )
+        .all(shape.first + offset, shape.first + offset + limit - 1) as ImageRow[]
+      return { total: shape.n, items: rows.map(toImage) }
+    }
+  }
+  if (cache && plain && search === '' && classes.length > 0) {
+    // A class filter: the page comes from the (dataset, class, image) index alone, the total
+    // once per ground-truth version.
+    const inList = classes.map((_, k) => `@c${k}`).join(', ')
+    const params: Record<string, unknown> = { d: q.datasetId, limit, offset }
+    classes.forEach((c, k) => (params[`c${k}`] = c))
+    const total = cache.classTotal(db, q.datasetId, classes, () =>
+      classes.length === 1
+        ? (db
+            .prepare(
+              `SELECT count(*) FROM image_categories WHERE dataset_id = @d AND category_id = @c0`,
+            )
+            .pluck()
+            .get(params) as number)
+        : (db
+            .prepare(
+              `SELECT count(DISTINCT image_id) FROM image_categories WHERE dataset_id = @d AND category_id IN (${inList})`,
+            )
+            .pluck()
+            .get(params) as number),
+    )
+    const page = db
+      .prepare(
+        classes.length === 1
+          ? `SELECT image_id FROM image_categories WHERE dataset_id = @d AND category_id = @c0
+             ORDER BY image_id LIMIT @limit OFFSET @offset`
+          : `SELECT DISTINCT image_id FROM image_categories WHERE dataset_id = @d AND category_id IN (${inList})
+             ORDER BY image_id LIMIT @limit OFFSET @offset`,
+      )
+      .pluck()
+      .all(params) as number[]
+    return { total, items: byIds(page) }
+  }
+  const where = ['i.dataset_id = @datasetId']
+  const params: Record<string, unknown> = { datasetId: q.datasetId, limit, offset }
   if (q.categoryIds && q.categoryIds.length > 0) {
     where.push(
       `i.id IN (SELECT ic.image_id FROM image_categories ic WHERE ic.dataset_id = @datasetId AND ic.category_id IN (${q.categoryIds.map((_, k) => `@c${k}`).join(', ')}))`,
     )
     q.categoryIds.forEach((c, k) => (params[`c${k}`] = c))
   }
-  if (q.search && q.search.trim() !== '') {
+  if (search !== '') {
     where.push(`i.file_name LIKE @search ESCAPE '\\'`)
-    params.search = `%${q.search.trim().replace(/[\\%_]/g, (m) => '\\' + m)}%`
+    params.search = `%${search.replace(/[\\%_]/g, (m) => '\\' + m)}%`
   }
   if (q.missingOnly) where.push('i.missing = 1')
+  if (q.beforeId !== undefined) {
+    where.push('i.id < @beforeId')
+    params.beforeId = q.beforeId
+  }
+  if (q.onlyId !== undefined) {
+    where.push('i.id = @onlyId')
+    params.onlyId = q.onlyId
+  }
   const clause = where.join(' AND ')
   const total = (
     db.prepare(`SELECT count(*) AS n FROM images i WHERE ${clause}`).get(params) as { n: number }
@@ -159,6 +233,31 @@ export function queryImages(
     )
     .all(params) as ImageRow[]
   return { total, items: items.map(toImage) }
+}
+
+/** Where `imageId` stands in the filtered, id-ordered list of `queryImages`, and its length. */
+export function locateImage(
+  db: Db,
+  q: Required<Pick<ImageQuery, 'datasetId'>> & ImageQuery & { imageId: number },
+  names?: BrowseCache,
+): { index: number | null; total: number } {
+  const { imageId, ...filter } = q
+  const search = filter.search?.trim() ?? ''
+  if (names && search !== '' && !filter.missingOnly && !(filter.categoryIds?.length ?? 0)) {
+    const ids = names.search(db, filter.datasetId, search)
+    let lo = 0
+    let hi = ids.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (ids[mid]! < imageId) lo = mid + 1
+      else hi = mid
+    }
+    return { index: ids[lo] === imageId ? lo : null, total: ids.length }
+  }
+  const { total } = queryImages(db, { ...filter, limit: 1, offset: 0 })
+  const before = queryImages(db, { ...filter, limit: 1, offset: 0, beforeId: imageId })
+  const self = queryImages(db, { ...filter, limit: 1, offset: 0, onlyId: imageId })
+  return { index: self.total === 1 ? before.total : null, total }
 }
 
 export function getImage(db: Db, id: number): ImageDetail {

@@ -8,6 +8,23 @@ export interface LockInfo {
   host: 'electron' | 'browser'
   url?: string
   startedAt: string
+  /**
+   * The holder's start time as the kernel records it (Linux /proc/<pid>/stat field 22), so a
+   * pid reused by an unrelated process after a crash is not mistaken for a running studio.
+   */
+  processStart?: string
+}
+
+/** A process's start time on Linux (clock ticks since boot), or undefined elsewhere. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return fields[19]
+  } catch {
+    return undefined
+  }
 }
 
 const lockName = 'studio.lock'
@@ -24,6 +41,17 @@ function alive(pid: number): boolean {
 }
 
 /**
+ * Whether the lock's holder still runs: its pid is alive and, where the kernel tells start
+ * times, it is the same process that wrote the lock (pids are reused after a crash or reboot).
+ */
+function holderAlive(other: LockInfo): boolean {
+  if (!alive(other.pid)) return false
+  if (other.processStart === undefined) return true
+  const now = processStartTime(other.pid)
+  return now === undefined || now === other.processStart
+}
+
+/**
  * One studio (desktop window or browser host) per data folder: two would both run imports,
  * inference and demo set-up against the same store and confuse each other's jobs. The CLI
  * does not take this lock; it shares the store safely through SQLite's own locking.
@@ -36,7 +64,13 @@ export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' 
     throw storeIoError(err, dataDir)
   }
   const file = path.join(dataDir, lockName)
-  const mine: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), ...info }
+  const start = processStartTime(process.pid)
+  const mine: LockInfo = {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ...(start ? { processStart: start } : {}),
+    ...info,
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, JSON.stringify(mine), { flag: 'wx' })
@@ -64,12 +98,12 @@ export function acquireInstanceLock(dataDir: string, info: Omit<LockInfo, 'pid' 
       } catch {
         other = undefined
       }
-      const live = other && (other.pid === process.pid ? held.has(file) : alive(other.pid))
+      const live = other && (other.pid === process.pid ? held.has(file) : holderAlive(other))
       if (other && live) {
         const where = other.url ? ` at ${other.url}` : ''
         throw new AppError(
           'STORE_LOCKED',
-          `Another GC Studio (${other.host}, pid ${other.pid}${where}, started ${other.startedAt}) is already using the data folder ${dataDir}. Use that one, or pass a different --data-dir.`,
+          `Another GC Studio (${other.host}, pid ${other.pid}${where}, started ${other.startedAt}) is already using the data folder ${dataDir}. Use that one, or pass a different --data-dir. If no GC Studio is running (pid ${other.pid} is another program now), delete ${file} and start again.`,
           other,
         )
       }

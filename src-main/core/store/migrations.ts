@@ -1,3 +1,5 @@
+import type Database from 'better-sqlite3'
+
 /**
  * Numbered, append-only schema migrations. Never edit a shipped migration: add the next one.
  * `PRAGMA user_version` holds the number of the last migration applied.
@@ -6,6 +8,42 @@ export interface Migration {
   version: number
   name: string
   sql: string
+  /**
+   * Schema changes SQLite cannot make with ALTER TABLE (a new CHECK, AUTOINCREMENT) rebuild the
+   * table; they run after `sql`, with foreign keys off so dropping the old table cascades
+   * nothing, and a foreign-key check before commit.
+   */
+  rebuild?: (db: Database.Database) => void
+}
+
+/**
+ * SQLite's documented way to change a table's definition: create the new one from the current
+ * definition (read from sqlite_master, so columns other migrations added are carried whatever
+ * the order), copy every row, drop the old table, rename, and recreate its indexes. Rows keep
+ * their ids; tables referencing it by name keep working.
+ */
+export function rebuildTable(
+  db: Database.Database,
+  table: string,
+  edit: (createSql: string) => string,
+): void {
+  const def = db
+    .prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`)
+    .get(table) as { sql: string } | undefined
+  if (!def) throw new Error(`No table ${table} to rebuild.`)
+  const edited = edit(def.sql)
+  if (edited === def.sql) throw new Error(`Rebuilding ${table} changed nothing.`)
+  const indexes = db
+    .prepare(
+      `SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL`,
+    )
+    .all(table) as { sql: string }[]
+  const tmp = `${table}_rebuilt`
+  db.exec(edited.replace(new RegExp(`^CREATE TABLE\\s+"?${table}"?`), `CREATE TABLE ${tmp}`))
+  db.exec(`INSERT INTO ${tmp} SELECT * FROM ${table}`)
+  db.exec(`DROP TABLE ${table}`)
+  db.exec(`ALTER TABLE ${tmp} RENAME TO ${table}`)
+  for (const ix of indexes) db.exec(ix.sql)
 }
 
 export const migrations: readonly Migration[] = [
@@ -481,6 +519,73 @@ export const migrations: readonly Migration[] = [
       );
       CREATE INDEX reports_created ON reports (created_at);
     `,
+  },
+  {
+    version: 9,
+    name: 'hardening: ids never reused, datasets hidden while deleted, per-class counts stored',
+    sql: `
+      -- Per-class counts kept with the class (filled at import, refreshed by edits), so opening
+      -- a dataset never aggregates image_categories on the server's event loop.
+      ALTER TABLE categories ADD COLUMN image_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE categories ADD COLUMN annotation_count INTEGER NOT NULL DEFAULT 0;
+      UPDATE categories SET
+        image_count = (SELECT count(*) FROM image_categories ic
+          WHERE ic.dataset_id = categories.dataset_id AND ic.category_id = categories.id),
+        annotation_count = (SELECT coalesce(sum(ic.annotation_count), 0) FROM image_categories ic
+          WHERE ic.dataset_id = categories.dataset_id AND ic.category_id = categories.id);
+    `,
+    rebuild(db) {
+      // A report or a link naming run 7 (or dataset 3) must never later open another one:
+      // AUTOINCREMENT ids are not reused after deletion. A dataset being deleted in the
+      // background is 'deleting': hidden at once, like an unfinished import.
+      rebuildTable(db, 'runs', (sql) =>
+        sql.replace(
+          /\bid INTEGER PRIMARY KEY\b(?! AUTOINCREMENT)/,
+          'id INTEGER PRIMARY KEY AUTOINCREMENT',
+        ),
+      )
+      rebuildTable(db, 'datasets', (sql) =>
+        sql
+          .replace(
+            /\bid INTEGER PRIMARY KEY\b(?! AUTOINCREMENT)/,
+            'id INTEGER PRIMARY KEY AUTOINCREMENT',
+          )
+          .replace(
+            "CHECK (status IN ('importing', 'ready'))",
+            "CHECK (status IN ('importing', 'ready', 'deleting'))",
+          ),
+      )
+      // Label edits move the stored per-class counts with the rows they change. Imports and
+      // removals (datasets not 'ready') write them in bulk instead (refreshCategoryCounts).
+      // Created after the rebuild: a trigger naming a table being rebuilt would break it.
+      db.exec(`
+        CREATE TRIGGER image_categories_counts_insert AFTER INSERT ON image_categories
+        WHEN (SELECT status FROM datasets WHERE id = NEW.dataset_id) = 'ready'
+        BEGIN
+          UPDATE categories SET image_count = image_count + 1,
+            annotation_count = annotation_count + NEW.annotation_count
+          WHERE dataset_id = NEW.dataset_id AND id = NEW.category_id;
+        END;
+        CREATE TRIGGER image_categories_counts_delete AFTER DELETE ON image_categories
+        WHEN (SELECT status FROM datasets WHERE id = OLD.dataset_id) = 'ready'
+        BEGIN
+          UPDATE categories SET image_count = image_count - 1,
+            annotation_count = annotation_count - OLD.annotation_count
+          WHERE dataset_id = OLD.dataset_id AND id = OLD.category_id;
+        END;
+        CREATE TRIGGER image_categories_counts_update
+        AFTER UPDATE OF annotation_count, category_id, dataset_id ON image_categories
+        WHEN (SELECT status FROM datasets WHERE id = NEW.dataset_id) = 'ready'
+        BEGIN
+          UPDATE categories SET image_count = image_count - 1,
+            annotation_count = annotation_count - OLD.annotation_count
+          WHERE dataset_id = OLD.dataset_id AND id = OLD.category_id;
+          UPDATE categories SET image_count = image_count + 1,
+            annotation_count = annotation_count + NEW.annotation_count
+          WHERE dataset_id = NEW.dataset_id AND id = NEW.category_id;
+        END;
+      `)
+    },
   },
 ]
 

@@ -14,7 +14,16 @@ export interface OpenStoreOptions {
   nativeBinding?: string
   /** Apply migrations up to this version only (migration tests). */
   targetVersion?: number
+  /** How long a write waits for another process's write lock before STORE_LOCKED. */
+  busyTimeoutMs?: number
 }
+
+/**
+ * How long every connection (the app's, the import and maintenance workers', the CLI's) waits
+ * for another writer. Writers keep their transactions to one batch (well under a second), so
+ * waiting this long means something holds the store far longer than the studio ever does.
+ */
+export const BUSY_TIMEOUT_MS = 10_000
 
 export const storeFileName = 'gcstudio.db'
 
@@ -24,8 +33,19 @@ export const storeFileName = 'gcstudio.db'
  */
 export function storeIoError(err: unknown, where: string): AppError {
   const e = err as NodeJS.ErrnoException & { code?: string }
-  const code = e?.code ?? ''
+  const code = typeof e?.code === 'string' ? e.code : ''
   const detail = e instanceof Error ? e.message : String(err)
+  if (
+    code.startsWith('SQLITE_IOERR') ||
+    ((code === 'ENOENT' || code === 'ENOTDIR' || code === 'EEXIST') && e.syscall === 'mkdir')
+  ) {
+    // A missing or read-only parent, a dangling link, a failing disk: in every case the store
+    // cannot be written there, and the message says so in those words.
+    return new AppError(
+      'STORE_READONLY',
+      `The data folder ${where} cannot be written: ${detail}. Choose a writable folder with --data-dir or GCSTUDIO_DATA_DIR.`,
+    )
+  }
   if (
     code === 'EACCES' ||
     code === 'EPERM' ||
@@ -45,13 +65,24 @@ export function storeIoError(err: unknown, where: string): AppError {
       `The disk holding ${where} is full (${code}). Free some space; nothing was half-written.`,
     )
   }
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
     return new AppError(
       'STORE_LOCKED',
-      `The store in ${where} is busy: another process holds a write lock (${detail}).`,
+      `The store in ${where} is busy: another process (a CLI import or inference beside the app?) held its write lock for longer than ${BUSY_TIMEOUT_MS / 1000} s. Nothing was changed; try again in a moment.`,
+      { retryable: true },
     )
   }
   return new AppError('IO_ERROR', `${where}: ${detail}`)
+}
+
+/** SQLite's lock, I/O, full-disk and read-only failures, which deserve words rather than INTERNAL. */
+export function isStoreFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return (
+    typeof code === 'string' &&
+    /^SQLITE_(BUSY|LOCKED|IOERR|FULL|READONLY|CANTOPEN)/.test(code) &&
+    !(err instanceof AppError)
+  )
 }
 
 export function applyMigrations(db: Db, upTo = latestSchemaVersion): number {
@@ -64,22 +95,40 @@ export function applyMigrations(db: Db, upTo = latestSchemaVersion): number {
   }
   const pending = migrations.filter((m: Migration) => m.version > current && m.version <= upTo)
   for (const m of pending) {
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.pragma(`user_version = ${m.version}`)
-    }).immediate()
+    const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number
+    // Only settable outside a transaction; a rebuild drops tables that others reference.
+    if (m.rebuild) db.pragma('foreign_keys = OFF')
+    try {
+      db.transaction(() => {
+        db.exec(m.sql)
+        if (m.rebuild) {
+          m.rebuild(db)
+          const broken = db.pragma('foreign_key_check') as unknown[]
+          if (broken.length > 0)
+            throw new Error(`Migration ${m.version} broke ${broken.length} foreign key(s).`)
+        }
+        db.pragma(`user_version = ${m.version}`)
+      }).immediate()
+    } finally {
+      if (m.rebuild) db.pragma(`foreign_keys = ${foreignKeys}`)
+    }
   }
   return db.pragma('user_version', { simple: true }) as number
 }
 
-/** Opens (creating if needed) the store in `dataDir`: WAL, foreign keys, migrations applied. */
-export function openStore(dataDir: string, options: OpenStoreOptions = {}): Db {
+/** Creates the data folder if needed and checks it can be written, before anything is created in it. */
+export function ensureDataDir(dataDir: string): void {
   try {
     fs.mkdirSync(dataDir, { recursive: true })
     fs.accessSync(dataDir, fs.constants.W_OK)
   } catch (err) {
     throw storeIoError(err, dataDir)
   }
+}
+
+/** Opens (creating if needed) the store in `dataDir`: WAL, foreign keys, migrations applied. */
+export function openStore(dataDir: string, options: OpenStoreOptions = {}): Db {
+  ensureDataDir(dataDir)
   const file = path.join(dataDir, storeFileName)
   let db: Db
   try {
@@ -88,7 +137,7 @@ export function openStore(dataDir: string, options: OpenStoreOptions = {}): Db {
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     // Readers never wait in WAL; a writer waits this long for another writer (CLI + app).
-    db.pragma('busy_timeout = 5000')
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`)
     db.pragma('cache_size = -65536')
     db.pragma('temp_store = MEMORY')
   } catch (err) {

@@ -4,7 +4,7 @@ import http from 'node:http'
 import path from 'node:path'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { mediaKinds, type MediaKind } from '../../common/bridge'
-import { toErrorShape } from '../../common/errors'
+import { AppError, toErrorShape } from '../../common/errors'
 import { Studio } from '../../core/studio'
 import { packageRoot } from '../../core/paths'
 import { acquireInstanceLock } from '../../core/store/instanceLock'
@@ -48,14 +48,11 @@ const MAX_BODY = 1 << 20
  */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => {})
-  const lock = acquireInstanceLock(opts.dataDir, { host: 'browser' })
-  let studio: Studio
-  try {
-    studio = Studio.open({ dataDir: opts.dataDir, host: 'browser', log })
-  } catch (err) {
-    lock.release()
-    throw err
-  }
+  // Nothing is created (data folder, lock, store) before the port is ours: a port in use is
+  // one line and leaves no trace. Requests arriving before the studio is open wait for it.
+  let studio!: Studio
+  let markReady!: () => void
+  const ready = new Promise<void>((resolve) => (markReady = resolve))
   const token = opts.token ?? crypto.randomBytes(24).toString('base64url')
   const tokenBuf = Buffer.from(token)
   const rendererDir = opts.rendererDir ?? path.join(packageRoot(), 'out', 'renderer')
@@ -88,13 +85,31 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     })
   })
 
+  // Five quiet seconds after a burst of requests, caches give their memory back.
+  let idleTimer: NodeJS.Timeout | undefined
+  const busy = () => {
+    clearTimeout(idleTimer)
+    idleTimer = setTimeout(() => studio.trimMemory(), 5000).unref()
+  }
+
   async function handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    await ready
+    busy()
     if (!hostOk(req))
       return sendJson(res, 403, {
         ok: false,
         error: { code: 'UNAUTHORIZED', message: 'Wrong Host header.' },
       })
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
+    let pathname: string
+    try {
+      pathname = decodeURIComponent(url.pathname)
+    } catch {
+      return sendJson(res, 400, {
+        ok: false,
+        error: { code: 'INVALID_INPUT', message: 'Malformed percent-encoding in the URL.' },
+      })
+    }
     if (url.pathname.startsWith('/api/')) {
       if (req.method !== 'POST')
         return sendJson(res, 405, {
@@ -114,7 +129,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       if (body === null)
         return sendJson(res, 413, {
           ok: false,
-          error: { code: 'INVALID_INPUT', message: 'Request body too large.' },
+          error: {
+            code: 'INVALID_INPUT',
+            message: `Request body too large: the limit is ${MAX_BODY / (1 << 20)} MiB.`,
+          },
         })
       let input: unknown
       try {
@@ -125,7 +143,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           error: { code: 'INVALID_INPUT', message: 'The request body is not JSON.' },
         })
       }
-      const method = decodeURIComponent(url.pathname.slice('/api/'.length))
+      const method = pathname.slice('/api/'.length)
       const result = await studio.dispatch(method, input)
       return sendJson(res, 200, result)
     }
@@ -136,16 +154,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           error: { code: 'UNAUTHORIZED', message: 'Missing or wrong session token.' },
         })
       }
-      const [, , kind, idText] = url.pathname.split('/')
-      const id = Number(idText)
-      if (!mediaKinds.includes(kind as MediaKind) || !Number.isInteger(id) || id <= 0) {
+      const [, , kind, idText, ...rest] = url.pathname.split('/')
+      // Ids are plain decimals: Number() would also read 0x10, 1e3 and 1.0.
+      const id = /^[1-9][0-9]{0,14}$/.test(idText ?? '') ? Number(idText) : NaN
+      if (!mediaKinds.includes(kind as MediaKind) || !Number.isInteger(id) || rest.length > 0) {
         return sendJson(res, 400, {
           ok: false,
           error: { code: 'INVALID_INPUT', message: `Bad media path ${url.pathname}.` },
         })
       }
+      // A thumbnail whose page scrolled away: the browser closes the request, and the work
+      // still waiting for its turn is dropped.
+      const gone = new AbortController()
+      res.on('close', () => {
+        if (!res.writableFinished) gone.abort()
+      })
       try {
-        const media = await studio.media.get(kind as MediaKind, id)
+        const media = await studio.media.get(kind as MediaKind, id, gone.signal)
         res.writeHead(200, {
           'content-type': media.contentType,
           'content-length': media.body.length,
@@ -154,14 +179,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         return res.end(media.body)
       } catch (err) {
         const shape = toErrorShape(err)
-        return sendJson(res, shape.code === 'NOT_FOUND' ? 404 : 422, { ok: false, error: shape })
+        if (gone.signal.aborted) return res.destroy()
+        const busy = (shape.details as { retryable?: boolean } | undefined)?.retryable === true
+        return sendJson(res, shape.code === 'NOT_FOUND' ? 404 : busy ? 503 : 422, {
+          ok: false,
+          error: shape,
+        })
       }
     }
-    return serveStatic(url.pathname, res)
+    return serveStatic(pathname, res)
   }
 
   function serveStatic(pathname: string, res: http.ServerResponse) {
-    const rel = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '')
+    const rel = pathname === '/' ? 'index.html' : pathname.replace(/^\/+/, '')
     const file = path.resolve(rendererDir, rel)
     if (
       !file.startsWith(rendererDir + path.sep) ||
@@ -188,7 +218,19 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const sockets = new Set<WebSocket>()
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', `http://127.0.0.1:${port}`)
-    if (!hostOk(req) || url.pathname !== '/events' || !tokenOk(url.searchParams.get('t'))) {
+    // Browsers always send Origin on a WebSocket and never let a page forge it: a page of
+    // another site must not read the event stream even if it learnt the token.
+    const origin = req.headers.origin
+    const originOk =
+      origin === undefined ||
+      origin === `http://127.0.0.1:${port}` ||
+      origin === `http://localhost:${port}`
+    if (
+      !hostOk(req) ||
+      !originOk ||
+      url.pathname !== '/events' ||
+      !tokenOk(url.searchParams.get('t'))
+    ) {
       socket.write('HTTP/1.1 401 Unauthorized\r\n\r\n')
       return socket.destroy()
     }
@@ -197,24 +239,43 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       ws.on('close', () => sockets.delete(ws))
     })
   })
-  const unsubscribe = studio.bus.subscribe((event) => {
-    const data = JSON.stringify(event)
-    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(data)
-  })
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve())
   }).catch((err: NodeJS.ErrnoException) => {
-    void studio.close()
-    lock.release()
     throw err.code === 'EADDRINUSE'
-      ? new Error(
+      ? new AppError(
+          'CONFLICT',
           `Port ${opts.port} is already in use on 127.0.0.1; choose another with --port, or omit it for a free one.`,
         )
-      : err
+      : err.code === 'EACCES'
+        ? new AppError(
+            'UNSUPPORTED',
+            `Port ${opts.port} needs privileges on this system; choose one above 1023 with --port.`,
+          )
+        : err
   })
   port = (server.address() as { port: number }).port
+  let lock: ReturnType<typeof acquireInstanceLock>
+  try {
+    lock = acquireInstanceLock(opts.dataDir, { host: 'browser' })
+    try {
+      studio = Studio.open({ dataDir: opts.dataDir, host: 'browser', log })
+    } catch (err) {
+      lock.release()
+      throw err
+    }
+  } catch (err) {
+    server.close()
+    throw err
+  }
+  markReady()
+  const unsubscribe = studio.bus.subscribe((event) => {
+    const data = JSON.stringify(event)
+    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(data)
+  })
+
   const url = `http://127.0.0.1:${port}/?token=${token}`
   lock.update({ url: `http://127.0.0.1:${port}/` })
 
@@ -233,6 +294,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     async close() {
       if (closed) return
       closed = true
+      clearTimeout(idleTimer)
       unsubscribe()
       for (const ws of sockets) ws.terminate()
       wss.close()
@@ -246,18 +308,23 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
 }
 
+/** Past this much the connection is cut: nobody sends 64 MiB to this API in good faith. */
+const MAX_DRAIN = 64 << 20
+
+/**
+ * The body, or null when it exceeds MAX_BODY. An oversized body is read to its end and thrown
+ * away, so the client gets the 413 answer instead of a reset connection.
+ */
 function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     req.on('data', (c: Buffer) => {
       size += c.length
-      if (size > MAX_BODY) {
-        resolve(null)
-        req.destroy()
-      } else chunks.push(c)
+      if (size <= MAX_BODY) chunks.push(c)
+      else if (size > MAX_DRAIN) req.destroy()
     })
-    req.on('end', () => resolve(Buffer.concat(chunks)))
+    req.on('end', () => resolve(size > MAX_BODY ? null : Buffer.concat(chunks)))
     req.on('error', reject)
   })
 }

@@ -120,10 +120,10 @@ describe('Cityscapes import', () => {
     await expect(
       importCityscapes(ctx(), { root: path.join(fx.root, 'leftImg8bit'), split: 'val' }),
     ).rejects.toThrow(
-      /is not a Cityscapes root: it must hold leftImg8bit\/ and gtFine\/ .* Choose its parent folder/,
+      /is not a Cityscapes root: a Cityscapes root holds leftImg8bit\/val\/<city>\/\*_leftImg8bit\.png and gtFine\/val\/.* Choose its parent folder/,
     )
     await expect(importCityscapes(ctx(), { root: fx.root, split: 'train' })).rejects.toThrow(
-      /has no "train" split \(found: val\)/,
+      /has no "train" split folder: a Cityscapes root holds leftImg8bit\/train\//,
     )
     await expect(
       importCityscapes(ctx(), { root: path.join(fx.root, 'nope'), split: 'val' }),

@@ -187,7 +187,13 @@ describe('fixing labels, re-evaluating and exporting', () => {
     ).toHaveLength(1)
 
     // Deleting the dataset takes its edits, versions and review items along.
-    expect(await call(studio, 'datasets:delete', { id: datasetId })).toEqual({ deleted: true })
+    // Hidden at once, removed by a background job.
+    const removal = (await call(studio, 'datasets:delete', { id: datasetId })) as {
+      deleted: boolean
+      jobId: string
+    }
+    expect(removal.deleted).toBe(true)
+    expect((await studio.jobs.settled(removal.jobId)).state).toBe('done')
     for (const t of ['label_operations', 'annotation_edits', 'gt_versions', 'review_items'])
       expect(studio.db.prepare(`SELECT count(*) AS n FROM ${t}`).get()).toEqual({ n: 0 })
   })

@@ -38,6 +38,8 @@ describe('migrations', () => {
     6: ['attention_image_stats', 'attention_stats'],
     7: ['comparisons'],
     8: ['reports'],
+    // AUTOINCREMENT keeps its high-water marks here.
+    9: ['sqlite_sequence'],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
@@ -87,5 +89,66 @@ describe('migrations', () => {
     } finally {
       fs.chmodSync(dir, 0o700)
     }
+  })
+
+  it('migration 9 rebuilds runs and datasets keeping every row, child and index, and ids are never reused after it', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = ON')
+    applyMigrations(db, 8)
+    db.exec(`
+      INSERT INTO datasets (id, name, kind, images_root, source, status) VALUES (1, 'a', 'coco', '/i', '/s', 'ready'), (2, 'b', 'coco', '/i', '/s', 'ready');
+      INSERT INTO categories (dataset_id, id, name, color) VALUES (1, 5, 'cat', '[1,2,3]'), (1, 6, 'dog', '[1,2,3]');
+      INSERT INTO images (id, dataset_id, source_id, file_name, width, height) VALUES (10, 1, 1, 'x.jpg', 4, 4), (11, 1, 2, 'y.jpg', 4, 4);
+      INSERT INTO image_categories (image_id, dataset_id, category_id, annotation_count) VALUES (10, 1, 5, 3), (11, 1, 5, 1), (11, 1, 6, 2);
+      INSERT INTO models (id, sha256, name, task, format, path, source, file_size, file_mtime, config, card)
+        VALUES (1, 'h', 'm', 'detection', 'onnx', '/m', '/m', 1, 1, '{}', '{}');
+      INSERT INTO runs (id, model_id, dataset_id, settings, status) VALUES (1, 1, 1, '{}', 'done'), (2, 1, 1, '{}', 'done');
+      INSERT INTO predictions (run_id, image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h) VALUES (2, 10, 5, 0.9, 0, 0, 1, 1);
+    `)
+    applyMigrations(db, 9)
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1)
+    expect(db.prepare('SELECT id, name FROM datasets ORDER BY id').all()).toEqual([
+      { id: 1, name: 'a' },
+      { id: 2, name: 'b' },
+    ])
+    expect(db.prepare('SELECT id FROM runs ORDER BY id').pluck().all()).toEqual([1, 2])
+    expect(db.prepare('SELECT count(*) FROM predictions').pluck().get()).toBe(1)
+    // Per-class counts carried into the new columns.
+    expect(
+      db.prepare('SELECT id, image_count, annotation_count FROM categories ORDER BY id').all(),
+    ).toEqual([
+      { id: 5, image_count: 2, annotation_count: 4 },
+      { id: 6, image_count: 1, annotation_count: 2 },
+    ])
+    // The indexes came back with the tables.
+    const indexes = db
+      .prepare(
+        `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'runs' AND sql IS NOT NULL`,
+      )
+      .pluck()
+      .all()
+    expect(indexes).toEqual(expect.arrayContaining(['runs_dataset', 'runs_model']))
+    // Cascades still reach the children through the rebuilt parent.
+    db.prepare('DELETE FROM runs WHERE id = 2').run()
+    expect(db.prepare('SELECT count(*) FROM predictions').pluck().get()).toBe(0)
+    // Run 2 was the newest; a new run gets 3, not 2 again. Same for datasets.
+    const info = db
+      .prepare(
+        `INSERT INTO runs (model_id, dataset_id, settings, status) VALUES (1, 1, '{}', 'queued')`,
+      )
+      .run()
+    expect(Number(info.lastInsertRowid)).toBe(3)
+    db.prepare('DELETE FROM datasets WHERE id = 2').run()
+    const d = db
+      .prepare(
+        `INSERT INTO datasets (name, kind, images_root, source) VALUES ('c', 'coco', '/i', '/s')`,
+      )
+      .run()
+    expect(Number(d.lastInsertRowid)).toBe(3)
+    // A dataset can now be hidden while it is removed.
+    db.prepare(`UPDATE datasets SET status = 'deleting' WHERE id = 1`).run()
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+    expect(db.pragma('foreign_key_check')).toEqual([])
+    db.close()
   })
 })

@@ -12,6 +12,11 @@ export class BrowseState {
   search = $state('')
   missingOnly = $state(false)
   total = $state<number | null>(null)
+  /**
+   * The image the user last opened or moved to (grid arrow keys, the viewer's ← →): the grid
+   * comes back with it in view and focused after Esc, instead of at image 1.
+   */
+  focusIndex = $state<number | null>(null)
   #pages = $state.raw<Record<number, ImageSummary[]>>({})
   #loading = new Set<number>()
   #generation = 0
@@ -22,7 +27,17 @@ export class BrowseState {
     return JSON.stringify([this.categoryIds, this.search.trim(), this.missingOnly])
   }
 
+  /** The filter as `images:query` and `images:locate` take it. */
+  get filter(): { categoryIds?: number[]; search?: string; missingOnly?: true } {
+    return {
+      ...(this.categoryIds.length ? { categoryIds: this.categoryIds } : {}),
+      ...(this.search.trim() ? { search: this.search.trim() } : {}),
+      ...(this.missingOnly ? { missingOnly: true as const } : {}),
+    }
+  }
+
   reset(): void {
+    this.focusIndex = null
     this.#generation++
     this.#pages = {}
     this.#loading.clear()
@@ -43,9 +58,7 @@ export class BrowseState {
         datasetId: this.datasetId,
         offset: page * PAGE,
         limit: PAGE,
-        ...(this.categoryIds.length ? { categoryIds: this.categoryIds } : {}),
-        ...(this.search.trim() ? { search: this.search.trim() } : {}),
-        ...(this.missingOnly ? { missingOnly: true } : {}),
+        ...this.filter,
       })
       if (gen !== this.#generation) return
       this.total = res.total

@@ -1,0 +1,179 @@
+import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
+import type { Job } from '../../common/api'
+import { AppError } from '../../common/errors'
+import type { Handlers } from '../dispatcher'
+import type { JobContext } from '../jobs'
+import { builtWorkerPath } from '../paths'
+import type { Studio } from '../studio'
+import type { DatasetTaskOutcome, DatasetTaskRequest, TaskWorkerMessage } from './maintenance'
+import { processAlive } from './datasetWriter'
+import { getDataset, locateImage } from './queries'
+
+interface DatasetRowState {
+  id: number
+  name: string
+  status: 'importing' | 'ready' | 'deleting'
+  import_pid: number | null
+}
+
+/**
+ * Deleting a dataset and looking for its files again: both are long at train2017 scale, so
+ * both run as jobs in the maintenance worker. A deleted dataset is hidden at once (status
+ * 'deleting', which every query skips like an unfinished import) and removed in the background.
+ */
+/**
+ * Runs a dataset task in the maintenance worker (its own store connection) as the work of a
+ * job: progress forwarded, the job's cancel posted to the worker, the worker ended after.
+ */
+function inWorker(
+  studio: Studio,
+  task: DatasetTaskRequest,
+  ctx: JobContext,
+): Promise<DatasetTaskOutcome> {
+  const { dataDir, nativeBinding } = studio.options
+  const worker = new Worker(builtWorkerPath('datasetTaskWorker'), {
+    workerData: { dataDir, task, nativeBinding },
+  })
+  const onAbort = () => worker.postMessage({ type: 'cancel' })
+  ctx.signal.addEventListener('abort', onAbort, { once: true })
+  return new Promise<DatasetTaskOutcome>((resolve, reject) => {
+    worker.on('message', (m: TaskWorkerMessage) => {
+      if (m.type === 'progress')
+        ctx.progress({ done: m.done, total: m.total, phase: m.phase, unit: 'images' })
+      else if (m.type === 'task-done') resolve(m.outcome)
+      else reject(new AppError(m.error.code as never, m.error.message))
+    })
+    worker.on('error', (err) =>
+      reject(new AppError('INTERNAL', `The task stopped unexpectedly: ${err.message}`)),
+    )
+    worker.on('exit', (code) =>
+      reject(new AppError('INTERNAL', `The task exited with code ${code}.`)),
+    )
+  }).finally(() => {
+    ctx.signal.removeEventListener('abort', onAbort)
+    void worker.terminate()
+  })
+}
+
+/** Running dataset tasks, one of each kind per dataset. */
+const running = new WeakMap<Studio, Map<string, { job: Job; outcome?: DatasetTaskOutcome }>>()
+
+function startTask(studio: Studio, task: DatasetTaskRequest, title: string) {
+  let tasks = running.get(studio)
+  if (!tasks) running.set(studio, (tasks = new Map()))
+  const key = `${task.kind}:${task.datasetId}`
+  const existing = tasks.get(key)
+  if (existing && existing.job.state === 'running') return existing
+  const entry: { job: Job; outcome?: DatasetTaskOutcome } = {
+    job: studio.jobs.start({
+      kind: 'maintenance',
+      title,
+      datasetId: task.datasetId,
+      run: async (ctx) => {
+        const outcome = await inWorker(studio, task, ctx)
+        entry.outcome = outcome
+        return { detail: outcome.detail }
+      },
+    }),
+  }
+  tasks.set(key, entry)
+  return entry
+}
+
+export function datasetTaskHandlers(
+  studio: Studio,
+): Pick<Handlers, 'datasets:delete' | 'datasets:recheckFiles' | 'images:locate'> {
+  const { db, jobs, bus } = studio
+  return {
+    'images:locate': (q) => locateImage(db, q, studio.browseCache),
+    'datasets:delete': async ({ id }) => {
+      const row = db
+        .prepare('SELECT id, name, status, import_pid FROM datasets WHERE id = ?')
+        .get(id) as DatasetRowState | undefined
+      if (!row) return { deleted: false, jobId: null, message: `Dataset ${id} does not exist.` }
+      if (row.status === 'importing') {
+        const importJob = jobs.importWriting(id)
+        if (importJob) {
+          // The import's own clean-up removes what it wrote; deleting under it would fail it
+          // with a foreign-key error instead.
+          jobs.cancel(importJob.id, 'Cancelled: the dataset was deleted while importing')
+          return {
+            deleted: true,
+            jobId: importJob.id,
+            message: `"${row.name}" was still importing: the import was cancelled and nothing of it is kept.`,
+          }
+        }
+        if (
+          row.import_pid !== null &&
+          row.import_pid !== process.pid &&
+          processAlive(row.import_pid)
+        )
+          throw new AppError(
+            'CONFLICT',
+            `"${row.name}" is being imported by another process (pid ${row.import_pid}, a \`gcstudio import\`?). Stop that import (Ctrl-C there); it removes what it wrote.`,
+          )
+      }
+      if (row.status === 'deleting') {
+        const job = startDeletion(studio, id, row.name)
+        return { deleted: true, jobId: job.id, message: `"${row.name}" is being removed.` }
+      }
+      db.prepare(`UPDATE datasets SET status = 'deleting', import_pid = ? WHERE id = ?`).run(
+        process.pid,
+        id,
+      )
+      bus.emit('dataset:changed', { datasetId: id })
+      // Hidden already; a run on it is stopped before its images go.
+      await studio.runs.stop({ datasetId: id })
+      const job = startDeletion(studio, id, row.name)
+      return { deleted: true, jobId: job.id, message: `"${row.name}" is being removed.` }
+    },
+    'datasets:recheckFiles': async ({ id }) => {
+      const d = getDataset(db, id)
+      const task = startTask(
+        studio,
+        { kind: 'check-files', datasetId: id, imagesRoot: d.imagesRoot },
+        `Look for the image files of ${d.name}`,
+      )
+      const job = task.job
+      const end = await jobs.settled(job.id)
+      const outcome = task.outcome
+      if (end.state !== 'done' || !outcome) {
+        throw new AppError(
+          end.state === 'cancelled' ? 'CANCELLED' : 'IO_ERROR',
+          end.error?.message ?? `Looking for the files of ${d.name} was ${end.state}.`,
+        )
+      }
+      return { missing: outcome.missing ?? 0, examples: outcome.examples ?? [], jobId: job.id }
+    },
+  }
+}
+
+/** Starts (or, at start-up, resumes) removing a dataset already marked 'deleting'. */
+export function startDeletion(studio: Studio, datasetId: number, name: string): Job {
+  const { job } = startTask(studio, { kind: 'delete', datasetId }, `Remove dataset ${name}`)
+  void studio.jobs.settled(job.id).then((end) => {
+    studio.bus.emit('dataset:changed', { datasetId })
+    if (end.state === 'done')
+      fs.promises
+        .rm(studio.media.cacheDir(datasetId), { recursive: true, force: true })
+        .catch(() => {})
+  })
+  return job
+}
+
+/** Deletions a closed or crashed studio left half done are finished in the background. */
+export function resumeDeletions(studio: Studio): number {
+  const rows = studio.db
+    .prepare(`SELECT id, name, status, import_pid FROM datasets WHERE status = 'deleting'`)
+    .all() as DatasetRowState[]
+  let resumed = 0
+  for (const r of rows) {
+    if (r.import_pid !== null && r.import_pid !== process.pid && processAlive(r.import_pid))
+      continue
+    studio.db.prepare('UPDATE datasets SET import_pid = ? WHERE id = ?').run(process.pid, r.id)
+    startDeletion(studio, r.id, r.name)
+    resumed++
+  }
+  return resumed
+}

@@ -1,0 +1,58 @@
+/**
+ * Worker thread running one long dataset task (deleting a dataset, looking for its image files
+ * again) on its own SQLite connection, so the event loop serving the grid never waits for it.
+ * Talks to the JobManager with the same messages as the import worker.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { toErrorShape } from '../common/errors'
+import {
+  checkFilesTask,
+  deleteDatasetTask,
+  type DatasetTaskRequest,
+  type TaskWorkerMessage,
+} from '../core/datasets/maintenance'
+import { openStore, storeIoError } from '../core/store/store'
+import type { ImportWorkerCommand } from '../core/jobs'
+
+const { dataDir, task, nativeBinding } = workerData as {
+  dataDir: string
+  task: DatasetTaskRequest
+  nativeBinding?: string
+}
+const port = parentPort!
+const post = (m: TaskWorkerMessage) => port.postMessage(m)
+const controller = new AbortController()
+port.on('message', (m: ImportWorkerCommand) => {
+  if (m.type === 'cancel') controller.abort()
+})
+
+let lastPost = 0
+const progress = (done: number, total: number | null, phase = '') => {
+  const now = Date.now()
+  if (now - lastPost >= 150 || done === total) {
+    lastPost = now
+    post({ type: 'progress', done, total, phase })
+  }
+}
+
+async function main() {
+  const db = openStore(dataDir, nativeBinding ? { nativeBinding } : {})
+  try {
+    const run =
+      task.kind === 'delete'
+        ? deleteDatasetTask(db, task.datasetId)
+        : checkFilesTask(db, task.datasetId, task.imagesRoot)
+    const outcome = await run({ signal: controller.signal, progress })
+    post({ type: 'task-done', outcome })
+  } catch (err) {
+    const shape = toErrorShape(err)
+    post({
+      type: 'error',
+      error: shape.code === 'INTERNAL' ? storeIoError(err, dataDir).toShape() : shape,
+    })
+  } finally {
+    db.close()
+  }
+}
+
+void main()
