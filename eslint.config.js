@@ -39,6 +39,11 @@ const layers = [
     why: 'The store is at the bottom of core: it imports no services.',
   },
   {
+    layer: 'src-main/core/compare/',
+    allow: ['src-main/common/', 'src-main/core/eval/', 'src-main/core/compare/', ...node],
+    why: 'Comparisons are a pure library beside eval: no services, no store.',
+  },
+  {
     layer: 'src-main/core/attention/',
     allow: ['src-main/common/', 'src-main/core/eval/', 'src-main/core/attention/', ...node],
     why: 'Attention statistics are a pure library beside eval: no services, no store.',

@@ -156,6 +156,14 @@ export class AttentionAnalytics {
     return latestStats(this.opts.db, run, p)
   }
 
+  /** Whether statistics for the run as it is now are stored (then `compute` answers at once). */
+  isStored(runId: number, params?: Partial<AttentionParams>): boolean {
+    const run = runForAttention(this.opts.db, runId)
+    return (
+      !!run && findStats(this.opts.db, run, ParamsSchema.parse(params ?? {}))?.status === 'done'
+    )
+  }
+
   /**
    * Computes the statistics on a worker unless they are stored; concurrent requests for the same
    * run state share one computation.

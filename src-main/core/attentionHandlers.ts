@@ -1,4 +1,5 @@
 import type { Handlers } from './dispatcher'
+import type { JobContext as AttentionJobContext } from './attentionJob'
 import type { Studio } from './studio'
 
 type AttentionMethod =
@@ -9,16 +10,54 @@ type AttentionMethod =
   | 'attention:space'
   | 'attention:tap'
 
+/**
+ * Runs attention work as a job of the studio's job system (progress in the tray, cancel through
+ * `jobs:cancel`, a row in the jobs history) and answers with its result when it ends.
+ */
+function asJob<T>(
+  studio: Studio,
+  spec: { title: string; runId: number },
+  work: (ctx: AttentionJobContext) => Promise<T>,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    studio.jobs.start({
+      kind: 'attention',
+      ...spec,
+      run: async (ctx) => {
+        try {
+          const out = await work({
+            signal: ctx.signal,
+            progress: (done, total, phase) =>
+              ctx.progress({ done, total, ...(phase ? { phase } : {}) }),
+          })
+          resolve(out)
+        } catch (err) {
+          reject(err)
+          throw err
+        }
+      },
+    })
+  })
+}
+
 /** The attention analytics methods, spread into the studio's handlers. */
 export function attentionHandlers(studio: Studio): Pick<Handlers, AttentionMethod> {
   const a = studio.attention
   return {
     'attention:stats': ({ runId, params }) => a.stats(runId, params),
-    'attention:compute': ({ runId, params }) => a.compute(runId, params),
+    'attention:compute': ({ runId, params }) =>
+      a.isStored(runId, params)
+        ? a.compute(runId, params)
+        : asJob(studio, { title: `Attention statistics of run ${runId}`, runId }, (ctx) =>
+            a.compute(runId, params, ctx),
+          ),
     'attention:images': ({ statsId, block, order, direction, limit }) =>
       a.images(statsId, block, order, direction, limit),
     'attention:grid': ({ runIds, pick, count, blocks }) => a.grid(runIds, pick, count, blocks),
     'attention:space': ({ runId, block }) => a.space(runId, block),
-    'attention:tap': ({ runId }) => a.tap(runId),
+    'attention:tap': ({ runId }) =>
+      asJob(studio, { title: `Attention maps for run ${runId}`, runId }, (ctx) =>
+        a.tap(runId, ctx),
+      ),
   }
 }
