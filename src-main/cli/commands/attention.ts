@@ -1,11 +1,8 @@
 import { writeFileSync } from 'node:fs'
+import { openCliStudio } from '../dataDir'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import type { AttentionStats, Distribution } from '../../common/api/attention'
-import { computeAttentionStats } from '../../core/attentionJob'
-import { computeRunTaps } from '../../core/attentionTaps'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
 import { CliUsageError, type CliCommand } from '../command'
 import { progressReporter } from '../progress'
 
@@ -137,8 +134,7 @@ export const attentionCommand: CliCommand = {
       throw new CliUsageError(
         `--context-distance must be a distance in pixels, got "${values['context-distance']}".`,
       )
-    const dataDir = resolveDataDir(values['data-dir'], io.env)
-    const db = openStore(dataDir)
+    const studio = await openCliStudio(values['data-dir'], io)
     try {
       const bar = progressReporter(io)
       const ctx = {
@@ -155,11 +151,11 @@ export const attentionCommand: CliCommand = {
           }),
       }
       if (values.tap) {
-        const { images } = await computeRunTaps(db, dataDir, runId, ctx)
+        const { images } = await studio.attention.tap(runId, ctx)
         bar.end()
         io.stdout.write(`Computed attention maps for ${images} images of run ${runId}.\n`)
       }
-      const stats = await computeAttentionStats(db, runId, { contextDistance }, ctx)
+      const stats = await studio.attention.compute(runId, { contextDistance }, ctx)
       bar.end()
       io.stdout.write(`${attentionTable(stats)}\n`)
       if (values.json) {
@@ -169,7 +165,7 @@ export const attentionCommand: CliCommand = {
       }
       return 0
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

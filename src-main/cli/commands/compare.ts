@@ -3,17 +3,13 @@
  * run, a paired bootstrap 95% interval of the AP (mIoU) delta, and instances fixed and broken.
  * The comparison is saved in the store, so the app's Compare view lists it too.
  */
+import { openCliStudio } from '../dataDir'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { ComparisonDetail } from '../../common/api/compare'
 import { COCO_STAT_NAMES } from '../../common/cocoStats'
 import { formatDelta, points } from '../../common/compareFormat'
-import { ComparisonService } from '../../core/comparisons'
 import { writeJsonAtomically } from '../../core/eval/export'
-import { EvaluationManager } from '../../core/evaluations'
-import { EventBus } from '../../core/events'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
 import { type CliCommand, CliUsageError } from '../command'
 import { progressReporter } from '../progress'
 
@@ -189,12 +185,9 @@ export const compareCommand: CliCommand = {
   usage,
   async run(argv, io) {
     const { request, json, dataDir } = parse(argv)
-    const dir = resolveDataDir(dataDir, io.env)
-    const db = openStore(dir)
+    const studio = await openCliStudio(dataDir, io)
     try {
-      const bus = new EventBus()
-      const evaluations = new EvaluationManager({ db, bus, dataDir: dir })
-      const service = new ComparisonService({ db, bus, evaluations })
+      const service = studio.comparisons
       const bar = progressReporter(io)
       const created = await service.create(request, {
         signal: io.signal,
@@ -211,7 +204,7 @@ export const compareCommand: CliCommand = {
       }
       return 0
     } finally {
-      db.close()
+      await studio.close()
     }
   },
 }

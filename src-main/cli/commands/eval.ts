@@ -2,6 +2,7 @@
  * `gcstudio eval`: COCO box/mask AP and Cityscapes mIoU/iIoU on files from anywhere, with the
  * numbers and printed tables of pycocotools and cityscapesScripts.
  */
+import { openCliStudio } from '../dataDir'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatCityscapesTables } from '../../core/eval/cityscapesReport'
@@ -12,10 +13,6 @@ import { formatTideSummary } from '../../core/eval/tide'
 import { type EvalJob, runEvalJob } from '../../core/eval/job'
 import { type CliCommand, type CliIo, CliUsageError } from '../command'
 import { COCO_STAT_NAMES } from '../../common/cocoStats'
-import { EvaluationManager } from '../../core/evaluations'
-import { EventBus } from '../../core/events'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
 
 const usage = `Usage:
   gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--errors] [--json out.json]
@@ -190,10 +187,9 @@ async function evaluateStoredRun(
   dataDir: string | undefined,
   io: CliIo,
 ): Promise<number> {
-  const dir = resolveDataDir(dataDir, io.env)
-  const db = openStore(dir)
+  const studio = await openCliStudio(dataDir, io)
   try {
-    const evaluations = new EvaluationManager({ db, bus: new EventBus(), dataDir: dir })
+    const evaluations = studio.evaluations
     const done = await evaluations.evaluate(runId)
     let failed = false
     for (const e of done) {
@@ -217,7 +213,7 @@ async function evaluateStoredRun(
     }
     return failed ? 1 : 0
   } finally {
-    db.close()
+    await studio.close()
   }
 }
 

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { resolveDataDir } from '../../core/paths'
 import { exportFigures } from '../../core/reports/exports'
-import { Studio } from '../../core/studio'
+import { openCliStudio } from '../dataDir'
 import { type CliCommand, CliUsageError } from '../command'
 import { reportTarget } from './reportTarget'
 
@@ -35,10 +34,7 @@ export const exportFiguresCommand: CliCommand = {
     const dpi = Number(values.dpi)
     if (!Number.isInteger(dpi) || dpi < 36 || dpi > 1200)
       throw new CliUsageError(`--dpi must be a whole number 36..1200, not "${values.dpi}"`)
-    const studio = Studio.open({
-      dataDir: resolveDataDir(values['data-dir'], io.env),
-      host: 'browser',
-    })
+    const studio = await openCliStudio(values['data-dir'], io)
     try {
       const figures = await exportFigures(studio, target, resolve(io.cwd, values.out), dpi, {
         signal: io.signal,

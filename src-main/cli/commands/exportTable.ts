@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { resolveDataDir } from '../../core/paths'
 import {
   categoriesCsv,
   comparisonTable,
@@ -11,7 +10,7 @@ import {
 } from '../../core/reports/exports'
 import { comparisonFor } from '../../core/reports/gather'
 import { writeFileAtomically } from '../../core/reports/output'
-import { Studio } from '../../core/studio'
+import { openCliStudio } from '../dataDir'
 import { type CliCommand, CliUsageError } from '../command'
 import { reportTarget } from './reportTarget'
 
@@ -51,10 +50,7 @@ export const exportTableCommand: CliCommand = {
       throw new CliUsageError(`--iou-type must be bbox or segm, not "${iouType}"`)
     if (values.per !== undefined && values.per !== 'category' && values.per !== 'image')
       throw new CliUsageError(`--per must be category or image, not "${values.per}"`)
-    const studio = Studio.open({
-      dataDir: resolveDataDir(values['data-dir'], io.env),
-      host: 'browser',
-    })
+    const studio = await openCliStudio(values['data-dir'], io)
     try {
       const id = await comparisonFor(studio, target.runIds, { signal: io.signal }, iouType)
       const detail = studio.comparisons.get(id)

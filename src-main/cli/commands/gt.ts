@@ -1,10 +1,10 @@
 import path from 'node:path'
+import { openCliStudio } from '../dataDir'
 import { parseArgs } from 'node:util'
 import { AppError } from '../../common/errors'
 import { LabelEditor } from '../../core/labels/editor'
 import { exportCityscapesGt, exportCocoGt } from '../../core/labels/exportGt'
-import { resolveDataDir } from '../../core/paths'
-import { openStore, type Db } from '../../core/store/store'
+import { type Db } from '../../core/store/store'
 import { CliUsageError, type CliCommand, type CliIo } from '../command'
 
 /** A dataset named by id or by its exact name. */
@@ -38,11 +38,11 @@ async function withStore<T>(
   io: CliIo,
   f: (db: Db) => Promise<T>,
 ): Promise<T> {
-  const db = openStore(resolveDataDir(dataDir, io.env))
+  const studio = await openCliStudio(dataDir, io)
   try {
-    return await f(db)
+    return await f(studio.db)
   } finally {
-    db.close()
+    await studio.close()
   }
 }
 

@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
-import { resolveDataDir } from '../../core/paths'
-import { Studio } from '../../core/studio'
+import { openCliStudio } from '../dataDir'
 import { type CliCommand, CliUsageError } from '../command'
 import { progressReporter } from '../progress'
 import { reportTarget } from './reportTarget'
@@ -43,10 +42,7 @@ export const reportCommand: CliCommand = {
     const stripSize = Number(values.images)
     if (!Number.isInteger(stripSize) || stripSize < 0 || stripSize > 64)
       throw new CliUsageError(`--images must be a whole number 0..64, not "${values.images}"`)
-    const studio = Studio.open({
-      dataDir: resolveDataDir(values['data-dir'], io.env),
-      host: 'browser',
-    })
+    const studio = await openCliStudio(values['data-dir'], io)
     try {
       const bar = progressReporter(io)
       const started = Date.now()

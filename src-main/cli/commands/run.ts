@@ -1,10 +1,7 @@
 /** `gcstudio run list`: the stored runs, with the ids `compare`, `eval --run` and `export` take. */
+import { openCliStudio } from '../dataDir'
 import { parseArgs } from 'node:util'
 import { formatCount } from '../../common/format'
-import { EventBus } from '../../core/events'
-import { RunManager } from '../../core/inference/runs'
-import { resolveDataDir } from '../../core/paths'
-import { openStore } from '../../core/store/store'
 import { type CliCommand, CliUsageError } from '../command'
 
 export const runCommand: CliCommand = {
@@ -19,9 +16,8 @@ export const runCommand: CliCommand = {
     })
     if (positionals[0] !== 'list' || positionals.length > 1)
       throw new CliUsageError(`Unknown run command "${positionals.join(' ')}": use run list`)
-    const dataDir = resolveDataDir(values['data-dir'], io.env)
-    const db = openStore(dataDir)
-    const runs = new RunManager({ db, dataDir, bus: new EventBus() })
+    const studio = await openCliStudio(values['data-dir'], io)
+    const { runs } = studio
     try {
       const list = runs.list()
       if (values.json) io.stdout.write(JSON.stringify(list, null, 2) + '\n')
@@ -35,8 +31,7 @@ export const runCommand: CliCommand = {
           )
       return 0
     } finally {
-      await runs.shutdown()
-      db.close()
+      await studio.close()
     }
   },
 }
