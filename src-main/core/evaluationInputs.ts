@@ -65,8 +65,7 @@ export function cocoRunInputs(db: Db, runId: number): { gt: CocoDataset; dets: C
   const annotations = db
     .prepare(
       `SELECT a.id, a.image_id, a.category_id, a.iscrowd, a.area, a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h, a.segm_kind, a.segmentation
-       FROM annotations a JOIN run_images ri ON ri.image_id = a.image_id AND ri.run_id = ? AND ri.status = 'done'
-       WHERE a.deleted = 0`,
+       FROM live_annotations a JOIN run_images ri ON ri.image_id = a.image_id AND ri.run_id = ? AND ri.status = 'done'`,
     )
     .all(runId) as {
     id: number

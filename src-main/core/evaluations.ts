@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { NOW } from './store/sql'
 import os from 'node:os'
 import path from 'node:path'
 import type { Evaluation, EvaluationDetail } from '../common/api'
@@ -273,7 +274,7 @@ export class EvaluationManager {
         .prepare(
           `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status, error) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = excluded.status, error = excluded.error,
-             created_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             created_at = ${NOW}
            RETURNING id`,
         )
         .get(key.runId, key.datasetId, key.gtVersion, key.kind, status, error) as { id: number }
@@ -282,11 +283,7 @@ export class EvaluationManager {
 
   #saveFailure(key: EvaluationKey, message: string): number {
     const id = this.#upsert(key, 'failed', message)
-    this.opts.db
-      .prepare(
-        `UPDATE evaluations SET finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
-      )
-      .run(id)
+    this.opts.db.prepare(`UPDATE evaluations SET finished_at = ${NOW} WHERE id = ?`).run(id)
     return id
   }
 
@@ -339,7 +336,7 @@ export class EvaluationManager {
       }
       db.prepare(
         `UPDATE evaluations SET status = 'done', primary_metric = ?, image_count = ?, metrics = ?, categories = ?, warnings = ?, error = NULL,
-           finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+           finished_at = ${NOW} WHERE id = ?`,
       ).run(
         summary.primaryMetric,
         summary.imageCount,

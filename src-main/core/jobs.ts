@@ -11,6 +11,7 @@ import { builtWorkerPath } from './paths'
 import { rateTracker } from '../common/rate'
 import type { Db } from './store/store'
 import { JobStore } from './store/jobs'
+import { nowIso } from './store/sql'
 
 export type ImportWorkerMessage =
   | { type: 'progress'; progress: ImportProgress }
@@ -70,7 +71,6 @@ interface Entry {
   lastPhase: string
 }
 
-const now = () => new Date().toISOString()
 
 /**
  * The studio's one job system. Every long task is a job: queued or running with progress
@@ -194,7 +194,7 @@ export class JobManager {
       warnings: [],
       datasetId: spec.datasetId ?? null,
       runId: spec.runId ?? null,
-      startedAt: now(),
+      startedAt: nowIso(),
       finishedAt: null,
     }
     let resolve!: (job: Job) => void
@@ -229,7 +229,7 @@ export class JobManager {
           state,
           rate: null,
           etaSeconds: state === 'done' ? 0 : null,
-          finishedAt: now(),
+          finishedAt: nowIso(),
         })
         if (state === 'done' && job.total !== null) job.done = job.total
         try {

@@ -234,8 +234,8 @@ export class DatasetWriter {
       .all(id) as number[]
     const perClass = db.prepare(
       `INSERT INTO image_categories (image_id, dataset_id, category_id, annotation_count, pixel_count)
-       SELECT image_id, dataset_id, category_id, count(*), 0 FROM annotations
-       WHERE image_id BETWEEN @lo AND @hi AND dataset_id = @id AND deleted = 0
+       SELECT image_id, dataset_id, category_id, count(*), 0 FROM live_annotations
+       WHERE image_id BETWEEN @lo AND @hi AND dataset_id = @id
        GROUP BY image_id, category_id
        ON CONFLICT (image_id, category_id) DO UPDATE SET annotation_count = excluded.annotation_count`,
     )

@@ -273,7 +273,7 @@ export function getImage(db: Db, id: number): ImageDetail {
   const anns = db
     .prepare(
       `SELECT id, source_id, image_id, category_id, iscrowd, area, bbox_x, bbox_y, bbox_w, bbox_h, segm_kind, segmentation
-       FROM annotations WHERE image_id = ? AND deleted = 0 ORDER BY id`,
+       FROM live_annotations WHERE image_id = ? ORDER BY id`,
     )
     .all(id) as {
     id: number

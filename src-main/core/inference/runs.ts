@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { NOW } from '../store/sql'
 import path from 'node:path'
 import type { Run, RunSettings } from '../../common/api'
 import { AppError, toErrorShape } from '../../common/errors'
@@ -227,9 +228,7 @@ export class RunManager {
     } else if (row.status === 'queued') {
       this.#queue = this.#queue.filter((q) => q !== id)
       this.opts.db
-        .prepare(
-          `UPDATE runs SET status = 'cancelled', finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
-        )
+        .prepare(`UPDATE runs SET status = 'cancelled', finished_at = ${NOW} WHERE id = ?`)
         .run(id)
       this.#emit(id)
     }
@@ -302,7 +301,7 @@ export class RunManager {
     this.#active = active
     const rate = rateTracker()
     db.prepare(
-      `UPDATE runs SET status = 'running', owner_pid = ?, started_at = coalesce(started_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) WHERE id = ?`,
+      `UPDATE runs SET status = 'running', owner_pid = ?, started_at = coalesce(started_at, ${NOW}) WHERE id = ?`,
     ).run(process.pid, id)
     this.#emit(id)
     const notes: string[] = []
@@ -460,9 +459,11 @@ export class RunManager {
           `${unmapped} predictions had labels with no dataset category and were dropped: was the model exported for another class list?`,
         )
       const status = active.cancel ? 'cancelled' : 'done'
-      db.prepare(
-        `UPDATE runs SET status = ?, notes = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
-      ).run(status, notes.join(' ') || null, id)
+      db.prepare(`UPDATE runs SET status = ?, notes = ?, finished_at = ${NOW} WHERE id = ?`).run(
+        status,
+        notes.join(' ') || null,
+        id,
+      )
     } catch (err) {
       try {
         writer.flush()
@@ -473,7 +474,7 @@ export class RunManager {
         ? storeIoError(err, this.opts.dataDir).toShape()
         : toErrorShape(err)
       db.prepare(
-        `UPDATE runs SET status = 'failed', error = ?, notes = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+        `UPDATE runs SET status = 'failed', error = ?, notes = ?, finished_at = ${NOW} WHERE id = ?`,
       ).run(
         `${shape.message} Finished images are kept; resume continues from there.`,
         notes.join(' ') || null,

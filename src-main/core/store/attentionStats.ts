@@ -3,6 +3,7 @@
  * geometry, ground truth) and where they are kept (`attention_stats`, `attention_image_stats`).
  * Statements are prepared once per connection; rows are typed here and nowhere else.
  */
+import { NOW } from './sql'
 import type { AttentionParams, AttentionStats } from '../../common/api/attention'
 import type { GcBlockInfo } from '../../common/api'
 import type { FrameGeometry, GtObject } from '../attention/grid'
@@ -112,7 +113,7 @@ function prepare(db: Db) {
     ),
     objects: db.prepare(
       `SELECT category_id, area, bbox_x, bbox_y, bbox_w, bbox_h, segm_kind, segmentation
-       FROM annotations WHERE image_id = ? AND deleted = 0`,
+       FROM live_annotations WHERE image_id = ?`,
     ),
     categories: db.prepare(
       'SELECT id, name, color FROM categories WHERE dataset_id = ? ORDER BY id',
@@ -137,10 +138,10 @@ function prepare(db: Db) {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     finish: db.prepare(
-      `UPDATE attention_stats SET status = 'done', summary = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      `UPDATE attention_stats SET status = 'done', summary = ?, finished_at = ${NOW} WHERE id = ?`,
     ),
     fail: db.prepare(
-      `UPDATE attention_stats SET status = 'failed', error = ?, finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+      `UPDATE attention_stats SET status = 'failed', error = ?, finished_at = ${NOW} WHERE id = ?`,
     ),
     latestEvaluation: db.prepare(
       `SELECT id, kind FROM evaluations WHERE run_id = ? AND status = 'done'
@@ -156,8 +157,8 @@ function prepare(db: Db) {
        WHERE ri.run_id = ? AND ri.image_id = ? AND ri.status = 'done'`,
     ),
     dominantOfDataset: db.prepare(
-      `SELECT image_id AS imageId, category_id AS categoryId, sum(area) AS area FROM annotations
-       WHERE dataset_id = ? AND deleted = 0 GROUP BY image_id, category_id`,
+      `SELECT image_id AS imageId, category_id AS categoryId, sum(area) AS area FROM live_annotations
+       WHERE dataset_id = ? GROUP BY image_id, category_id`,
     ),
     imagesOfClass: db.prepare(
       `SELECT ri.image_id AS imageId FROM run_images ri JOIN image_categories c ON c.image_id = ri.image_id

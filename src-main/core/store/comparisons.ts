@@ -2,6 +2,7 @@
  * The comparisons table: one row per saved comparison of 2-4 runs, its summary and the
  * per-image data of its difference list. Rows are typed here; services never cast rows.
  */
+import { NOW } from './sql'
 import type { CompareIouType } from '../../common/api/compare'
 import type { Db } from './store'
 
@@ -87,7 +88,7 @@ export class ComparisonStore {
     )
     this.#finish = db.prepare<[string, string, number]>(
       `UPDATE comparisons SET status = 'done', owner_pid = NULL, summary = ?, details = ?,
-         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+         finished_at = ${NOW} WHERE id = ?`,
     )
     this.#get = db.prepare<[number], RawRow>(
       `SELECT ${COLUMNS} FROM comparisons c JOIN datasets d ON d.id = c.dataset_id WHERE c.id = ?`,

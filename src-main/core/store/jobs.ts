@@ -1,4 +1,5 @@
 import type { Job } from '../../common/api'
+import { NOW } from './sql'
 import type { Db } from './store'
 
 interface JobRow {
@@ -71,7 +72,7 @@ export class JobStore {
     this.#close = db.prepare(
       `UPDATE jobs SET state = 'failed', phase = 'Interrupted',
          error = '{"code":"INTERRUPTED","message":"The studio stopped while this job ran."}',
-         finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?`,
+         finished_at = ${NOW} WHERE id = ?`,
     )
   }
 

@@ -4,6 +4,7 @@
  * versions, edited Cityscapes label maps and the review queue. Statements are prepared once per
  * connection; services get typed rows and never write SQL of their own.
  */
+import { NOW } from './sql'
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './store'
 
@@ -169,7 +170,7 @@ export class LabelEditStore {
         `SELECT ${annotationColumns} FROM annotations WHERE image_id = ? ORDER BY id`,
       ),
       datasetLiveAnnotations: p(
-        `SELECT ${annotationColumns} FROM annotations WHERE dataset_id = ? AND deleted = 0 ORDER BY id`,
+        `SELECT ${annotationColumns} FROM live_annotations WHERE dataset_id = ? ORDER BY id`,
       ),
       insertAnnotation: p(
         `INSERT INTO annotations (${annotationColumns}) VALUES (${annotationParams})`,
@@ -221,7 +222,7 @@ export class LabelEditStore {
       ),
       insertVersion: p(`INSERT INTO gt_versions (dataset_id, version) VALUES (?, ?)`),
       freezeVersion: p(
-        `INSERT INTO gt_versions (dataset_id, version, frozen_at, frozen_by) VALUES (@d, @v, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), @by)
+        `INSERT INTO gt_versions (dataset_id, version, frozen_at, frozen_by) VALUES (@d, @v, ${NOW}, @by)
          ON CONFLICT (dataset_id, version) DO UPDATE SET frozen_at = coalesce(frozen_at, excluded.frozen_at), frozen_by = coalesce(frozen_by, excluded.frozen_by)`,
       ),
       setDatasetVersion: p(`UPDATE datasets SET gt_version = ? WHERE id = ?`),
@@ -332,7 +333,7 @@ export class LabelEditStore {
       ),
       reviewItem: p(`SELECT * FROM review_items WHERE id = ?`),
       setReviewStatus: p(
-        `UPDATE review_items SET status = ?, reviewed_at = CASE WHEN ? = 'open' THEN NULL ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END WHERE id = ?`,
+        `UPDATE review_items SET status = ?, reviewed_at = CASE WHEN ? = 'open' THEN NULL ELSE ${NOW} END WHERE id = ?`,
       ),
     }
   }

@@ -587,6 +587,15 @@ export const migrations: readonly Migration[] = [
       `)
     },
   },
+  {
+    version: 10,
+    name: 'live annotations view',
+    sql: `
+      -- The one place that says which ground truth exists: every reader goes through this view
+      -- (core/store/sql.ts), so a soft-deleted annotation is never seen.
+      CREATE VIEW live_annotations AS SELECT * FROM annotations WHERE deleted = 0;
+    `,
+  },
 ]
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version

@@ -40,6 +40,8 @@ describe('migrations', () => {
     8: ['reports'],
     // AUTOINCREMENT keeps its high-water marks here.
     9: ['sqlite_sequence'],
+    // A view, no table.
+    10: [],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
@@ -89,6 +91,24 @@ describe('migrations', () => {
     } finally {
       fs.chmodSync(dir, 0o700)
     }
+  })
+
+  it('migration 10 reads ground truth through live_annotations: rows carried, soft-deleted ones never seen', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = ON')
+    applyMigrations(db, 9)
+    db.exec(`
+      INSERT INTO datasets (id, name, kind, images_root, source, status) VALUES (1, 'a', 'coco', '/i', '/s', 'ready');
+      INSERT INTO images (id, dataset_id, source_id, file_name, width, height) VALUES (10, 1, 1, 'x.jpg', 4, 4);
+      INSERT INTO annotations (id, dataset_id, image_id, source_id, category_id, iscrowd, area, bbox_x, bbox_y, bbox_w, bbox_h, segm_kind, deleted)
+        VALUES (1, 1, 10, 7, 5, 0, 4, 0, 0, 2, 2, 'none', 0), (2, 1, 10, 8, 5, 0, 4, 1, 1, 2, 2, 'none', 1);
+    `)
+    applyMigrations(db, 10)
+    expect(db.prepare('SELECT count(*) FROM annotations').pluck().get()).toBe(2)
+    expect(db.prepare('SELECT id, source_id FROM live_annotations').all()).toEqual([
+      { id: 1, source_id: 7 },
+    ])
+    db.close()
   })
 
   it('migration 9 rebuilds runs and datasets keeping every row, child and index, and ids are never reused after it', () => {

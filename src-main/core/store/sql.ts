@@ -1,0 +1,18 @@
+/**
+ * Rules every store module follows, written once.
+ *
+ * Time: the store writes every timestamp as ISO 8601 UTC with milliseconds
+ * (`2026-12-01T14:40:02.123Z`), computed by SQLite in SQL (`NOW`) or, for rows whose time is
+ * known before they are written (a job's start), by `nowIso()`: the two give the same text, so
+ * times sort and compare as strings across tables.
+ *
+ * Ground truth: annotations are read through the `live_annotations` view (migration 10), never
+ * `annotations` itself, so a soft-deleted row is never seen by an evaluation, a browser page,
+ * the attention statistics or an export. Only the label editor, which owns deletion and undo,
+ * and the import/removal of whole datasets touch the table.
+ */
+export const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
+
+export const nowIso = (): string => new Date().toISOString()
+
+export const LIVE_ANNOTATIONS = 'live_annotations'
