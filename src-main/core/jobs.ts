@@ -71,7 +71,6 @@ interface Entry {
   lastPhase: string
 }
 
-
 /**
  * The studio's one job system. Every long task is a job: queued or running with progress
  * (done/total, rate, ETA), cancellable, ending with a result or an error, persisted in the
