@@ -4,6 +4,7 @@
  * run's predictions, label maps, timings and geometry stay exactly as they were (the same
  * preprocessing gives the same geometry, so the maps line up with the stored results).
  */
+import { attentionMapWriter } from './store/attentionMaps'
 import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../common/errors'
@@ -88,29 +89,9 @@ export async function computeRunTaps(
       'NOT_FOUND',
       `${missing.length} image files of run ${runId} are missing (e.g. ${missing.slice(0, 3).join(', ')}); attention needs the images.`,
     )
-  const insert = db.prepare(
-    `INSERT OR REPLACE INTO attention_maps (run_id, image_id, block_index, height, width, min_value, max_value, data, transform_f16, weights_f16)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  )
+  const writeMaps = attentionMapWriter(db)
   const write = db.transaction((results: ItemResult[]) => {
-    for (const r of results)
-      for (const a of r.attention ?? [])
-        insert.run(
-          runId,
-          r.imageId,
-          a.block,
-          a.height,
-          a.width,
-          a.min,
-          a.max,
-          Buffer.from(a.data),
-          a.transform
-            ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength)
-            : null,
-          a.weights
-            ? Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength)
-            : null,
-        )
+    for (const r of results) writeMaps(runId, r.imageId, r.attention ?? [])
   })
   const { file, taps } = tappedModelPath(dataDir, model)
   const engine = new InferenceEngine(launcher)

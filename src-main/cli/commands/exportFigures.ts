@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { exportFigures } from '../../core/reports/exports'
 import { openCliStudio } from '../dataDir'
 import { type CliCommand, CliUsageError } from '../command'
-import { reportTarget } from './reportTarget'
+import { reportTarget, reportTargetOptions } from './reportTarget'
 
 const usage = `Usage:
   gcstudio export-figures (--run N | --compare A,B[,C,D] | --attention N) --out DIR [--dpi 300] [--data-dir DIR]
@@ -21,12 +21,8 @@ export const exportFiguresCommand: CliCommand = {
       args: argv,
       strict: true,
       options: {
-        run: { type: 'string' },
-        compare: { type: 'string' },
-        attention: { type: 'string' },
-        out: { type: 'string' },
+        ...reportTargetOptions,
         dpi: { type: 'string', default: '300' },
-        'data-dir': { type: 'string' },
       },
     })
     const target = reportTarget(values)

@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { openCliStudio } from '../dataDir'
 import { type CliCommand, CliUsageError } from '../command'
 import { progressReporter } from '../progress'
-import { reportTarget } from './reportTarget'
+import { reportTarget, reportTargetOptions } from './reportTarget'
 
 const usage = `Usage:
   gcstudio report (--run N | --compare A,B[,C,D] | --attention N) --out FILE.html|FILE.pdf [--title T] [--images K] [--data-dir DIR]
@@ -28,13 +28,9 @@ export const reportCommand: CliCommand = {
       args: argv,
       strict: true,
       options: {
-        run: { type: 'string' },
-        compare: { type: 'string' },
-        attention: { type: 'string' },
-        out: { type: 'string' },
+        ...reportTargetOptions,
         title: { type: 'string' },
         images: { type: 'string', default: '8' },
-        'data-dir': { type: 'string' },
       },
     })
     const target = reportTarget(values)

@@ -9,6 +9,15 @@ const ids = (flag: string, text: string): number[] =>
     return Number(t)
   })
 
+/** The flags `report` and `export-figures` share: what to report, where, which data folder. */
+export const reportTargetOptions = {
+  run: { type: 'string' },
+  compare: { type: 'string' },
+  attention: { type: 'string' },
+  out: { type: 'string' },
+  'data-dir': { type: 'string' },
+} as const
+
 /** `--run N`, `--compare A,B[,C,D]` or `--attention N`: exactly one of them. */
 export function reportTarget(values: {
   run?: string | undefined

@@ -1,4 +1,5 @@
 import fs from 'node:fs'
+import { attentionMapWriter } from '../store/attentionMaps'
 import { NOW } from '../store/sql'
 import path from 'node:path'
 import type { Run, RunSettings } from '../../common/api'
@@ -506,9 +507,7 @@ export class RunManager {
     const insertSemantic = db.prepare(
       `INSERT OR REPLACE INTO semantic_outputs (run_id, image_id, png) VALUES (?, ?, ?)`,
     )
-    const insertAttention = db.prepare(
-      `INSERT OR REPLACE INTO attention_maps (run_id, image_id, block_index, height, width, min_value, max_value, data, transform_f16, weights_f16) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
+    const writeAttention = attentionMapWriter(db)
     const counters = db.prepare(
       `UPDATE runs SET images_done = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'done'),
          images_failed = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'error') WHERE id = @r`,
@@ -573,24 +572,7 @@ export class RunManager {
               d.area,
             )
           if (r.semanticPng) insertSemantic.run(runId, r.imageId, Buffer.from(r.semanticPng))
-          for (const a of r.attention ?? []) {
-            insertAttention.run(
-              runId,
-              r.imageId,
-              a.block,
-              a.height,
-              a.width,
-              a.min,
-              a.max,
-              Buffer.from(a.data),
-              a.transform
-                ? Buffer.from(a.transform.buffer, a.transform.byteOffset, a.transform.byteLength)
-                : null,
-              a.weights
-                ? Buffer.from(a.weights.buffer, a.weights.byteOffset, a.weights.byteLength)
-                : null,
-            )
-          }
+          writeAttention(runId, r.imageId, r.attention ?? [])
         })
         maybeFlush()
         return unmapped

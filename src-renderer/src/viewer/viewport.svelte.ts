@@ -70,6 +70,15 @@ export class Viewport {
     this.transform = panBy(this.transform, dx, dy)
   }
 
+  /** The viewer keys every pane understands: + and − zoom, 0 fits. True when `key` was one. */
+  handleKey(key: string): boolean {
+    if (key === '+' || key === '=') this.zoom(1.25)
+    else if (key === '-' || key === '_') this.zoom(0.8)
+    else if (key === '0') this.fit()
+    else return false
+    return true
+  }
+
   toScreen(x: number, y: number): [number, number] {
     return toScreen(this.transform, x, y)
   }
@@ -77,4 +86,13 @@ export class Viewport {
   toImage(sx: number, sy: number): [number, number] {
     return toImage(this.transform, sx, sy)
   }
+}
+
+/** A key typed into a text field is the field's, not the viewer's (sliders and checkboxes pass). */
+export function typingInField(e: KeyboardEvent): boolean {
+  return (
+    e.target instanceof HTMLInputElement &&
+    e.target.type !== 'checkbox' &&
+    e.target.type !== 'range'
+  )
 }

@@ -1,11 +1,9 @@
-import fs from 'node:fs'
 import path from 'node:path'
-import sharp from 'sharp'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Studio } from '../../../src-main/core/studio'
 import type { AppEvent, Job, Model, Run } from '../../../src-main/common/api'
 import { AppError } from '../../../src-main/common/errors'
-import { GREY, tempDir } from '../../helpers/fixtures'
+import { makeBulkCoco, tempDir } from '../../helpers/fixtures'
 
 const onnxDir = path.join(import.meta.dirname, '../../fixtures/onnx')
 const open: Studio[] = []
@@ -24,44 +22,13 @@ async function call<T>(studio: Studio, method: string, input: unknown): Promise<
   return r.value as T
 }
 
-/** A COCO dataset of `n` grey 64x48 images, each with one car. */
+/** `makeBulkCoco`'s dataset of `n` grey 64x48 images, each with one car, imported as a user would. */
 async function dataset(studio: Studio, n: number): Promise<number> {
-  const dir = tempDir()
-  fs.mkdirSync(path.join(dir, 'images'))
-  const images = []
-  const annotations = []
-  for (let i = 1; i <= n; i++) {
-    await sharp({
-      create: { width: 64, height: 48, channels: 3, background: { r: GREY, g: GREY, b: GREY } },
-    })
-      .png()
-      .toFile(path.join(dir, 'images', `${i}.png`))
-    images.push({ id: i, file_name: `${i}.png`, width: 64, height: 48 })
-    annotations.push({
-      id: i,
-      image_id: i,
-      category_id: 3,
-      iscrowd: 0,
-      area: 256,
-      bbox: [4, 4, 16, 16],
-      segmentation: [[4, 4, 20, 4, 20, 20, 4, 20]],
-    })
-  }
-  fs.writeFileSync(
-    path.join(dir, 'gt.json'),
-    JSON.stringify({
-      images,
-      annotations,
-      categories: [
-        { id: 3, name: 'car' },
-        { id: 90, name: 'toothbrush' },
-      ],
-    }),
-  )
+  const fx = await makeBulkCoco(n)
   const job = studio.jobs.startImport({
     kind: 'coco',
-    annotations: path.join(dir, 'gt.json'),
-    images: path.join(dir, 'images'),
+    annotations: fx.annotations,
+    images: fx.images,
   })
   return (await studio.jobs.settled(job.id)).datasetId!
 }
@@ -96,7 +63,7 @@ describe('one job system', () => {
     expect(end.state).toBe('done')
     expect(end.runId).toBe(run.id)
     expect(end.detail).toMatch(/coco-bbox \d+\.\d, coco-segm \d+\.\d/)
-    // The evaluation library reports per-category steps: 2 categories x (evaluate, accumulate).
+    // The evaluation library reports per-category steps: categories x (evaluate, accumulate).
     const progress = events.filter((e) => e.state === 'running' && e.total !== null)
     expect(progress.length).toBeGreaterThan(0)
     expect(progress.at(-1)!.done).toBeLessThanOrEqual(progress.at(-1)!.total!)
