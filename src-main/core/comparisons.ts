@@ -4,6 +4,7 @@
  * thread, stores it complete, and answers the views' questions about it (the difference list,
  * one image's fixed and broken instances).
  */
+import type { StoreCompareJob } from './evaluationInputs'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -24,7 +25,7 @@ import { runCompareInWorker } from './compare/worker'
 import { EVALUATED_LABELS } from './eval/cityscapesClasses'
 import type { EvaluationManager } from './evaluations'
 import type { EventBus } from './events'
-import { runCocoResults, writeRunLabelPngs } from './exports'
+import { writeRunLabelPngs } from './exports'
 import { getModel } from './models/registry'
 import { builtWorkerPath } from './paths'
 import { type ComparisonRow, ComparisonStore } from './store/comparisons'
@@ -72,11 +73,22 @@ export class ComparisonService {
   readonly #bus: EventBus
   readonly #evaluations: EvaluationManager
   readonly #store: ComparisonStore
+  readonly #dataDir: string
+  readonly #nativeBinding: string | undefined
   /** Parsed details of recently opened comparisons (the difference list pages through them). */
   readonly #details = new Map<number, CompareDetails>()
 
-  constructor(opts: { db: Db; bus: EventBus; evaluations: EvaluationManager }) {
+  constructor(opts: {
+    db: Db
+    bus: EventBus
+    evaluations: EvaluationManager
+    /** Where the compare worker opens its own store connection. */
+    dataDir: string
+    nativeBinding?: string
+  }) {
     this.#db = opts.db
+    this.#dataDir = opts.dataDir
+    this.#nativeBinding = opts.nativeBinding
     this.#bus = opts.bus
     this.#evaluations = opts.evaluations
     this.#store = new ComparisonStore(opts.db)
@@ -285,15 +297,16 @@ export class ComparisonService {
     })
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcstudio-compare-'))
     try {
-      let job: CompareJob
+      let job: CompareJob | StoreCompareJob
       if (semantic) job = this.#cityscapesJob(runs, tmp, seed, resamples)
       else {
-        const { gt } = this.#evaluations.cocoInputs(runs[0]!.id)
+        // The worker reads the ground truth and every run's predictions from the store itself.
         job = {
-          kind: 'coco',
+          kind: 'store-coco',
+          dataDir: this.#dataDir,
+          ...(this.#nativeBinding ? { nativeBinding: this.#nativeBinding } : {}),
+          runIds: runs.map((r) => r.id),
           iouType,
-          groundTruth: gt,
-          runs: runs.map((r) => runCocoResults(this.#db, r.id, 'store')),
           scoreThreshold,
           seed,
           resamples,

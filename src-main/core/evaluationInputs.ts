@@ -5,6 +5,7 @@
  */
 import { AppError } from '../common/errors'
 import type { CocoDataset, CocoResult, EvalJob, IouType } from './eval'
+import type { CompareJob } from './compare/job'
 import { runCocoResults } from './exports'
 import { openStore, type Db } from './store/store'
 
@@ -51,6 +52,11 @@ export function resolveStoreJob(job: StoreCocoJob): EvalJob {
 
 /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */
 export function cocoRunInputs(db: Db, runId: number): { gt: CocoDataset; dets: CocoResult[] } {
+  return { gt: cocoRunGroundTruth(db, runId), dets: runCocoResults(db, runId, 'store') }
+}
+
+/** Ground truth of the images the run finished, as a COCO instances document. */
+export function cocoRunGroundTruth(db: Db, runId: number): CocoDataset {
   const datasetId = (
     db.prepare('SELECT dataset_id FROM runs WHERE id = ?').get(runId) as
       { dataset_id: number } | undefined
@@ -117,5 +123,35 @@ export function cocoRunInputs(db: Db, runId: number): { gt: CocoDataset; dets: C
       ...(c.supercategory ? { supercategory: c.supercategory } : {}),
     })),
   }
-  return { gt, dets: runCocoResults(db, runId, 'store') }
+  return gt
+}
+
+/**
+ * A comparison whose inputs the compare worker reads from the store at `dataDir` (the ground
+ * truth once, each run's predictions), as evaluations do: hundreds of thousands of rows must not
+ * be read on the thread that serves the UI.
+ */
+export interface StoreCompareJob extends Omit<
+  Extract<CompareJob, { kind: 'coco' }>,
+  'kind' | 'groundTruth' | 'runs'
+> {
+  kind: 'store-coco'
+  dataDir: string
+  nativeBinding?: string
+  runIds: number[]
+}
+
+export function resolveStoreCompareJob(job: StoreCompareJob): CompareJob {
+  const { kind: _kind, dataDir, nativeBinding, runIds, ...rest } = job
+  const db = openStore(dataDir, nativeBinding ? { nativeBinding } : {})
+  try {
+    return {
+      ...rest,
+      kind: 'coco',
+      groundTruth: cocoRunGroundTruth(db, runIds[0]!),
+      runs: runIds.map((id) => runCocoResults(db, id, 'store')),
+    }
+  } finally {
+    db.close()
+  }
 }

@@ -107,6 +107,8 @@ export class Studio {
       db: this.db,
       bus: this.bus,
       evaluations: this.evaluations,
+      dataDir: options.dataDir,
+      ...(options.nativeBinding ? { nativeBinding: options.nativeBinding } : {}),
     })
     this.attention = new AttentionAnalytics({
       db: this.db,

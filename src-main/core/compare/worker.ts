@@ -21,8 +21,9 @@ import type { CocoMatchTable } from '../eval/cocoEval'
 import { apDeltaReplicates, mergeShards } from './cocoCompare'
 import { type CompareHooks, type CompareJob, type CompareJobResult, runCompareJob } from './job'
 
-export type CompareWorkerRequest =
-  | { type: 'run'; job: CompareJob }
+/** `J` lets the worker entry accept jobs it resolves into a `CompareJob` first (store-backed). */
+export type CompareWorkerRequest<J = CompareJob> =
+  | { type: 'run'; job: J }
   | {
       type: 'shard'
       tables: CocoMatchTable[]
@@ -110,9 +111,9 @@ export async function handleCompareRequest(
 }
 
 /** Starts a worker of `entry` for one request and resolves with what `pick` takes of its answer. */
-function runInWorker<T>(
+function runInWorker<T, J = CompareJob>(
   entry: string,
-  request: CompareWorkerRequest,
+  request: CompareWorkerRequest<J>,
   pick: (message: CompareWorkerMessage) => T | undefined,
   options: {
     onProgress?: (done: number, total: number | null, phase: string) => void
@@ -159,9 +160,9 @@ function runInWorker<T>(
   })
 }
 
-export function runCompareInWorker(
+export function runCompareInWorker<J extends { kind: string } = CompareJob>(
   workerEntry: string,
-  job: CompareJob,
+  job: J,
   options: {
     onProgress?: (done: number, total: number | null, phase: string) => void
     signal?: AbortSignal
