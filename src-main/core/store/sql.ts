@@ -16,3 +16,21 @@ export const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 export const nowIso = (): string => new Date().toISOString()
 
 export const LIVE_ANNOTATIONS = 'live_annotations'
+
+/**
+ * One instance of a store module per open connection, so its statements are prepared once
+ * (at first use) and reused by every service, worker and CLI command on that connection:
+ * `export const datasetStore = perDb((db) => new DatasetStore(db))`, then
+ * `datasetStore(db).list()`. A closed connection's instance goes with it (WeakMap).
+ */
+export function perDb<Db extends object, T>(make: (db: Db) => T): (db: Db) => T {
+  const made = new WeakMap<Db, T>()
+  return (db) => {
+    let it = made.get(db)
+    if (it === undefined) {
+      it = make(db)
+      made.set(db, it)
+    }
+    return it
+  }
+}
