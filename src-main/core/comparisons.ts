@@ -350,7 +350,8 @@ export class ComparisonService {
       problems.push(
         `The ground truth was edited since this comparison was made (version ${row.gtVersion}, now ${currentGtVersion}): these numbers are for version ${row.gtVersion}; compare again for the current labels.`,
       )
-    const kind: Evaluation['kind'] = row.kind === 'cityscapes' ? 'cityscapes' : `coco-${row.iouType!}`
+    const kind: Evaluation['kind'] =
+      row.kind === 'cityscapes' ? 'cityscapes' : `coco-${row.iouType!}`
     const evaluations = evaluationStore(this.#db)
     const tide = row.runIds.map((runId) => {
       const errors = evaluations.doneMetrics(runId, row.gtVersion, kind)?.errors

@@ -141,16 +141,13 @@ export class EvaluationManager {
       )
     }
     const iouType: IouType = evaluation.kind === 'coco-segm' ? 'segm' : 'bbox'
-    return runEvalInWorker<StoreConfusionJob, RecomputedConfusion>(
-      builtWorkerPath('evalWorker'),
-      {
-        kind: 'store-confusion',
-        ...this.#workerStore(),
-        runId: evaluation.runId,
-        iouType,
-        scoreThreshold,
-      },
-    )
+    return runEvalInWorker<StoreConfusionJob, RecomputedConfusion>(builtWorkerPath('evalWorker'), {
+      kind: 'store-confusion',
+      ...this.#workerStore(),
+      runId: evaluation.runId,
+      iouType,
+      scoreThreshold,
+    })
   }
 
   /** Where a worker opens its own connection to this store. */
@@ -222,26 +219,24 @@ export class EvaluationManager {
         key,
         rows.summary,
         rows.categories,
-        rows.images.map(
-          (r): NewEvaluationImage => ({
-            imageId: Number(r.imageId),
-            ap: r.ap,
-            ap50: r.ap50,
-            tp: r.truePositives,
-            fp: r.falsePositives,
-            fn: r.falseNegatives,
-            miou: null,
-            detailsJson: JSON.stringify({
-              groundTruth: r.groundTruth,
-              crowd: r.crowd,
-              detections: r.detections,
-              scoreThreshold: r.scoreThreshold,
-              maxScore: r.maxScore,
-              confusion: r.confusionCells,
-              categories: r.categoryIds,
-            }),
+        rows.images.map((r): NewEvaluationImage => ({
+          imageId: Number(r.imageId),
+          ap: r.ap,
+          ap50: r.ap50,
+          tp: r.truePositives,
+          fp: r.falsePositives,
+          fn: r.falseNegatives,
+          miou: null,
+          detailsJson: JSON.stringify({
+            groundTruth: r.groundTruth,
+            crowd: r.crowd,
+            detections: r.detections,
+            scoreThreshold: r.scoreThreshold,
+            maxScore: r.maxScore,
+            confusion: r.confusionCells,
+            categories: r.categoryIds,
           }),
-        ),
+        })),
       )
     }
     const rows = cityscapesEvaluationRows(result.evaluation)

@@ -124,7 +124,10 @@ export class EvaluationStore {
     this.#doneMetrics = db.prepare<[number, number, string], { metrics: string | null }>(
       `SELECT metrics FROM evaluations WHERE run_id = ? AND gt_version = ? AND kind = ? AND status = 'done'`,
     )
-    this.#upsert = db.prepare<[number, number, number, string, string, string | null], { id: number }>(
+    this.#upsert = db.prepare<
+      [number, number, number, string, string, string | null],
+      { id: number }
+    >(
       `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status, error) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = excluded.status, error = excluded.error,
          created_at = ${NOW}
@@ -194,7 +197,11 @@ export class EvaluationStore {
   }
 
   /** The metrics of a run's done evaluation at a ground-truth version, if there is one. */
-  doneMetrics(runId: number, gtVersion: number, kind: Evaluation['kind']): EvaluationDetail['metrics'] {
+  doneMetrics(
+    runId: number,
+    gtVersion: number,
+    kind: Evaluation['kind'],
+  ): EvaluationDetail['metrics'] {
     return parseMetrics(this.#doneMetrics.get(runId, gtVersion, kind)?.metrics ?? null)
   }
 
@@ -220,7 +227,10 @@ export class EvaluationStore {
   /** Stores a complete evaluation (replacing one of the same key) in one transaction. */
   saveDone(
     key: EvaluationKey,
-    summary: Pick<EvaluationSummaryRow, 'primaryMetric' | 'imageCount' | 'metricsJson' | 'warningsJson'>,
+    summary: Pick<
+      EvaluationSummaryRow,
+      'primaryMetric' | 'imageCount' | 'metricsJson' | 'warningsJson'
+    >,
     categories: unknown[],
     images: Iterable<NewEvaluationImage>,
   ): number {
@@ -229,17 +239,7 @@ export class EvaluationStore {
       id = this.#upsertId(key, 'done', null)
       this.#clearImages.run(id)
       for (const r of images)
-        this.#insertImage.run(
-          id,
-          r.imageId,
-          r.ap,
-          r.ap50,
-          r.tp,
-          r.fp,
-          r.fn,
-          r.miou,
-          r.detailsJson,
-        )
+        this.#insertImage.run(id, r.imageId, r.ap, r.ap50, r.tp, r.fp, r.fn, r.miou, r.detailsJson)
       this.#finishDone.run(
         summary.primaryMetric,
         summary.imageCount,
