@@ -16,8 +16,8 @@ import { writeRunLabelPngs } from './exports'
 import type { RecomputedConfusion, StoreCocoJob, StoreConfusionJob } from './evaluationInputs'
 import { type RunFacts, evaluationInputStore } from './store/evaluationInputs'
 import {
-  type EvaluationImageSort,
   type EvaluationKey,
+  type EvaluationStore,
   type NewEvaluationImage,
   evaluationStore,
 } from './store/evaluations'
@@ -54,14 +54,8 @@ export class EvaluationManager {
   }
 
   /** Per-image rows, sortable (worst images first is the usual question). */
-  images(
-    id: number,
-    order: EvaluationImageSort,
-    direction: 'asc' | 'desc',
-    offset: number,
-    limit: number,
-  ): EvaluationImage[] {
-    return this.#store.images(id, order, direction, offset, limit)
+  images(...page: Parameters<EvaluationStore['images']>): EvaluationImage[] {
+    return this.#store.images(...page)
   }
 
   #run(runId: number): RunFacts {

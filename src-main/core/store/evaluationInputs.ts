@@ -6,6 +6,7 @@
  */
 import { LIVE_ANNOTATIONS, perDb } from './sql'
 import type { CocoDataset } from '../eval/cocoData'
+import type { AnnotationRow } from './labelEdits'
 import type { Db } from './store'
 
 /** A run with its model's task and its dataset's kind, source and current ground truth. */
@@ -66,19 +67,7 @@ interface RawLabelMapRow {
   instance_path: string | null
 }
 
-interface RawAnnotationRow {
-  id: number
-  image_id: number
-  category_id: number
-  iscrowd: number
-  area: number
-  bbox_x: number
-  bbox_y: number
-  bbox_w: number
-  bbox_h: number
-  segm_kind: string
-  segmentation: string | null
-}
+type RawAnnotationRow = Omit<AnnotationRow, 'dataset_id' | 'source_id' | 'deleted'>
 
 const toRunFacts = (r: RawRunRow): RunFacts => ({
   id: r.id,

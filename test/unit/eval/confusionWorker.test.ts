@@ -83,17 +83,15 @@ function inProcess(scoreThreshold: number): {
 } {
   const { gt: dataset, dets } = cocoRunInputs(db, RUN)
   const gt = prepareGroundTruth(dataset, 'bbox')
-  const dt = prepareResults(gt, dets)
-  const matrix = computeConfusionMatrix(gt, dt, { scoreThreshold }, null)
+  const { imageCells, categoryIds, ...counts } = computeConfusionMatrix(
+    gt,
+    prepareResults(gt, dets),
+    { scoreThreshold },
+    null,
+  )
   return {
-    confusion: {
-      iouThreshold: matrix.iouThreshold,
-      scoreThreshold: matrix.scoreThreshold,
-      labels: [...matrix.categoryIds, 'background'],
-      matrix: matrix.matrix,
-      ignoredDetections: matrix.ignoredDetections,
-    },
-    cells: new Map(matrix.imageCells.map((cells, i) => [Number(gt.imageIds[i]), cells])),
+    confusion: { ...counts, labels: [...categoryIds, 'background'] },
+    cells: new Map(imageCells.map((cells, i) => [Number(gt.imageIds[i]), cells])),
   }
 }
 

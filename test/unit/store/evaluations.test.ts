@@ -49,6 +49,15 @@ const summary = (ap: number) => ({
   }),
   warningsJson: JSON.stringify(['one image skipped']),
 })
+/** A done coco-bbox evaluation of `key` as listed (times aside). */
+const doneHead = (id: number, primaryMetric: number) => ({
+  id,
+  ...key,
+  status: 'done',
+  primaryMetric,
+  imageCount: 2,
+  error: null,
+})
 const image = (imageId: number, ap: number | null, fp: number) => ({
   imageId,
   ap,
@@ -102,15 +111,7 @@ describe('migration 3 (evaluations)', () => {
     const store = evaluationStore(db)
     const id = store.saveDone(key, summary(0.4), [{ categoryId: 1, ap: 0.4 }], [image(10, 0.4, 2)])
     expect(store.get(id)).toMatchObject({
-      id,
-      runId: 5,
-      datasetId: 1,
-      gtVersion: 2,
-      kind: 'coco-bbox',
-      status: 'done',
-      primaryMetric: 0.4,
-      imageCount: 2,
-      error: null,
+      ...doneHead(id, 0.4),
       metrics: { stats: [0.4] },
       categories: [{ categoryId: 1, ap: 0.4 }],
       warnings: ['one image skipped'],
@@ -151,15 +152,7 @@ describe('EvaluationStore', () => {
     expect(store.list(6)).toEqual([])
     const head = store.find(id)!
     expect(head).toEqual({
-      id,
-      runId: 5,
-      datasetId: 1,
-      gtVersion: 2,
-      kind: 'coco-bbox',
-      status: 'done',
-      primaryMetric: 0.3,
-      imageCount: 2,
-      error: null,
+      ...doneHead(id, 0.3),
       createdAt: head.createdAt,
       finishedAt: head.finishedAt,
     })
