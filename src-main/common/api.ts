@@ -357,6 +357,7 @@ export const EvaluationImage = z.object({
   fn: z.number().int().nullable(),
   miou: z.number().nullable(),
 })
+export type EvaluationImage = z.infer<typeof EvaluationImage>
 
 const empty = z.object({}).strict()
 

@@ -28,28 +28,12 @@ import type { EventBus } from './events'
 import { writeRunLabelPngs } from './exports'
 import { getModel } from './models/registry'
 import { builtWorkerPath } from './paths'
-import { type ComparisonRow, ComparisonStore } from './store/comparisons'
+import { type ComparisonRow, type ComparisonStore, comparisonStore } from './store/comparisons'
+import { type RunFacts, evaluationInputStore } from './store/evaluationInputs'
+import { evaluationStore } from './store/evaluations'
 import type { Db } from './store/store'
 import type { Handlers } from './dispatcher'
 import type { JobManager } from './jobs'
-
-interface RunFacts {
-  id: number
-  status: string
-  error: string | null
-  model_id: number
-  model_name: string
-  task: string
-  dataset_id: number
-  dataset_name: string
-  kind: 'coco' | 'cityscapes'
-  source: string
-  split: string | null
-  gt_version: number
-  images_done: number
-  images_total: number
-  execution_provider: string | null
-}
 
 const median = (values: number[]): number | null => {
   if (values.length === 0) return null
@@ -91,30 +75,18 @@ export class ComparisonService {
     this.#nativeBinding = opts.nativeBinding
     this.#bus = opts.bus
     this.#evaluations = opts.evaluations
-    this.#store = new ComparisonStore(opts.db)
+    this.#store = comparisonStore(opts.db)
     this.#store.sweepAbandoned(processAlive)
   }
 
-  #runFacts(runId: number): RunFacts {
-    const row = this.#db
-      .prepare(
-        `SELECT r.id, r.status, r.error, r.model_id, m.name AS model_name, m.task, r.dataset_id, d.name AS dataset_name,
-                d.kind, d.source, d.split, d.gt_version, r.images_done, r.images_total, r.execution_provider
-         FROM runs r JOIN models m ON m.id = r.model_id JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?`,
-      )
-      .get(runId) as RunFacts | undefined
-    if (!row) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
-    return row
+  get #inputs() {
+    return evaluationInputStore(this.#db)
   }
 
-  #doneImages(runId: number): number[] {
-    return (
-      this.#db
-        .prepare(
-          `SELECT image_id FROM run_images WHERE run_id = ? AND status = 'done' ORDER BY image_id`,
-        )
-        .all(runId) as { image_id: number }[]
-    ).map((r) => r.image_id)
+  #runFacts(runId: number): RunFacts {
+    const row = this.#inputs.run(runId)
+    if (!row) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
+    return row
   }
 
   /** Everything that makes runs incomparable, as one message naming the runs. */
@@ -123,11 +95,11 @@ export class ComparisonService {
       throw new AppError('INVALID_INPUT', `A run appears twice in ${runIds.join(', ')}.`)
     const runs = runIds.map((id) => this.#runFacts(id))
     for (const r of runs) {
-      const name = `Run ${r.id} (${r.model_name})`
+      const name = `Run ${r.id} (${r.modelName})`
       if (r.status === 'running' || r.status === 'queued')
         throw new AppError(
           'CONFLICT',
-          `${name} is still ${r.status} (${r.images_done} of ${r.images_total} images); compare it once it has finished.`,
+          `${name} is still ${r.status} (${r.imagesDone} of ${r.imagesTotal} images); compare it once it has finished.`,
         )
       if (r.status === 'failed')
         throw new AppError(
@@ -136,11 +108,11 @@ export class ComparisonService {
         )
     }
     const [first] = runs as [RunFacts]
-    const other = runs.find((r) => r.dataset_id !== first.dataset_id)
+    const other = runs.find((r) => r.datasetId !== first.datasetId)
     if (other)
       throw new AppError(
         'CONFLICT',
-        `Run ${first.id} is on dataset "${first.dataset_name}" and run ${other.id} on "${other.dataset_name}": only runs of the same dataset can be compared.`,
+        `Run ${first.id} is on dataset "${first.datasetName}" and run ${other.id} on "${other.datasetName}": only runs of the same dataset can be compared.`,
       )
     const semantic = runs.map((r) => r.task === 'semantic_segmentation')
     if (semantic.some((s) => s !== semantic[0]))
@@ -153,10 +125,10 @@ export class ComparisonService {
       if (boxesOnly)
         throw new AppError(
           'CONFLICT',
-          `Run ${boxesOnly.id} (${boxesOnly.model_name}) has no masks: compare with --iou-type bbox.`,
+          `Run ${boxesOnly.id} (${boxesOnly.modelName}) has no masks: compare with --iou-type bbox.`,
         )
     }
-    const images = runs.map((r) => this.#doneImages(r.id))
+    const images = runs.map((r) => this.#inputs.doneImageIds(r.id))
     for (let r = 1; r < runs.length; r++) {
       const a = images[0]!
       const b = images[r]!
@@ -176,20 +148,20 @@ export class ComparisonService {
     for (const r of runs) {
       const have = this.#evaluations
         .list(r.id)
-        .some((e) => e.kind === kind && e.gtVersion === r.gt_version && e.status === 'done')
+        .some((e) => e.kind === kind && e.gtVersion === r.gtVersion && e.status === 'done')
       if (have) continue
       const evaluations = await this.#evaluations.evaluate(r.id)
       const failed = evaluations.find((e) => e.kind === kind && e.status !== 'done')
       if (failed)
         throw new AppError(
           'EVAL_FAILED',
-          `Run ${r.id} (${r.model_name}) could not be evaluated: ${failed.error ?? 'unknown error'}`,
+          `Run ${r.id} (${r.modelName}) could not be evaluated: ${failed.error ?? 'unknown error'}`,
         )
     }
   }
 
   #runCard(r: RunFacts): Omit<CompareRun, 'stats' | 'mIoU' | 'iIoU' | 'categoryMIoU'> {
-    const model = getModel(this.#db, r.model_id)
+    const model = getModel(this.#db, r.modelId)
     const stages = new Map<string, { blocks: number; ratios: Set<number> }>()
     for (const b of model.card.gcBlocks) {
       const stage = b.stage ?? '?'
@@ -198,17 +170,11 @@ export class ComparisonService {
       s.ratios.add(Math.round(b.ratio * 100) / 100)
       stages.set(stage, s)
     }
-    const times = (
-      this.#db
-        .prepare(
-          `SELECT inference_ms AS ms FROM run_images WHERE run_id = ? AND status = 'done' AND inference_ms IS NOT NULL`,
-        )
-        .all(r.id) as { ms: number }[]
-    ).map((t) => t.ms)
+    const times = this.#inputs.inferenceTimes(r.id)
     return {
       runId: r.id,
-      modelId: r.model_id,
-      modelName: r.model_name,
+      modelId: r.modelId,
+      modelName: r.modelName,
       gcLabel: model.card.gcBlocks.length ? model.card.gcRatioLabel : 'none',
       stages: [...stages].map(([stage, s]) => ({
         stage,
@@ -218,7 +184,7 @@ export class ComparisonService {
       params: model.card.params,
       flops: model.card.flops,
       forwardMs: median(times),
-      executionProvider: r.execution_provider,
+      executionProvider: r.executionProvider,
     }
   }
 
@@ -227,25 +193,15 @@ export class ComparisonService {
       writeRunLabelPngs(this.#db, r.id, path.join(tmp, `run${i}`), true),
     )
     const first = runs[0]!
-    const gt = this.#db
-      .prepare(
-        `SELECT id, file_name, semantic_path, instance_path FROM images WHERE dataset_id = ? AND semantic_path IS NOT NULL`,
-      )
-      .all(first.dataset_id) as {
-      id: number
-      file_name: string
-      semantic_path: string
-      instance_path: string | null
-    }[]
-    const byId = new Map(gt.map((g) => [g.id, g]))
+    const byId = new Map(this.#inputs.datasetLabelMaps(first.datasetId).map((g) => [g.id, g]))
     const images = [...stems[0]!].map(([stem, imageId]) => {
       const g = byId.get(imageId)
       if (!g) throw new AppError('CONFLICT', `Image ${imageId} has no ground truth label map.`)
       return {
         name: stem,
         imageId,
-        groundTruthFile: path.resolve(first.source, g.semantic_path),
-        instancesFile: g.instance_path ? path.resolve(first.source, g.instance_path) : null,
+        groundTruthFile: path.resolve(first.source, g.semanticPath),
+        instancesFile: g.instancePath ? path.resolve(first.source, g.instancePath) : null,
         predictionFiles: runs.map((_, i) => {
           if (stems[i]!.get(stem) !== imageId)
             throw new AppError('CONFLICT', `Run ${runs[i]!.id} has no label map of ${stem}.`)
@@ -283,14 +239,14 @@ export class ComparisonService {
     }
     progress(null, 0, null, 'Evaluating runs')
     await this.#ensureEvaluations(runs, evalKind)
-    const gtVersion = runs[0]!.gt_version
+    const gtVersion = runs[0]!.gtVersion
     const id = this.#store.start({
-      datasetId: runs[0]!.dataset_id,
+      datasetId: runs[0]!.datasetId,
       gtVersion,
       kind: semantic ? 'cityscapes' : 'coco',
       iouType: semantic ? null : iouType,
       runIds: runs.map((r) => r.id),
-      title: runs.map((r) => r.model_name).join(' vs '),
+      title: runs.map((r) => r.modelName).join(' vs '),
       scoreThreshold: semantic ? 0 : scoreThreshold,
       seed,
       resamples,
@@ -321,10 +277,10 @@ export class ComparisonService {
         },
       )
       const now = this.#runFacts(runs[0]!.id)
-      if (now.gt_version !== gtVersion)
+      if (now.gtVersion !== gtVersion)
         throw new AppError(
           'CONFLICT',
-          `The ground truth of "${now.dataset_name}" changed while comparing (version ${gtVersion} -> ${now.gt_version}); compare again.`,
+          `The ground truth of "${now.datasetName}" changed while comparing (version ${gtVersion} -> ${now.gtVersion}); compare again.`,
         )
       const summary: CompareSummary = {
         ...computed,
@@ -382,34 +338,23 @@ export class ComparisonService {
     const summary = data?.summary ? (JSON.parse(data.summary) as CompareSummary) : null
     const problems: string[] = []
     const names = new Map(summary?.runs.map((r) => [r.runId, r.modelName]))
-    const existing = new Set(
-      (
-        this.#db
-          .prepare(`SELECT id FROM runs WHERE id IN (${row.runIds.map(() => '?').join(',')})`)
-          .all(...row.runIds) as { id: number }[]
-      ).map((r) => r.id),
-    )
+    const existing = this.#inputs.existingRunIds(row.runIds)
     for (const runId of row.runIds) {
       if (!existing.has(runId))
         problems.push(
           `Run ${runId}${names.get(runId) ? ` (${names.get(runId)})` : ''} was deleted after this comparison was made: its numbers below are kept, but its predictions can no longer be shown.`,
         )
     }
-    const dataset = this.#db
-      .prepare('SELECT gt_version FROM datasets WHERE id = ?')
-      .get(row.datasetId) as { gt_version: number } | undefined
-    if (dataset && dataset.gt_version !== row.gtVersion)
+    const currentGtVersion = this.#inputs.datasetGtVersion(row.datasetId)
+    if (currentGtVersion !== undefined && currentGtVersion !== row.gtVersion)
       problems.push(
-        `The ground truth was edited since this comparison was made (version ${row.gtVersion}, now ${dataset.gt_version}): these numbers are for version ${row.gtVersion}; compare again for the current labels.`,
+        `The ground truth was edited since this comparison was made (version ${row.gtVersion}, now ${currentGtVersion}): these numbers are for version ${row.gtVersion}; compare again for the current labels.`,
       )
-    const kind = row.kind === 'cityscapes' ? 'cityscapes' : `coco-${row.iouType}`
+    const kind: Evaluation['kind'] =
+      row.kind === 'cityscapes' ? 'cityscapes' : `coco-${row.iouType!}`
+    const evaluations = evaluationStore(this.#db)
     const tide = row.runIds.map((runId) => {
-      const e = this.#db
-        .prepare(
-          `SELECT metrics FROM evaluations WHERE run_id = ? AND gt_version = ? AND kind = ? AND status = 'done'`,
-        )
-        .get(runId, row.gtVersion, kind) as { metrics: string | null } | undefined
-      const errors = e?.metrics ? (JSON.parse(e.metrics) as { errors?: unknown }).errors : undefined
+      const errors = evaluations.doneMetrics(runId, row.gtVersion, kind)?.errors
       if (!errors || typeof errors !== 'object') return null
       const t = errors as { ap50?: unknown; main?: unknown; special?: unknown }
       return typeof t.ap50 === 'number' && t.main && t.special
@@ -512,17 +457,7 @@ export class ComparisonService {
         : abs(b.delta[j]) - abs(a.delta[j]) || a.imageId - b.imageId,
     )
     const page = rows.slice(input.offset, input.offset + input.limit)
-    const names = new Map(
-      page.length === 0
-        ? []
-        : (
-            this.#db
-              .prepare(
-                `SELECT id, file_name FROM images WHERE id IN (${page.map(() => '?').join(',')})`,
-              )
-              .all(...page.map((p) => p.imageId)) as { id: number; file_name: string }[]
-          ).map((r) => [r.id, r.file_name]),
-    )
+    const names = this.#inputs.imageFileNames(page.map((p) => p.imageId))
     return {
       total: rows.length,
       images: page.map((p) => ({ ...p, fileName: names.get(p.imageId) ?? `image ${p.imageId}` })),
@@ -564,31 +499,7 @@ export class ComparisonService {
     const onImage = (list: number[]) =>
       list.filter((g) => details.annotationImage[g] === i).map((g) => details.annotationIds[g]!)
     const wanted = [...fixed.flatMap(onImage), ...broken.flatMap(onImage)]
-    const boxes = new Map(
-      wanted.length === 0
-        ? []
-        : (
-            this.#db
-              .prepare(
-                `SELECT id, category_id, bbox_x, bbox_y, bbox_w, bbox_h FROM annotations WHERE id IN (${wanted.map(() => '?').join(',')})`,
-              )
-              .all(...wanted) as {
-              id: number
-              category_id: number
-              bbox_x: number
-              bbox_y: number
-              bbox_w: number
-              bbox_h: number
-            }[]
-          ).map((a) => [
-            a.id,
-            {
-              annotationId: a.id,
-              categoryId: a.category_id,
-              bbox: [a.bbox_x, a.bbox_y, a.bbox_w, a.bbox_h] as [number, number, number, number],
-            },
-          ]),
-    )
+    const boxes = this.#inputs.annotationBoxes(wanted)
     const instances = (ids: number[]) =>
       ids.flatMap((a) => {
         const box = boxes.get(a)

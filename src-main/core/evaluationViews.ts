@@ -10,33 +10,14 @@ import type {
   EvaluationImageOrder,
   EvaluationImageRow,
 } from '../common/api/evaluationViews'
+import type { EvaluationDetail } from '../common/api'
 import { AppError } from '../common/errors'
 import type { Handlers } from './dispatcher'
-import { prepareGroundTruth, prepareResults } from './eval/cocoData'
-import type { MaskGeometry } from './eval/cocoEval'
-import { computeConfusionMatrix } from './eval/confusion'
-import { rleArea, rleToBboxInto } from './eval/rle'
+import type { RecomputedConfusion } from './evaluationInputs'
 import type { EvaluationManager } from './evaluations'
+import { type EvaluationStore, evaluationStore } from './store/evaluations'
 import type { Db } from './store/store'
 import type { Studio } from './studio'
-
-/** A recomputed matrix and its cells per image (store image id). */
-interface Recomputed {
-  confusion: CocoConfusion
-  cells: Map<number, [number, number, number][]>
-}
-
-interface StoredImageRow {
-  imageId: number
-  fileName: string
-  ap: number | null
-  ap50: number | null
-  tp: number | null
-  fp: number | null
-  fn: number | null
-  miou: number | null
-  details: string | null
-}
 
 /** COCO details; Cityscapes stores its 19 per-class IoUs (train id order) as an array. */
 const CocoDetails = z.object({
@@ -55,32 +36,29 @@ export interface ImageListQuery {
   scoreThreshold?: number | undefined
 }
 
+type Metrics = EvaluationDetail['metrics']
+
 export class EvaluationViews {
-  readonly #evaluation
-  readonly #rows
+  readonly #store: EvaluationStore
   readonly #evaluations: EvaluationManager
-  /** The last few recomputed matrices: a click on a cell asks for the same one again. */
-  readonly #recomputed = new Map<string, Recomputed>()
+  /**
+   * The last few recomputed matrices (computed on the evaluation worker): a click on a cell asks
+   * for the same one again.
+   */
+  readonly #recomputed = new Map<string, Promise<RecomputedConfusion>>()
 
   constructor(db: Db, evaluations: EvaluationManager) {
     this.#evaluations = evaluations
-    this.#evaluation = db.prepare<
-      [number],
-      { kind: string; metrics: string | null; run_id: number; gt_version: number }
-    >('SELECT kind, metrics, run_id, gt_version FROM evaluations WHERE id = ?')
-    this.#rows = db.prepare<[number], StoredImageRow>(
-      `SELECT e.image_id AS imageId, i.file_name AS fileName, e.ap, e.ap50, e.tp, e.fp, e.fn, e.miou, e.details
-       FROM evaluation_images e JOIN images i ON i.id = e.image_id WHERE e.evaluation_id = ?`,
-    )
+    this.#store = evaluationStore(db)
   }
 
-  imageList(query: ImageListQuery): { total: number; rows: EvaluationImageRow[] } {
-    const evaluation = this.#evaluation.get(query.id)
+  async imageList(query: ImageListQuery): Promise<{ total: number; rows: EvaluationImageRow[] }> {
+    const evaluation = this.#store.find(query.id)
     if (!evaluation) throw new AppError('NOT_FOUND', `Evaluation ${query.id} does not exist.`)
     const coco = evaluation.kind !== 'cityscapes'
-    const stored = this.#rows.all(query.id)
+    const stored = this.#store.allImages(query.id)
     const items = stored.map((row) => {
-      const raw = row.details === null ? null : (JSON.parse(row.details) as unknown)
+      const raw = row.details
       const cocoDetails = coco ? CocoDetails.safeParse(raw ?? {}) : null
       const classIoU = coco ? null : CityscapesDetails.safeParse(raw)
       return {
@@ -113,7 +91,8 @@ export class EvaluationViews {
         )
       }
       const { row, column } = query.cell
-      const size = this.#confusionSize(evaluation.metrics)
+      const metrics = this.#store.metrics(query.id)
+      const size = confusionSize(metrics)
       if (size === null || (items.length > 0 && items.some((item) => item.cells === undefined))) {
         throw new AppError(
           'CONFLICT',
@@ -126,9 +105,9 @@ export class EvaluationViews {
           `Confusion cell (${row}, ${column}) is outside the ${size}x${size} matrix of evaluation ${query.id}.`,
         )
       }
-      const stored = this.#storedThreshold(evaluation.metrics)
+      const stored = storedThreshold(metrics)
       if (query.scoreThreshold !== undefined && query.scoreThreshold !== stored) {
-        const { cells } = this.#recompute(query.id, query.scoreThreshold)
+        const { cells } = await this.#recompute(query.id, query.scoreThreshold)
         kept = kept.filter((item) =>
           (cells.get(item.row.imageId) ?? []).some(
             ([r, c, n]) => r === row && c === column && n > 0,
@@ -169,15 +148,15 @@ export class EvaluationViews {
   }
 
   /** The confusion matrix at another score threshold, from the run and its ground truth. */
-  confusion(id: number, scoreThreshold: number): CocoConfusion {
-    return this.#recompute(id, scoreThreshold).confusion
+  async confusion(id: number, scoreThreshold: number): Promise<CocoConfusion> {
+    return (await this.#recompute(id, scoreThreshold)).confusion
   }
 
-  #recompute(id: number, scoreThreshold: number): Recomputed {
+  #recompute(id: number, scoreThreshold: number): Promise<RecomputedConfusion> {
     const key = `${id}:${scoreThreshold}`
     const cached = this.#recomputed.get(key)
     if (cached) return cached
-    const evaluation = this.#evaluation.get(id)
+    const evaluation = this.#store.find(id)
     if (!evaluation) throw new AppError('NOT_FOUND', `Evaluation ${id} does not exist.`)
     if (evaluation.kind === 'cityscapes') {
       throw new AppError(
@@ -185,70 +164,29 @@ export class EvaluationViews {
         'A Cityscapes confusion matrix counts pixels; it has no score threshold.',
       )
     }
-    const inputs = this.#evaluations.cocoInputs(evaluation.run_id)
-    if (inputs.gtVersion !== evaluation.gt_version) {
-      throw new AppError(
-        'CONFLICT',
-        `The ground truth changed since evaluation ${id} (version ${evaluation.gt_version}, now ${inputs.gtVersion}); evaluate the run again.`,
-      )
-    }
-    const iouType = evaluation.kind === 'coco-segm' ? 'segm' : 'bbox'
-    const gt = prepareGroundTruth(inputs.gt, iouType)
-    const dt = prepareResults(gt, inputs.dets)
-    const matrix = computeConfusionMatrix(gt, dt, { scoreThreshold }, maskGeometry(gt, dt))
-    const cells = new Map<number, [number, number, number][]>()
-    matrix.imageCells.forEach((imageCells, i) => cells.set(Number(gt.imageIds[i]), imageCells))
-    const result: Recomputed = {
-      confusion: {
-        iouThreshold: matrix.iouThreshold,
-        scoreThreshold: matrix.scoreThreshold,
-        labels: [...matrix.categoryIds, 'background'],
-        matrix: matrix.matrix,
-        ignoredDetections: matrix.ignoredDetections,
-      },
-      cells,
-    }
-    this.#recomputed.set(key, result)
+    const pending = this.#evaluations.recomputeConfusion(evaluation, scoreThreshold)
+    this.#recomputed.set(key, pending)
     if (this.#recomputed.size > 4) this.#recomputed.delete(this.#recomputed.keys().next().value!)
-    return result
-  }
-
-  #storedThreshold(metrics: string | null): number | null {
-    if (!metrics) return null
-    const parsed = z
-      .object({ confusion: z.object({ scoreThreshold: z.number() }).nullable() })
-      .safeParse(JSON.parse(metrics))
-    return parsed.success && parsed.data.confusion ? parsed.data.confusion.scoreThreshold : null
-  }
-
-  #confusionSize(metrics: string | null): number | null {
-    if (!metrics) return null
-    const parsed = z
-      .object({ confusion: z.object({ labels: z.array(z.unknown()) }).nullable() })
-      .safeParse(JSON.parse(metrics))
-    return parsed.success && parsed.data.confusion ? parsed.data.confusion.labels.length : null
+    // A failure is not kept: asking again tries again.
+    pending.catch(() => {
+      if (this.#recomputed.get(key) === pending) this.#recomputed.delete(key)
+    })
+    return pending
   }
 }
 
-/** Mask boxes and areas, as COCOeval computes them (the confusion matrix's box test needs them). */
-function maskGeometry(
-  gt: ReturnType<typeof prepareGroundTruth>,
-  dt: ReturnType<typeof prepareResults>,
-): MaskGeometry | null {
-  if (!gt.gt.masks || !dt.masks) return null
-  const gtBoxes = new Float64Array(gt.gt.count * 4)
-  const gtAreas = new Float64Array(gt.gt.count)
-  gt.gt.masks.forEach((rle, g) => {
-    rleToBboxInto(rle, gtBoxes, g * 4)
-    gtAreas[g] = rleArea(rle)
-  })
-  const dtBoxes = new Float64Array(dt.count * 4)
-  const dtAreas = new Float64Array(dt.count)
-  dt.masks.forEach((rle, d) => {
-    rleToBboxInto(rle, dtBoxes, d * 4)
-    dtAreas[d] = rleArea(rle)
-  })
-  return { gtBoxes, gtAreas, dtBoxes, dtAreas }
+function storedThreshold(metrics: Metrics): number | null {
+  const parsed = z
+    .object({ confusion: z.object({ scoreThreshold: z.number() }).nullable() })
+    .safeParse(metrics)
+  return parsed.success && parsed.data.confusion ? parsed.data.confusion.scoreThreshold : null
+}
+
+function confusionSize(metrics: Metrics): number | null {
+  const parsed = z
+    .object({ confusion: z.object({ labels: z.array(z.unknown()) }).nullable() })
+    .safeParse(metrics)
+  return parsed.success && parsed.data.confusion ? parsed.data.confusion.labels.length : null
 }
 
 export function evaluationViewHandlers(

@@ -1,10 +1,9 @@
 import fs from 'node:fs'
-import { NOW } from './store/sql'
 import os from 'node:os'
 import path from 'node:path'
-import type { Evaluation, EvaluationDetail } from '../common/api'
+import type { Evaluation, EvaluationDetail, EvaluationImage } from '../common/api'
 import { AppError, toErrorShape } from '../common/errors'
-import type { CocoDataset, CocoResult, EvalJob, EvalJobResult } from './eval'
+import type { EvalJob, EvalJobResult, IouType } from './eval'
 import {
   cityscapesEvaluationRows,
   cityscapesStem,
@@ -14,57 +13,16 @@ import {
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
 import { writeRunLabelPngs } from './exports'
-import { cocoRunInputs, runHasMasks, type StoreCocoJob } from './evaluationInputs'
+import type { RecomputedConfusion, StoreCocoJob, StoreConfusionJob } from './evaluationInputs'
+import { type RunFacts, evaluationInputStore } from './store/evaluationInputs'
+import {
+  type EvaluationKey,
+  type EvaluationStore,
+  type NewEvaluationImage,
+  evaluationStore,
+} from './store/evaluations'
 import type { Db } from './store/store'
 import { labelEditStore } from './store/labelEdits'
-
-interface RunInfo {
-  id: number
-  dataset_id: number
-  task: string
-  kind: 'coco' | 'cityscapes'
-  source: string
-  split: string | null
-  gt_version: number
-}
-
-interface EvaluationKey {
-  runId: number
-  datasetId: number
-  gtVersion: number
-  kind: Evaluation['kind']
-}
-
-interface EvaluationRow {
-  id: number
-  run_id: number
-  dataset_id: number
-  gt_version: number
-  kind: Evaluation['kind']
-  status: Evaluation['status']
-  primary_metric: number | null
-  image_count: number | null
-  metrics: string | null
-  categories: string | null
-  warnings: string | null
-  error: string | null
-  created_at: string
-  finished_at: string | null
-}
-
-const toEvaluation = (r: EvaluationRow): Evaluation => ({
-  id: r.id,
-  runId: r.run_id,
-  datasetId: r.dataset_id,
-  gtVersion: r.gt_version,
-  kind: r.kind,
-  status: r.status,
-  primaryMetric: r.primary_metric,
-  imageCount: r.image_count,
-  error: r.error,
-  createdAt: r.created_at,
-  finishedAt: r.finished_at,
-})
 
 /**
  * Evaluations of stored runs against the dataset's current ground truth, computed by the
@@ -77,61 +35,33 @@ export class EvaluationManager {
     private readonly opts: { db: Db; bus: EventBus; dataDir: string; nativeBinding?: string },
   ) {}
 
+  get #store() {
+    return evaluationStore(this.opts.db)
+  }
+
+  get #inputs() {
+    return evaluationInputStore(this.opts.db)
+  }
+
   list(runId?: number): Evaluation[] {
-    const rows = this.opts.db
-      .prepare('SELECT * FROM evaluations WHERE (@r IS NULL OR run_id = @r) ORDER BY id DESC')
-      .all({ r: runId ?? null }) as EvaluationRow[]
-    return rows.map(toEvaluation)
+    return this.#store.list(runId)
   }
 
   get(id: number): EvaluationDetail {
-    const row = this.opts.db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as
-      EvaluationRow | undefined
-    if (!row) throw new AppError('NOT_FOUND', `Evaluation ${id} does not exist.`)
-    return {
-      ...toEvaluation(row),
-      metrics: row.metrics ? (JSON.parse(row.metrics) as Record<string, unknown>) : null,
-      categories: row.categories ? (JSON.parse(row.categories) as Record<string, unknown>[]) : [],
-      warnings: row.warnings ? (JSON.parse(row.warnings) as string[]) : [],
-    }
+    const evaluation = this.#store.get(id)
+    if (!evaluation) throw new AppError('NOT_FOUND', `Evaluation ${id} does not exist.`)
+    return evaluation
   }
 
   /** Per-image rows, sortable (worst images first is the usual question). */
-  images(
-    id: number,
-    order: 'ap' | 'miou' | 'fp' | 'fn',
-    direction: 'asc' | 'desc',
-    offset: number,
-    limit: number,
-  ) {
-    const col = { ap: 'ap', miou: 'miou', fp: 'fp', fn: 'fn' }[order]
-    return this.opts.db
-      .prepare(
-        `SELECT e.image_id AS imageId, i.file_name AS fileName, e.ap, e.ap50 AS ap50, e.tp, e.fp, e.fn, e.miou
-         FROM evaluation_images e JOIN images i ON i.id = e.image_id
-         WHERE e.evaluation_id = ? ORDER BY e.${col} IS NULL, e.${col} ${direction === 'asc' ? 'ASC' : 'DESC'}, e.image_id LIMIT ? OFFSET ?`,
-      )
-      .all(id, limit, offset) as {
-      imageId: number
-      fileName: string
-      ap: number | null
-      ap50: number | null
-      tp: number | null
-      fp: number | null
-      fn: number | null
-      miou: number | null
-    }[]
+  images(...page: Parameters<EvaluationStore['images']>): EvaluationImage[] {
+    return this.#store.images(...page)
   }
 
-  #run(runId: number): RunInfo {
-    const row = this.opts.db
-      .prepare(
-        `SELECT r.id, r.dataset_id, m.task, d.kind, d.source, d.split, d.gt_version FROM runs r
-         JOIN models m ON m.id = r.model_id JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?`,
-      )
-      .get(runId) as RunInfo | undefined
-    if (!row) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
-    return row
+  #run(runId: number): RunFacts {
+    const run = this.#inputs.run(runId)
+    if (!run) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
+    return run
   }
 
   /** Evaluates a run: COCO bbox (and segm when it has masks), or Cityscapes for label maps. */
@@ -140,13 +70,7 @@ export class EvaluationManager {
     options: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
   ): Promise<Evaluation[]> {
     const run = this.#run(runId)
-    const db = this.opts.db
-    const done = (
-      db
-        .prepare(`SELECT count(*) AS n FROM run_images WHERE run_id = ? AND status = 'done'`)
-        .get(runId) as { n: number }
-    ).n
-    if (done === 0)
+    if (this.#inputs.doneImageCount(runId) === 0)
       throw new AppError('CONFLICT', `Run ${runId} has no finished images to evaluate.`)
     const jobs: {
       kind: Evaluation['kind']
@@ -161,14 +85,9 @@ export class EvaluationManager {
     } else {
       // The worker reads the ground truth and the predictions from the store itself: assembling
       // them here would hold the thread that serves the UI for as long as the reading takes.
-      const store = {
-        kind: 'store-coco' as const,
-        dataDir: this.opts.dataDir,
-        ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
-        runId,
-      }
+      const store = { kind: 'store-coco' as const, ...this.#workerStore(), runId }
       jobs.push({ kind: 'coco-bbox', job: { ...store, iouType: 'bbox', errors: true } })
-      if (runHasMasks(db, runId))
+      if (this.#inputs.hasMasks(runId))
         jobs.push({ kind: 'coco-segm', job: { ...store, iouType: 'segm', errors: true } })
     }
     const out: Evaluation[] = []
@@ -176,7 +95,7 @@ export class EvaluationManager {
       for (const j of jobs) {
         // Nothing is written until the evaluation is complete: a cancel leaves no row, and a
         // re-evaluation keeps the earlier numbers until the new ones replace them.
-        const key = { runId, datasetId: run.dataset_id, gtVersion: run.gt_version, kind: j.kind }
+        const key = { runId, datasetId: run.datasetId, gtVersion: run.gtVersion, kind: j.kind }
         let id: number
         try {
           const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
@@ -187,14 +106,11 @@ export class EvaluationManager {
         } catch (err) {
           if (options.signal?.aborted)
             throw new AppError('CANCELLED', 'The evaluation was cancelled.')
-          id = this.#saveFailure(key, toErrorShape(err).message)
+          id = this.#store.saveFailure(key, toErrorShape(err).message)
         }
-        this.opts.bus.emit('evaluation:changed', { id, runId, status: this.get(id).status })
-        out.push(
-          toEvaluation(
-            db.prepare('SELECT * FROM evaluations WHERE id = ?').get(id) as EvaluationRow,
-          ),
-        )
+        const saved = this.#store.find(id)!
+        this.opts.bus.emit('evaluation:changed', { id, runId, status: saved.status })
+        out.push(saved)
       }
     } finally {
       // Cityscapes inputs live in a temporary folder until every evaluation of the run is done.
@@ -203,17 +119,44 @@ export class EvaluationManager {
     return out
   }
 
-  /** What a COCO evaluation of this run reads (the evaluation views recompute from it). */
-  cocoInputs(runId: number): { gt: CocoDataset; dets: CocoResult[]; gtVersion: number } {
-    const run = this.#run(runId)
-    return { ...cocoRunInputs(this.opts.db, runId), gtVersion: run.gt_version }
+  /**
+   * A COCO evaluation's confusion matrix at another score threshold, recomputed on a worker
+   * thread from the run and its ground truth, which must not have changed since.
+   */
+  async recomputeConfusion(
+    evaluation: Evaluation,
+    scoreThreshold: number,
+  ): Promise<RecomputedConfusion> {
+    const run = this.#run(evaluation.runId)
+    if (run.gtVersion !== evaluation.gtVersion) {
+      throw new AppError(
+        'CONFLICT',
+        `The ground truth changed since evaluation ${evaluation.id} (version ${evaluation.gtVersion}, now ${run.gtVersion}); evaluate the run again.`,
+      )
+    }
+    const iouType: IouType = evaluation.kind === 'coco-segm' ? 'segm' : 'bbox'
+    return runEvalInWorker<StoreConfusionJob, RecomputedConfusion>(builtWorkerPath('evalWorker'), {
+      kind: 'store-confusion',
+      ...this.#workerStore(),
+      runId: evaluation.runId,
+      iouType,
+      scoreThreshold,
+    })
+  }
+
+  /** Where a worker opens its own connection to this store. */
+  #workerStore(): { dataDir: string; nativeBinding?: string } {
+    return {
+      dataDir: this.opts.dataDir,
+      ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
+    }
   }
 
   /**
    * The official script's layout in a temporary folder: the run's images' gtFine labelIds and
    * instanceIds (linked), and the predicted label-id PNGs, paired by Cityscapes stem.
    */
-  #cityscapesJob(run: RunInfo): {
+  #cityscapesJob(run: RunFacts): {
     job: EvalJob
     cleanup: () => void
     imageIds: Map<string, number>
@@ -225,12 +168,7 @@ export class EvaluationManager {
       const predDir = path.join(tmp, 'pred')
       fs.mkdirSync(gtDir)
       const imageIds = writeRunLabelPngs(db, run.id, predDir, true)
-      const gt = db
-        .prepare(
-          `SELECT id, semantic_path, instance_path FROM images WHERE id IN (SELECT image_id FROM semantic_outputs WHERE run_id = ?) AND semantic_path IS NOT NULL`,
-        )
-        .all(run.id) as { id: number; semantic_path: string; instance_path: string | null }[]
-      const byId = new Map(gt.map((g) => [g.id, g]))
+      const byId = new Map(this.#inputs.runLabelMaps(run.id).map((g) => [g.id, g]))
       const labelEdits = labelEditStore(db)
       for (const [stem, id] of imageIds) {
         const g = byId.get(id)!
@@ -243,12 +181,12 @@ export class EvaluationManager {
           continue
         }
         fs.symlinkSync(
-          path.resolve(run.source, g.semantic_path),
+          path.resolve(run.source, g.semanticPath),
           path.join(gtDir, `${stem}_gtFine_labelIds.png`),
         )
-        if (g.instance_path)
+        if (g.instancePath)
           fs.symlinkSync(
-            path.resolve(run.source, g.instance_path),
+            path.resolve(run.source, g.instancePath),
             path.join(gtDir, `${stem}_gtFine_instanceIds.png`),
           )
       }
@@ -268,84 +206,56 @@ export class EvaluationManager {
     }
   }
 
-  #upsert(key: EvaluationKey, status: 'done' | 'failed', error: string | null): number {
-    return (
-      this.opts.db
-        .prepare(
-          `INSERT INTO evaluations (run_id, dataset_id, gt_version, kind, status, error) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (run_id, gt_version, kind) DO UPDATE SET status = excluded.status, error = excluded.error,
-             created_at = ${NOW}
-           RETURNING id`,
-        )
-        .get(key.runId, key.datasetId, key.gtVersion, key.kind, status, error) as { id: number }
-    ).id
-  }
-
-  #saveFailure(key: EvaluationKey, message: string): number {
-    const id = this.#upsert(key, 'failed', message)
-    this.opts.db.prepare(`UPDATE evaluations SET finished_at = ${NOW} WHERE id = ?`).run(id)
-    return id
-  }
-
   #save(key: EvaluationKey, result: EvalJobResult, imageIds?: Map<string, number>): number {
-    const db = this.opts.db
-    let id = 0
-    const insert = db.prepare(
-      `INSERT OR REPLACE INTO evaluation_images (evaluation_id, image_id, ap, ap50, tp, fp, fn, miou, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    db.transaction(() => {
-      id = this.#upsert(key, 'done', null)
-      db.prepare('DELETE FROM evaluation_images WHERE evaluation_id = ?').run(id)
-      let summary
-      let categories: unknown[]
-      if (result.kind === 'coco') {
-        const rows = cocoEvaluationRows(result.evaluation, result.errors)
-        summary = rows.summary
-        categories = rows.categories
-        for (const r of rows.images) {
-          insert.run(
-            id,
-            Number(r.imageId),
-            r.ap,
-            r.ap50,
-            r.truePositives,
-            r.falsePositives,
-            r.falseNegatives,
-            null,
-            JSON.stringify({
-              groundTruth: r.groundTruth,
-              crowd: r.crowd,
-              detections: r.detections,
-              scoreThreshold: r.scoreThreshold,
-              maxScore: r.maxScore,
-              confusion: r.confusionCells,
-              categories: r.categoryIds,
-            }),
-          )
-        }
-      } else {
-        const rows = cityscapesEvaluationRows(result.evaluation)
-        summary = rows.summary
-        categories = rows.classes
-        for (const r of rows.images) {
-          const imageId =
-            imageIds?.get(cityscapesStem(r.imageName) ?? r.imageName) ?? imageIds?.get(r.imageName)
-          if (imageId !== undefined)
-            insert.run(id, imageId, null, null, null, null, null, r.mIoU, r.classIoUJson)
-        }
-      }
-      db.prepare(
-        `UPDATE evaluations SET status = 'done', primary_metric = ?, image_count = ?, metrics = ?, categories = ?, warnings = ?, error = NULL,
-           finished_at = ${NOW} WHERE id = ?`,
-      ).run(
-        summary.primaryMetric,
-        summary.imageCount,
-        summary.metricsJson,
-        JSON.stringify(categories),
-        summary.warningsJson,
-        id,
+    if (result.kind === 'coco') {
+      const rows = cocoEvaluationRows(result.evaluation, result.errors)
+      return this.#store.saveDone(
+        key,
+        rows.summary,
+        rows.categories,
+        rows.images.map((r): NewEvaluationImage => ({
+          imageId: Number(r.imageId),
+          ap: r.ap,
+          ap50: r.ap50,
+          tp: r.truePositives,
+          fp: r.falsePositives,
+          fn: r.falseNegatives,
+          miou: null,
+          detailsJson: JSON.stringify({
+            groundTruth: r.groundTruth,
+            crowd: r.crowd,
+            detections: r.detections,
+            scoreThreshold: r.scoreThreshold,
+            maxScore: r.maxScore,
+            confusion: r.confusionCells,
+            categories: r.categoryIds,
+          }),
+        })),
       )
-    })()
-    return id
+    }
+    const rows = cityscapesEvaluationRows(result.evaluation)
+    return this.#store.saveDone(
+      key,
+      rows.summary,
+      rows.classes,
+      rows.images.flatMap((r): NewEvaluationImage[] => {
+        const imageId =
+          imageIds?.get(cityscapesStem(r.imageName) ?? r.imageName) ?? imageIds?.get(r.imageName)
+        return imageId === undefined
+          ? []
+          : [
+              {
+                imageId,
+                ap: null,
+                ap50: null,
+                tp: null,
+                fp: null,
+                fn: null,
+                miou: r.mIoU,
+                detailsJson: r.classIoUJson,
+              },
+            ]
+      }),
+    )
   }
 }

@@ -10,7 +10,7 @@ import { probeImageFile, type ImageProbe } from './datasets/imageProbe'
 import { readLabelMap } from './datasets/labelMaps'
 import { readLabels } from './labels/labelMaps'
 import { labelEditStore } from './store/labelEdits'
-import { ReportStore } from './store/reports'
+import { reportStore } from './store/reports'
 
 export interface MediaResponse {
   contentType: string
@@ -294,7 +294,7 @@ export class MediaService {
 
   /** A report the studio wrote, by its id in the reports table (never by a path from outside). */
   async #report(id: number): Promise<MediaResponse> {
-    const report = new ReportStore(this.db).get(id)
+    const report = reportStore(this.db).get(id)
     if (!report) throw new AppError('NOT_FOUND', `Report ${id} does not exist.`)
     try {
       return {

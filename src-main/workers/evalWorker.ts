@@ -1,34 +1,48 @@
 /**
  * Worker thread entry for evaluations (see `core/eval/workerProtocol.ts` for the messages). COCO
  * evaluation is synchronous CPU work of up to seconds, so it runs here, never on the thread that
- * serves the UI; so does reading a stored run's ground truth and predictions (`store-coco` jobs).
+ * serves the UI; so does reading a stored run's ground truth and predictions (`store-coco` jobs),
+ * and recomputing the evaluation views' confusion matrix at another score threshold from them
+ * (`store-confusion` jobs).
  */
 import { parentPort } from 'node:worker_threads'
 import { toErrorShape } from '../common/errors'
-import type { EvalJob } from '../core/eval/job'
+import type { EvalErrorReason } from '../core/eval/errors'
+import type { EvalJob, EvalJobResult } from '../core/eval/job'
 import { createEvalWorkerHost } from '../core/eval/workerHost'
 import type { EvalWorkerMessage, EvalWorkerRequest } from '../core/eval/workerProtocol'
-import { resolveStoreJob, type StoreCocoJob } from '../core/evaluationInputs'
+import {
+  type RecomputedConfusion,
+  resolveStoreJob,
+  runStoreConfusionJob,
+  type StoreCocoJob,
+  type StoreConfusionJob,
+} from '../core/evaluationInputs'
 
 if (!parentPort) throw new Error('evalWorker must run as a worker thread')
 const port = parentPort
-const post = (message: EvalWorkerMessage) => port.postMessage(message)
+const post = (message: EvalWorkerMessage<EvalJobResult | RecomputedConfusion>) =>
+  port.postMessage(message)
+const fail = (id: number, reason: EvalErrorReason, err: unknown): void => {
+  const shape = toErrorShape(err)
+  post({ type: 'error', id, code: shape.code, reason, message: shape.message, details: {} })
+}
 const host = createEvalWorkerHost(post)
-port.on('message', (request: EvalWorkerRequest<EvalJob | StoreCocoJob>) => {
+port.on('message', (request: EvalWorkerRequest<EvalJob | StoreCocoJob | StoreConfusionJob>) => {
+  if (request.type === 'run' && request.job.kind === 'store-confusion') {
+    try {
+      post({ type: 'result', id: request.id, result: runStoreConfusionJob(request.job) })
+    } catch (err) {
+      fail(request.id, 'EVAL_READ_FAILED', err)
+    }
+    return
+  }
   if (request.type === 'run' && request.job.kind === 'store-coco') {
     let job: EvalJob
     try {
       job = resolveStoreJob(request.job)
     } catch (err) {
-      const shape = toErrorShape(err)
-      post({
-        type: 'error',
-        id: request.id,
-        code: shape.code,
-        reason: 'EVAL_READ_FAILED',
-        message: shape.message,
-        details: {},
-      })
+      fail(request.id, 'EVAL_READ_FAILED', err)
       return
     }
     void host.handle({ ...request, job })

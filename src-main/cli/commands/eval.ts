@@ -13,6 +13,7 @@ import { formatTideSummary } from '../../core/eval/tide'
 import { type EvalJob, runEvalJob } from '../../core/eval/job'
 import { type CliCommand, type CliIo, CliUsageError } from '../command'
 import { COCO_STAT_NAMES } from '../../common/cocoStats'
+import { parseCocoMetrics } from '../../common/api/evaluationViews'
 
 const usage = `Usage:
   gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--errors] [--json out.json]
@@ -198,15 +199,14 @@ async function evaluateStoredRun(
         io.stderr.write(`gcstudio eval: run ${runId} ${e.kind} failed: ${e.error}\n`)
         continue
       }
-      const metrics = evaluations.get(e.id).metrics as { stats?: number[]; mIoU?: number | null }
+      const { stats } = parseCocoMetrics(evaluations.get(e.id).metrics)
       io.stdout.write(
         `Run ${runId} ${e.kind} (evaluation ${e.id}, ${e.imageCount} images, ground truth v${e.gtVersion}):\n`,
       )
-      if (metrics.stats)
+      if (stats)
         io.stdout.write(
-          COCO_STAT_NAMES.map((n, i) => `  ${n.padEnd(6)} ${metrics.stats![i]!.toFixed(3)}`).join(
+          COCO_STAT_NAMES.map((n, i) => `  ${n.padEnd(6)} ${stats[i]!.toFixed(3)}`).join('\n') +
             '\n',
-          ) + '\n',
         )
       else
         io.stdout.write(`  mIoU ${e.primaryMetric === null ? '-' : e.primaryMetric.toFixed(4)}\n`)

@@ -585,7 +585,8 @@ class GroupMatcher {
   }
 }
 
-function maskGeometry(gtMasks: Rle[], dtMasks: Rle[]): MaskGeometry {
+/** Mask boxes and areas, as COCOeval computes them (the confusion matrix's box test needs them). */
+export function maskGeometry(gtMasks: Rle[], dtMasks: Rle[]): MaskGeometry {
   const geometry = {
     gtBoxes: new Float64Array(gtMasks.length * 4),
     gtAreas: new Float64Array(gtMasks.length),

@@ -18,11 +18,11 @@ export interface EvalInWorkerOptions {
  * worker's code; EVAL_ABORTED when `signal` fires; EVAL_INTERNAL if the worker dies). The worker is
  * terminated either way, which is also how a running COCO evaluation is stopped at once.
  */
-export function runEvalInWorker<J extends { kind: string } = EvalJob>(
+export function runEvalInWorker<J extends { kind: string } = EvalJob, R = EvalJobResult>(
   workerEntry: string | URL,
   job: J,
   options: EvalInWorkerOptions = {},
-): Promise<EvalJobResult> {
+): Promise<R> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(workerEntry)
     const id = 1
@@ -38,7 +38,7 @@ export function runEvalInWorker<J extends { kind: string } = EvalJob>(
       worker.postMessage({ type: 'cancel', id } satisfies EvalWorkerRequest)
       finish(() => reject(new EvalError('EVAL_ABORTED', 'Evaluation was cancelled')))
     }
-    worker.on('message', (message: EvalWorkerMessage) => {
+    worker.on('message', (message: EvalWorkerMessage<R>) => {
       if (message.type === 'progress') options.onProgress?.(message.done, message.total)
       else if (message.type === 'result') finish(() => resolve(message.result))
       else if (message.type === 'error') {

@@ -21,9 +21,10 @@ import type { EvalJob, EvalJobResult } from './job'
 export type EvalWorkerRequest<J = EvalJob> =
   { type: 'run'; id: number; job: J } | { type: 'cancel'; id: number }
 
-export type EvalWorkerMessage =
+/** `R` lets a worker entry answer jobs it runs itself (the views' confusion matrix, `store-confusion`). */
+export type EvalWorkerMessage<R = EvalJobResult> =
   | { type: 'progress'; id: number; done: number; total: number }
-  | { type: 'result'; id: number; result: EvalJobResult }
+  | { type: 'result'; id: number; result: R }
   | {
       type: 'error'
       id: number

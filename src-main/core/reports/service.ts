@@ -9,7 +9,7 @@ import type { Report, ReportListItem, ReportTarget } from '../../common/api/repo
 import { AppError } from '../../common/errors'
 import type { Handlers } from '../dispatcher'
 import type { JobContext } from '../jobs'
-import { ReportStore } from '../store/reports'
+import { type ReportStore, reportStore } from '../store/reports'
 import type { Studio } from '../studio'
 import { slug } from './format'
 import { gatherReport, type GatherContext } from './gather'
@@ -40,7 +40,7 @@ export class ReportService {
     private readonly studio: Studio,
     private readonly printer: PdfPrinter = chromiumPrinter,
   ) {
-    this.#store = new ReportStore(studio.db)
+    this.#store = reportStore(studio.db)
   }
 
   /** Where a report goes when no file was named: `reports/` in the data folder. */

@@ -2,7 +2,7 @@
  * The comparisons table: one row per saved comparison of 2-4 runs, its summary and the
  * per-image data of its difference list. Rows are typed here; services never cast rows.
  */
-import { NOW } from './sql'
+import { NOW, perDb } from './sql'
 import type { CompareIouType } from '../../common/api/compare'
 import type { Db } from './store'
 
@@ -157,3 +157,5 @@ export class ComparisonStore {
     return removed
   }
 }
+
+export const comparisonStore = perDb((db: Db) => new ComparisonStore(db))

@@ -3,6 +3,7 @@
  * can show them again and the browser host can serve a report by id (never by path).
  */
 import type { Report } from '../../common/api/reports'
+import { perDb } from './sql'
 import type { Db } from './store'
 
 interface RawRow {
@@ -71,3 +72,5 @@ export class ReportStore {
     return this.#remove.run(id).changes > 0
   }
 }
+
+export const reportStore = perDb((db: Db) => new ReportStore(db))
