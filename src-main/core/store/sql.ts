@@ -10,12 +10,19 @@
  * `annotations` itself, so a soft-deleted row is never seen by an evaluation, a browser page,
  * the attention statistics or an export. Only the label editor, which owns deletion and undo,
  * and the import/removal of whole datasets touch the table.
+ *
+ * Datasets: the visible ones are read through the `live_datasets` view (migration 11), never
+ * `datasets` itself, so a dataset still importing or being removed is never seen by a list, a
+ * page of the grid, the label editor or a CLI lookup. Only the import, the removal and the
+ * start-up sweeps (core/store/datasets.ts, core/store/datasetImport.ts) read the table.
  */
 export const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 
 export const nowIso = (): string => new Date().toISOString()
 
 export const LIVE_ANNOTATIONS = 'live_annotations'
+
+export const LIVE_DATASETS = 'live_datasets'
 
 /**
  * One instance of a store module per open connection, so its statements are prepared once
