@@ -4,7 +4,7 @@ import { annotationStore } from '../store/annotations'
 import { datasetStore } from '../store/datasets'
 import { imageStore } from '../store/images'
 import type { Db } from '../store/store'
-import { segmentationForApi } from './segmentation'
+import { rowToAnnotation } from '../labels/rows'
 import type { BrowseCache } from './browseCache'
 
 export function listDatasets(db: Db): Dataset[] {
@@ -112,11 +112,6 @@ export function getImage(db: Db, id: number): ImageDetail {
   return {
     ...image,
     classes: imageStore(db).classes(id),
-    annotations: annotationStore(db)
-      .forImage(id)
-      .map(({ segmKind, segmentationJson, ...a }) => ({
-        ...a,
-        segmentation: segmentationForApi(segmKind, segmentationJson),
-      })),
+    annotations: annotationStore(db).forImage(id).map(rowToAnnotation),
   }
 }

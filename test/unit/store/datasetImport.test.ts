@@ -1,21 +1,10 @@
 // The import writer's store: a dataset is invisible while it is written, its derived counts
 // come out right when it is finished, and its checks find annotations of unknown classes.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DatasetImportStore, PendingAnnotations } from '../../../src-main/core/store/datasetImport'
+import { PendingAnnotations } from '../../../src-main/core/store/datasetImport'
 import { datasetStore } from '../../../src-main/core/store/datasets'
 import type { Db } from '../../../src-main/core/store/store'
-import { memoryStore } from '../../helpers/storeRows'
-
-const box = (imageId: number, sourceId: number, categoryId: number) => ({
-  imageId,
-  sourceId,
-  categoryId,
-  iscrowd: false,
-  area: 4,
-  bbox: [0, 0, 2, 2] as const,
-  segmKind: 'none' as const,
-  segmentation: null,
-})
+import { box, memoryStore, newImport } from '../../helpers/storeRows'
 
 describe('DatasetImportStore', () => {
   let db: Db
@@ -23,15 +12,7 @@ describe('DatasetImportStore', () => {
   afterEach(() => db.close())
 
   it('writes a dataset hidden until finish(), then ready with its derived counts', () => {
-    const w = new DatasetImportStore(db, {
-      name: 'val',
-      kind: 'coco',
-      split: 'val',
-      imagesRoot: '/i',
-      source: '/a.json',
-      isDemo: true,
-      meta: { from: 'test' },
-    })
+    const w = newImport(db, 'val', { isDemo: true, meta: { from: 'test' } })
     w.category({ id: 1, name: 'cat', supercategory: 'animal', trainId: null, color: [1, 2, 3] })
     w.category({ id: 2, name: 'dog', supercategory: null, trainId: 7, color: [4, 5, 6] })
     const a = w.image(100, 'a.jpg', 4, 3)
@@ -104,14 +85,7 @@ describe('DatasetImportStore', () => {
   })
 
   it('commits every 5000 rows and rolls back only the open batch', () => {
-    const w = new DatasetImportStore(db, {
-      name: 'big',
-      kind: 'coco',
-      split: null,
-      imagesRoot: '/i',
-      source: '/a.json',
-      isDemo: false,
-    })
+    const w = newImport(db, 'big')
     for (let k = 0; k < 5003; k++) w.image(k, `${k}.jpg`, 1, 1)
     expect(db.inTransaction).toBe(true)
     w.rollback()
@@ -122,14 +96,7 @@ describe('DatasetImportStore', () => {
   })
 
   it('finds annotations whose class is not in the categories, with examples', () => {
-    const w = new DatasetImportStore(db, {
-      name: 'd',
-      kind: 'coco',
-      split: null,
-      imagesRoot: '/i',
-      source: '/a.json',
-      isDemo: false,
-    })
+    const w = newImport(db, 'd')
     w.category({ id: 1, name: 'cat', supercategory: null, trainId: null, color: [0, 0, 0] })
     const im = w.image(1, 'a.jpg', 4, 4)
     expect(w.unknownCategories()).toEqual({ examples: [], count: 0 })

@@ -2,10 +2,9 @@
 // the import and removal handlers see every status, and a removal takes every row hanging
 // from the dataset with it, foreign keys restored after.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DatasetImportStore } from '../../../src-main/core/store/datasetImport'
 import { datasetStore } from '../../../src-main/core/store/datasets'
 import type { Db } from '../../../src-main/core/store/store'
-import { importedDataset, memoryStore } from '../../helpers/storeRows'
+import { importedDataset, memoryStore, newImport } from '../../helpers/storeRows'
 
 const imported = (db: Db, name: string, images = 2) =>
   importedDataset(
@@ -25,14 +24,7 @@ describe('DatasetStore', () => {
   it('lists and gets the ready datasets only, newest first, with their counts', () => {
     const a = imported(db, 'a', 3)
     const b = imported(db, 'b')
-    const half = new DatasetImportStore(db, {
-      name: 'half',
-      kind: 'cityscapes',
-      split: null,
-      imagesRoot: '/c',
-      source: '/c',
-      isDemo: false,
-    }).datasetId
+    const half = newImport(db, 'half', { kind: 'cityscapes' }).datasetId
     const store = datasetStore(db)
     expect(store.list().map((d) => d.id)).toEqual([b, a])
     const got = store.get(a)!
@@ -149,14 +141,7 @@ describe('DatasetStore', () => {
   })
 
   it('removes what an unfinished import wrote in one go', () => {
-    const w = new DatasetImportStore(db, {
-      name: 'half',
-      kind: 'coco',
-      split: null,
-      imagesRoot: '/i',
-      source: '/a.json',
-      isDemo: false,
-    })
+    const w = newImport(db, 'half')
     w.category({ id: 1, name: 'cat', supercategory: null, trainId: null, color: [0, 0, 0] })
     w.pixelCount(w.image(1, 'a.jpg', 1, 1), 1, 1)
     w.commit()
