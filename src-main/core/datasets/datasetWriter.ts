@@ -146,19 +146,16 @@ export async function checkImageFiles(
   return { missing, examples, outside }
 }
 
-export function deleteDataset(db: Db, datasetId: number): void {
-  datasetStore(db).removeImportRows(datasetId)
-}
-
 /**
  * Start-up: datasets a crashed import left behind are removed. An import still running in
  * another live process (a CLI import beside the app) is left alone.
  */
 export function sweepUnfinishedImports(db: Db): number {
+  const datasets = datasetStore(db)
   let swept = 0
-  for (const r of datasetStore(db).inStatus('importing')) {
+  for (const r of datasets.inStatus('importing')) {
     if (r.importPid !== null && r.importPid !== process.pid && processAlive(r.importPid)) continue
-    deleteDataset(db, r.id)
+    datasets.removeImportRows(r.id)
     swept++
   }
   return swept

@@ -257,7 +257,10 @@ export class DatasetStore {
     else for (const c of categoryIds) this.#refreshCategoryCounts.run({ d: datasetId, c })
   }
 
-  /** Removes what an import wrote, in one transaction (a crashed import's rows, at start-up). */
+  /**
+   * Removes what an import wrote, in one transaction: an import whose worker died, or one a
+   * crash left behind (swept at start-up).
+   */
   removeImportRows(id: number): void {
     this.db.transaction(() => {
       for (const s of this.#removeImportRows) s.run(id)
