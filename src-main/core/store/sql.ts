@@ -12,9 +12,11 @@
  * and the import/removal of whole datasets touch the table.
  *
  * Datasets: the visible ones are read through the `live_datasets` view (migration 11), never
- * `datasets` itself, so a dataset still importing or being removed is never seen by a list, a
- * page of the grid, the label editor or a CLI lookup. Only the import, the removal and the
- * start-up sweeps (core/store/datasets.ts, core/store/datasetImport.ts) read the table.
+ * `datasets` itself, so a dataset still importing or being removed is never seen by a list, an
+ * image's detail or file, the label editor or a CLI lookup. The table itself is read by what
+ * must see every status (the import, the removal and the start-up sweeps in
+ * core/store/datasets.ts and core/store/datasetImport.ts) and by joins from rows that already
+ * belong to a dataset (a run's, a comparison's).
  */
 export const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 
