@@ -164,7 +164,7 @@ export class DatasetStore {
     this.#inStatus = db.prepare<[DatasetStatus], RawState>(
       'SELECT id, name, status, import_pid FROM datasets WHERE status = ?',
     )
-    this.#markDeleting = db.prepare<[number | null, number]>(
+    this.#markDeleting = db.prepare<[number, number]>(
       `UPDATE datasets SET status = 'deleting', import_pid = ? WHERE id = ?`,
     )
     this.#claim = db.prepare<[number, number]>('UPDATE datasets SET import_pid = ? WHERE id = ?')

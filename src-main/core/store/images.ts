@@ -138,6 +138,9 @@ const toOnDisk = (r: RawOnDisk): ImageOnDisk => ({
 const SUMMARY = `i.id, i.dataset_id, i.file_name, i.width, i.height, i.annotation_count, i.missing,
   json_extract(i.probe, '$.error') IS NOT NULL AS unreadable`
 
+/** How many filter-shaped statements an ImageStore keeps prepared. */
+const SHAPED_KEPT = 64
+
 /** Named parameters `@c0, @c1, ...` for a list of classes, and their values. */
 function classParams(classes: readonly number[], params: Record<string, unknown>): string {
   classes.forEach((c, k) => (params[`c${k}`] = c))
@@ -356,6 +359,8 @@ export class ImageStore {
     if (!s) {
       s = this.db.prepare(sql)
       this.#shaped.set(sql, s)
+      // Filters come in a handful of shapes; a bound keeps odd class lists from piling up.
+      if (this.#shaped.size > SHAPED_KEPT) this.#shaped.delete(this.#shaped.keys().next().value!)
     }
     return s
   }
