@@ -5,11 +5,11 @@ import { AppError, toErrorShape } from '../common/errors'
 import type { ParsedImportRequest } from './datasets/importer'
 import { describeImport } from './datasets/importer'
 import type { ImportOutcome, ImportProgress } from './datasets/importTypes'
-import { deleteDataset } from './datasets/datasetWriter'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
 import { rateTracker } from '../common/rate'
 import type { Db } from './store/store'
+import { datasetStore } from './store/datasets'
 import { JobStore } from './store/jobs'
 import { nowIso } from './store/sql'
 
@@ -340,7 +340,7 @@ export class JobManager {
       // The worker died without cleaning up: remove what it wrote.
       if (createdDataset !== null) {
         try {
-          deleteDataset(this.opts.db, createdDataset)
+          datasetStore(this.opts.db).removeImportRows(createdDataset)
         } catch {
           // Swept at next start-up instead.
         }

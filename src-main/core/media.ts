@@ -6,7 +6,8 @@ import { AppError } from '../common/errors'
 import { cityscapesLabels } from '../common/cityscapesLabels'
 import type { Db } from './store/store'
 import { isInside } from './paths'
-import { probeImageFile, type ImageProbe } from './datasets/imageProbe'
+import { probeImageFile } from './datasets/imageProbe'
+import { imageStore, type ImageFile, type ImageProbe } from './store/images'
 import { readLabelMap } from './datasets/labelMaps'
 import { readLabels } from './labels/labelMaps'
 import { labelEditStore } from './store/labelEdits'
@@ -15,19 +16,6 @@ import { reportStore } from './store/reports'
 export interface MediaResponse {
   contentType: string
   body: Buffer
-}
-
-interface ImageFileRow {
-  id: number
-  dataset_id: number
-  file_name: string
-  width: number
-  height: number
-  missing: number
-  probe: string | null
-  images_root: string
-  source: string
-  semantic_path: string | null
 }
 
 const contentTypes: Record<string, string> = {
@@ -156,13 +144,8 @@ export class MediaService {
     return path.join(this.dataDir, 'cache', String(datasetId))
   }
 
-  #row(id: number): ImageFileRow {
-    const row = this.db
-      .prepare(
-        `SELECT i.id, i.dataset_id, i.file_name, i.width, i.height, i.missing, i.probe, d.images_root, d.source, i.semantic_path
-         FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ?`,
-      )
-      .get(id) as ImageFileRow | undefined
+  #row(id: number): ImageFile {
+    const row = imageStore(this.db).file(id)
     if (!row) throw new AppError('NOT_FOUND', `Image ${id} does not exist.`)
     return row
   }
@@ -172,8 +155,8 @@ export class MediaService {
     return this.#file(this.#row(id))
   }
 
-  #file(row: ImageFileRow): string {
-    return this.#inside(row.id, row.images_root, row.file_name)
+  #file(row: ImageFile): string {
+    return this.#inside(row.id, row.imagesRoot, row.fileName)
   }
 
   #realRoots = new Map<string, string>()
@@ -211,31 +194,30 @@ export class MediaService {
   }
 
   /** The image's probe, read on first use when the import did not do it (large datasets). */
-  async probe(row: ImageFileRow): Promise<ImageProbe> {
-    if (row.probe) return JSON.parse(row.probe) as ImageProbe
+  async probe(row: ImageFile): Promise<ImageProbe> {
+    if (row.probe) return row.probe
     const file = this.#file(row)
+    const images = imageStore(this.db)
     if (!fs.existsSync(file)) {
-      this.db.prepare('UPDATE images SET missing = 1 WHERE id = ?').run(row.id)
+      images.setMissing(row.id, true)
       throw new AppError('NOT_FOUND', `The image file ${file} is missing.`)
     }
     const { probe, orientation } = await probeImageFile(file, row)
-    this.db
-      .prepare('UPDATE images SET probe = ?, orientation = ?, missing = 0 WHERE id = ?')
-      .run(JSON.stringify(probe), orientation, row.id)
+    images.setProbeRead(row.id, orientation, probe)
     return probe
   }
 
   /** A sharp pipeline of the image as the studio shows and runs it (oriented when that applies, sRGB). */
-  async pipeline(id: number): Promise<{ image: Sharp; row: ImageFileRow; probe: ImageProbe }> {
+  async pipeline(id: number): Promise<{ image: Sharp; row: ImageFile; probe: ImageProbe }> {
     const row = this.#row(id)
     if (row.missing)
       throw new AppError(
         'NOT_FOUND',
-        `The image file ${row.file_name} is missing from ${row.images_root}.`,
+        `The image file ${row.fileName} is missing from ${row.imagesRoot}.`,
       )
     const probe = await this.probe(row)
     if (probe.error)
-      throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
+      throw new AppError('IO_ERROR', `${row.fileName} cannot be decoded: ${probe.error}`)
     let image = sharp(this.#file(row), { failOn: 'error' })
     if (probe.applyOrientation) image = image.rotate()
     return { image: image.toColourspace('srgb'), row, probe }
@@ -245,14 +227,14 @@ export class MediaService {
     const row = this.#row(id)
     const probe = await this.probe(row)
     if (probe.error)
-      throw new AppError('IO_ERROR', `${row.file_name} cannot be decoded: ${probe.error}`)
+      throw new AppError('IO_ERROR', `${row.fileName} cannot be decoded: ${probe.error}`)
     if (probe.passthrough) {
       return {
         contentType: contentTypes[probe.format!]!,
         body: await fs.promises.readFile(this.#file(row)),
       }
     }
-    const cached = path.join(this.cacheDir(row.dataset_id), 'display', `${id}.jpg`)
+    const cached = path.join(this.cacheDir(row.datasetId), 'display', `${id}.jpg`)
     return this.#cached(cached, 'image/jpeg', async () => {
       const { image } = await this.pipeline(id)
       return image.jpeg({ quality: 92 }).toBuffer()
@@ -261,7 +243,7 @@ export class MediaService {
 
   async #thumb(id: number, signal?: AbortSignal): Promise<MediaResponse> {
     const row = this.#row(id)
-    const cached = path.join(this.cacheDir(row.dataset_id), 'thumbs', `${id}.jpg`)
+    const cached = path.join(this.cacheDir(row.datasetId), 'thumbs', `${id}.jpg`)
     return this.#cached(cached, 'image/jpeg', () =>
       this.#limiter.run(async () => {
         const { image } = await this.pipeline(id)
@@ -276,13 +258,13 @@ export class MediaService {
   /** The ground-truth label map in the official Cityscapes colours, transparent where unlabeled. */
   async #semantic(id: number): Promise<MediaResponse> {
     const row = this.#row(id)
-    if (!row.semantic_path)
+    if (!row.semanticPath)
       throw new AppError('NOT_FOUND', `Image ${id} has no semantic ground truth.`)
-    const file = this.#inside(id, row.source, row.semantic_path)
+    const file = this.#inside(id, row.source, row.semanticPath)
     // An edited map (label editing) is its own cache entry, so the newest one is always shown.
     const edited = labelEditStore(this.db).currentMapEdit(id)?.after_map ?? null
     const name = edited === null ? `${id}.png` : `${id}-edit${edited}.png`
-    const cached = path.join(this.cacheDir(row.dataset_id), 'semantic', name)
+    const cached = path.join(this.cacheDir(row.datasetId), 'semantic', name)
     return this.#cached(cached, 'image/png', async () => {
       const map =
         edited === null

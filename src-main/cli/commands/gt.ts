@@ -4,25 +4,22 @@ import { parseArgs } from 'node:util'
 import { AppError } from '../../common/errors'
 import { LabelEditor } from '../../core/labels/editor'
 import { exportCityscapesGt, exportCocoGt } from '../../core/labels/exportGt'
+import { datasetStore } from '../../core/store/datasets'
 import { type Db } from '../../core/store/store'
 import { CliUsageError, type CliCommand, type CliIo } from '../command'
 
 /** A dataset named by id or by its exact name. */
 function datasetId(db: Db, given: string | undefined): number {
   if (!given) throw new CliUsageError('Name the dataset with --dataset (its id or name).')
-  const rows = db
-    .prepare(
-      `SELECT id FROM datasets WHERE status = 'ready' AND (CAST(id AS TEXT) = ? OR name = ?)`,
-    )
-    .all(given, given) as { id: number }[]
-  if (rows.length === 0)
+  const ids = datasetStore(db).idsNamed(given)
+  if (ids.length === 0)
     throw new AppError(
       'NOT_FOUND',
       `No dataset has the id or name "${given}" (gcstudio serve lists them).`,
     )
-  if (rows.length > 1)
+  if (ids.length > 1)
     throw new AppError('CONFLICT', `Several datasets are named "${given}"; give the id instead.`)
-  return rows[0]!.id
+  return ids[0]!
 }
 
 function positive(value: string | undefined, flag: string): number | undefined {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { EpChoice, type Job } from '../../common/api'
 import { AppError } from '../../common/errors'
 import { findModel } from '../../core/models/registry'
+import { datasetStore } from '../../core/store/datasets'
 import type { Db } from '../../core/store/store'
 import { CliUsageError, type CliCommand } from '../command'
 import { progressReporter } from '../progress'
@@ -10,11 +11,7 @@ import { matchByName } from '../../core/names'
 
 /** The dataset a user named: id, name, or a unique prefix of its name. */
 export function findDatasetId(db: Db, ref: string): number {
-  const rows = db.prepare(`SELECT id, name FROM datasets WHERE status = 'ready'`).all() as {
-    id: number
-    name: string
-  }[]
-  const found = matchByName(rows, ref)
+  const found = matchByName(datasetStore(db).names(), ref)
   if ('match' in found) return found.match.id
   throw new AppError(
     'NOT_FOUND',

@@ -1,3 +1,5 @@
+import { datasetStore } from '../store/datasets'
+import { imageStore } from '../store/images'
 import type { Db } from '../store/store'
 
 interface Names {
@@ -34,7 +36,7 @@ export class BrowseCache {
     categoryIds: readonly number[],
     count: () => number,
   ): number {
-    const gt = db.prepare('SELECT gt_version FROM datasets WHERE id = ?').pluck().get(datasetId)
+    const gt = datasetStore(db).gtVersion(datasetId)
     const key = `${datasetId}:${String(gt)}:${[...categoryIds].sort((a, b) => a - b).join(',')}`
     let n = this.#classTotals.get(key)
     if (n === undefined) {
@@ -104,10 +106,7 @@ export class BrowseCache {
       this.#byDataset.set(datasetId, entry)
       return entry
     }
-    const rows = db
-      .prepare('SELECT id, file_name FROM images WHERE dataset_id = ? ORDER BY id')
-      .raw()
-      .all(datasetId) as [number, string][]
+    const rows = imageStore(db).names(datasetId)
     // Lower-cased first: lower-casing can change a name's length (İ), and starts must match.
     const lower = rows.map((r) => r[1].toLowerCase())
     const starts = new Int32Array(rows.length)

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { AppError } from '../../common/errors'
 import { classColor } from '../../common/colors'
 import { CocoAnnotation, CocoCategory, CocoImage, describeIssue } from './cocoSchema'
+import { PendingAnnotations } from '../store/datasetImport'
 import { DatasetWriter, resolveInside } from './datasetWriter'
 import type { ImportContext, ImportOutcome } from './importTypes'
 import { countWithExamples } from './importTypes'
@@ -81,16 +82,10 @@ export async function importCoco(
     source: annFile,
     isDemo: ctx.isDemo ?? false,
   })
-  const db = ctx.db
   ctx.onDataset?.(writer.datasetId)
+  let pending: PendingAnnotations | undefined
   try {
-    db.exec(
-      `CREATE TEMP TABLE IF NOT EXISTS pending_annotations (idx INTEGER NOT NULL, json TEXT NOT NULL)`,
-    )
-    db.exec('DELETE FROM temp.pending_annotations')
-    const insertPending = db.prepare(
-      'INSERT INTO temp.pending_annotations (idx, json) VALUES (?, ?)',
-    )
+    const parked = (pending = new PendingAnnotations(ctx.db))
     const images = new Map<number, ImageEntry>()
     const categories = new Map<number, number>()
     let imageCount = 0
@@ -106,7 +101,7 @@ export async function importCoco(
       const a = parsed.data
       const image = images.get(a.image_id)
       if (!image) {
-        insertPending.run(index, JSON.stringify(raw))
+        parked.add(index, JSON.stringify(raw))
         pendingCount++
         return
       }
@@ -220,14 +215,9 @@ export async function importCoco(
     // Annotations that came before their image in the file.
     if (pendingCount > 0) {
       writer.commit()
-      const rows = db
-        .prepare('SELECT idx, json FROM temp.pending_annotations ORDER BY idx')
-        .iterate() as IterableIterator<{ idx: number; json: string }>
       const unknown: string[] = []
       let unknownCount = 0
-      const resolved: { idx: number; json: string }[] = []
-      for (const row of rows) resolved.push(row)
-      for (const row of resolved) {
+      for (const row of parked.all()) {
         const raw = JSON.parse(row.json) as { image_id: number; id: number }
         if (!images.has(raw.image_id)) {
           unknownCount++
@@ -244,22 +234,8 @@ export async function importCoco(
         )
       }
     }
-    writer.commit()
-    const badCats = db
-      .prepare(
-        `SELECT a.source_id AS id, a.category_id AS cat FROM annotations a
-         WHERE a.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.dataset_id = a.dataset_id AND c.id = a.category_id)
-         LIMIT 5`,
-      )
-      .all(writer.datasetId) as { id: number; cat: number }[]
+    const { examples: badCats, count } = writer.unknownCategories()
     if (badCats.length > 0) {
-      const count = (
-        db
-          .prepare(
-            `SELECT count(*) AS n FROM annotations a WHERE a.dataset_id = ? AND NOT EXISTS (SELECT 1 FROM categories c WHERE c.dataset_id = a.dataset_id AND c.id = a.category_id)`,
-          )
-          .get(writer.datasetId) as { n: number }
-      ).n
       throw new AppError(
         'IMPORT_FAILED',
         `${count.toLocaleString('en-US')} annotations use category ids that are not in "categories": ${badCats.map((b) => `annotation id ${b.id} -> category_id ${b.cat}`).join('; ')}.`,
@@ -296,11 +272,7 @@ export async function importCoco(
     await writer.abort()
     throw err
   } finally {
-    try {
-      db.exec('DROP TABLE IF EXISTS temp.pending_annotations')
-    } catch {
-      // The connection may be closing.
-    }
+    pending?.close()
   }
 }
 

@@ -5,17 +5,11 @@ import { AppError } from '../../common/errors'
 import type { Handlers } from '../dispatcher'
 import type { JobContext } from '../jobs'
 import { builtWorkerPath } from '../paths'
+import { datasetStore } from '../store/datasets'
 import type { Studio } from '../studio'
 import type { DatasetTaskOutcome, DatasetTaskRequest, TaskWorkerMessage } from './maintenance'
 import { processAlive } from './datasetWriter'
 import { getDataset, locateImage } from './queries'
-
-interface DatasetRowState {
-  id: number
-  name: string
-  status: 'importing' | 'ready' | 'deleting'
-  import_pid: number | null
-}
 
 /**
  * Deleting a dataset and looking for its files again: both are long at train2017 scale, so
@@ -88,9 +82,7 @@ export function datasetTaskHandlers(
   return {
     'images:locate': (q) => locateImage(db, q, studio.browseCache),
     'datasets:delete': async ({ id }) => {
-      const row = db
-        .prepare('SELECT id, name, status, import_pid FROM datasets WHERE id = ?')
-        .get(id) as DatasetRowState | undefined
+      const row = datasetStore(db).state(id)
       if (!row) return { deleted: false, jobId: null, message: `Dataset ${id} does not exist.` }
       if (row.status === 'importing') {
         const importJob = jobs.importWriting(id)
@@ -104,24 +96,17 @@ export function datasetTaskHandlers(
             message: `"${row.name}" was still importing: the import was cancelled and nothing of it is kept.`,
           }
         }
-        if (
-          row.import_pid !== null &&
-          row.import_pid !== process.pid &&
-          processAlive(row.import_pid)
-        )
+        if (row.importPid !== null && row.importPid !== process.pid && processAlive(row.importPid))
           throw new AppError(
             'CONFLICT',
-            `"${row.name}" is being imported by another process (pid ${row.import_pid}, a \`gcstudio import\`?). Stop that import (Ctrl-C there); it removes what it wrote.`,
+            `"${row.name}" is being imported by another process (pid ${row.importPid}, a \`gcstudio import\`?). Stop that import (Ctrl-C there); it removes what it wrote.`,
           )
       }
       if (row.status === 'deleting') {
         const job = startDeletion(studio, id, row.name)
         return { deleted: true, jobId: job.id, message: `"${row.name}" is being removed.` }
       }
-      db.prepare(`UPDATE datasets SET status = 'deleting', import_pid = ? WHERE id = ?`).run(
-        process.pid,
-        id,
-      )
+      datasetStore(db).markDeleting(id, process.pid)
       bus.emit('dataset:changed', { datasetId: id })
       // Hidden already; a run on it is stopped before its images go.
       await studio.runs.stop({ datasetId: id })
@@ -164,14 +149,11 @@ export function startDeletion(studio: Studio, datasetId: number, name: string): 
 
 /** Deletions a closed or crashed studio left half done are finished in the background. */
 export function resumeDeletions(studio: Studio): number {
-  const rows = studio.db
-    .prepare(`SELECT id, name, status, import_pid FROM datasets WHERE status = 'deleting'`)
-    .all() as DatasetRowState[]
+  const datasets = datasetStore(studio.db)
   let resumed = 0
-  for (const r of rows) {
-    if (r.import_pid !== null && r.import_pid !== process.pid && processAlive(r.import_pid))
-      continue
-    studio.db.prepare('UPDATE datasets SET import_pid = ? WHERE id = ?').run(process.pid, r.id)
+  for (const r of datasets.inStatus('deleting')) {
+    if (r.importPid !== null && r.importPid !== process.pid && processAlive(r.importPid)) continue
+    datasets.claim(r.id, process.pid)
     startDeletion(studio, r.id, r.name)
     resumed++
   }

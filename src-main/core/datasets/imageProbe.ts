@@ -1,25 +1,9 @@
 import path from 'node:path'
 import sharp from 'sharp'
+import { imageStore, type ImageProbe } from '../store/images'
 import type { Db } from '../store/store'
 
-export interface ImageProbe {
-  format: string | null
-  space: string | null
-  channels: number | null
-  /** Pixel size as stored, before EXIF orientation. */
-  storedWidth: number
-  storedHeight: number
-  /**
-   * Whether to apply the EXIF orientation when showing or running this image. Annotation tools
-   * label what they display, so annotations are normally in the oriented frame; when the
-   * annotation file's width/height match the stored (unrotated) size of a 90-degree orientation,
-   * the annotations were made on the raw pixels and the orientation must be ignored.
-   */
-  applyOrientation: boolean
-  /** Served as-is when the browser can show it and nothing needs converting. */
-  passthrough: boolean
-  error?: string
-}
+export type { ImageProbe }
 
 const webFormats = new Set(['jpeg', 'png', 'webp', 'gif'])
 
@@ -73,11 +57,11 @@ export async function probeImageFile(
 export async function probeImages(
   db: Db,
   root: string,
-  rows: { id: number; file_name: string; width: number; height: number }[],
+  rows: { id: number; fileName: string; width: number; height: number }[],
   signal: AbortSignal,
   onProgress: (done: number) => void,
 ): Promise<{ unreadable: string[]; sizeMismatch: string[]; oriented: string[] }> {
-  const update = db.prepare('UPDATE images SET orientation = ?, probe = ? WHERE id = ?')
+  const images = imageStore(db)
   const unreadable: string[] = []
   const sizeMismatch: string[] = []
   const oriented: string[] = []
@@ -88,25 +72,25 @@ export async function probeImages(
   const worker = async () => {
     while (next < rows.length && !signal.aborted) {
       const row = rows[next++]!
-      const { probe, orientation } = await probeImageFile(path.join(root, row.file_name), row)
+      const { probe, orientation } = await probeImageFile(path.join(root, row.fileName), row)
       results.push({ id: row.id, orientation, probe })
-      if (probe.error) unreadable.push(row.file_name)
+      if (probe.error) unreadable.push(row.fileName)
       else {
         const swapped = probe.applyOrientation && orientation !== null && orientation >= 5
         const w = swapped ? probe.storedHeight : probe.storedWidth
         const h = swapped ? probe.storedWidth : probe.storedHeight
         if (w !== row.width || h !== row.height)
           sizeMismatch.push(
-            `${row.file_name} (${w}x${h} on disk, ${row.width}x${row.height} annotated)`,
+            `${row.fileName} (${w}x${h} on disk, ${row.width}x${row.height} annotated)`,
           )
-        if (orientation !== null) oriented.push(row.file_name)
+        if (orientation !== null) oriented.push(row.fileName)
       }
       if (++done % 200 === 0) onProgress(done)
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
   db.transaction(() => {
-    for (const r of results) update.run(r.orientation, JSON.stringify(r.probe), r.id)
+    for (const r of results) images.setProbe(r.id, r.orientation, r.probe)
   })()
   onProgress(done)
   return { unreadable, sizeMismatch, oriented }

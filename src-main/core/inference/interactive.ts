@@ -4,6 +4,7 @@ import { AppError } from '../../common/errors'
 import type { MediaService } from '../media'
 import { getCategories, getDataset } from '../datasets/queries'
 import { getModel, verifyModelFile } from '../models/registry'
+import { imageStore } from '../store/images'
 import type { Db } from '../store/store'
 import { InferenceEngine, forkLauncher, type EngineInit, type ProcessLauncher } from './engine'
 import { buildLabelTable } from './labels'
@@ -171,12 +172,9 @@ export class InteractiveInference {
   async image(modelId: number, imageId: number, taps: boolean): Promise<ImageInference> {
     const db = this.opts.db
     const model = getModel(db, modelId)
-    const image = db
-      .prepare('SELECT dataset_id, file_name, width, height FROM images WHERE id = ?')
-      .get(imageId) as
-      { dataset_id: number; file_name: string; width: number; height: number } | undefined
+    const image = imageStore(db).file(imageId)
     if (!image) throw new AppError('NOT_FOUND', `Image ${imageId} does not exist.`)
-    const dataset = getDataset(db, image.dataset_id)
+    const dataset = getDataset(db, image.datasetId)
     // As a run does, on every request: a warm session must not answer for a file that was
     // truncated, replaced or deleted since.
     try {

@@ -4,7 +4,7 @@
  * versions, edited Cityscapes label maps and the review queue. Statements are prepared once per
  * connection; services get typed rows and never write SQL of their own.
  */
-import { NOW } from './sql'
+import { LIVE_DATASETS, NOW } from './sql'
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './store'
 
@@ -155,11 +155,11 @@ export class LabelEditStore {
     const p = (sql: string) => db.prepare(sql)
     this.#s = {
       dataset: p(
-        `SELECT id, kind, name, split, source, images_root, gt_version FROM datasets WHERE id = ? AND status = 'ready'`,
+        `SELECT id, kind, name, split, source, images_root, gt_version FROM ${LIVE_DATASETS} WHERE id = ?`,
       ),
       image: p(
         `SELECT i.id, i.dataset_id, i.source_id, i.file_name, i.width, i.height, i.missing, i.semantic_path, i.instance_path
-         FROM images i JOIN datasets d ON d.id = i.dataset_id WHERE i.id = ? AND d.status = 'ready'`,
+         FROM images i JOIN ${LIVE_DATASETS} d ON d.id = i.dataset_id WHERE i.id = ?`,
       ),
       datasetImages: p(
         `SELECT id, dataset_id, source_id, file_name, width, height, missing, semantic_path, instance_path

@@ -596,6 +596,15 @@ export const migrations: readonly Migration[] = [
       CREATE VIEW live_annotations AS SELECT * FROM annotations WHERE deleted = 0;
     `,
   },
+  {
+    version: 11,
+    name: 'live datasets view',
+    sql: `
+      -- The one place that says which datasets exist: an import still writing ('importing')
+      -- or a removal under way ('deleting') is hidden from every reader (core/store/sql.ts).
+      CREATE VIEW live_datasets AS SELECT * FROM datasets WHERE status = 'ready';
+    `,
+  },
 ]
 
 export const latestSchemaVersion = migrations[migrations.length - 1]!.version

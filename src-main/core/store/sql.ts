@@ -10,12 +10,21 @@
  * `annotations` itself, so a soft-deleted row is never seen by an evaluation, a browser page,
  * the attention statistics or an export. Only the label editor, which owns deletion and undo,
  * and the import/removal of whole datasets touch the table.
+ *
+ * Datasets: the visible ones are read through the `live_datasets` view (migration 11), never
+ * `datasets` itself, so a dataset still importing or being removed is never seen by a list, an
+ * image's detail or file, the label editor or a CLI lookup. The table itself is read by what
+ * must see every status (the import, the removal and the start-up sweeps in
+ * core/store/datasets.ts and core/store/datasetImport.ts) and by joins from rows that already
+ * belong to a dataset (a run's, a comparison's).
  */
 export const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`
 
 export const nowIso = (): string => new Date().toISOString()
 
 export const LIVE_ANNOTATIONS = 'live_annotations'
+
+export const LIVE_DATASETS = 'live_datasets'
 
 /**
  * One instance of a store module per open connection, so its statements are prepared once

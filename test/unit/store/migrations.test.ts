@@ -40,8 +40,9 @@ describe('migrations', () => {
     8: ['reports'],
     // AUTOINCREMENT keeps its high-water marks here.
     9: ['sqlite_sequence'],
-    // A view, no table.
+    // Views, no tables.
     10: [],
+    11: [],
   }
   for (const m of migrations) {
     it(`migration ${m.version} (${m.name}) applies on top of ${m.version - 1}`, () => {
@@ -108,6 +109,66 @@ describe('migrations', () => {
     expect(db.prepare('SELECT id, source_id FROM live_annotations').all()).toEqual([
       { id: 1, source_id: 7 },
     ])
+    db.close()
+  })
+
+  it('migration 11 reads datasets through live_datasets: rows carried, only ready ones visible', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = ON')
+    applyMigrations(db, 10)
+    db.exec(`
+      INSERT INTO datasets (id, name, kind, split, images_root, source, status, import_pid, image_count, gt_version)
+        VALUES (1, 'ready one', 'coco', 'val', '/i', '/s', 'ready', NULL, 2, 3),
+               (2, 'half imported', 'coco', NULL, '/i', '/s', 'importing', 42, 0, 1),
+               (3, 'being removed', 'cityscapes', 'val', '/c', '/c', 'deleting', 43, 5, 1);
+      INSERT INTO images (id, dataset_id, source_id, file_name, width, height) VALUES (10, 1, 1, 'x.jpg', 4, 4), (20, 2, 1, 'y.jpg', 4, 4);
+    `)
+    applyMigrations(db, 11)
+    expect(
+      db
+        .prepare(
+          'SELECT id, name, kind, split, status, import_pid, image_count, gt_version FROM datasets ORDER BY id',
+        )
+        .all(),
+    ).toEqual([
+      {
+        id: 1,
+        name: 'ready one',
+        kind: 'coco',
+        split: 'val',
+        status: 'ready',
+        import_pid: null,
+        image_count: 2,
+        gt_version: 3,
+      },
+      {
+        id: 2,
+        name: 'half imported',
+        kind: 'coco',
+        split: null,
+        status: 'importing',
+        import_pid: 42,
+        image_count: 0,
+        gt_version: 1,
+      },
+      {
+        id: 3,
+        name: 'being removed',
+        kind: 'cityscapes',
+        split: 'val',
+        status: 'deleting',
+        import_pid: 43,
+        image_count: 5,
+        gt_version: 1,
+      },
+    ])
+    expect(db.prepare('SELECT count(*) FROM images').pluck().get()).toBe(2)
+    expect(db.prepare('SELECT id, name FROM live_datasets').all()).toEqual([
+      { id: 1, name: 'ready one' },
+    ])
+    // The view follows the table: a dataset hidden for removal leaves it at once.
+    db.prepare(`UPDATE datasets SET status = 'deleting' WHERE id = 1`).run()
+    expect(db.prepare('SELECT count(*) FROM live_datasets').pluck().get()).toBe(0)
     db.close()
   })
 
