@@ -3,6 +3,7 @@
  * by taps on demand alike (the same statement, so both store a map the same way), read back by
  * the viewer. The attention statistics read it through `attentionStats.ts`.
  */
+import type { StoredMapRow } from './attentionStats'
 import { perDb } from './sql'
 import type { Db } from './store'
 
@@ -23,15 +24,7 @@ export interface AttentionMapRow {
 
 const bytes = (a: Uint16Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength)
 
-interface RawRow {
-  block_index: number
-  height: number
-  width: number
-  min_value: number
-  max_value: number
-  data: Buffer
-  transform_f16: Buffer | null
-}
+type RawRow = Omit<StoredMapRow, 'image_id' | 'weights_f16'>
 
 const toMap = (a: RawRow): AttentionMapRow => ({
   block: a.block_index,

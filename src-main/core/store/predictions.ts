@@ -17,7 +17,8 @@ export interface StoredDetection {
   maskRle: string | null
 }
 
-interface RawDetection {
+/** A prediction's columns as SQL returns them. */
+export interface RawDetection {
   category_id: number
   score: number
   bbox_x: number

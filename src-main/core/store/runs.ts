@@ -59,6 +59,35 @@ export interface RunCounts {
   total: number
 }
 
+/**
+ * A run as the API shows it. `rate` is the finished run's mean (images per second of compute)
+ * and `etaSeconds` null: a running run's live rate is the run manager's, not the store's.
+ */
+const toRun = (r: RawRow, stats: DoneStats, failures: RunFailure[]): Run => ({
+  id: r.id,
+  modelId: r.model_id,
+  modelName: r.model_name,
+  datasetId: r.dataset_id,
+  datasetName: r.dataset_name,
+  task: r.task,
+  status: r.status,
+  settings: JSON.parse(r.settings) as Settings,
+  executionProvider: r.execution_provider,
+  imagesTotal: r.images_total,
+  imagesDone: r.images_done,
+  imagesFailed: r.images_failed,
+  rate: r.status !== 'running' && stats.total ? (r.images_done * 1000) / stats.total : null,
+  etaSeconds: null,
+  meanInferenceMs: stats.inf,
+  gcBlocks: r.gc_blocks,
+  error: r.error,
+  failures,
+  notes: r.notes,
+  createdAt: r.created_at,
+  startedAt: r.started_at,
+  finishedAt: r.finished_at,
+})
+
 /** An image a run (or its attention pass) still has to go over. */
 export interface RunImageFile {
   id: number
@@ -225,36 +254,8 @@ export class RunStore {
     )
   }
 
-  /**
-   * A run as the API shows it. `rate` is the finished run's mean (images per second of compute)
-   * and `etaSeconds` null: a running run's live rate is the run manager's, not the store's.
-   */
   #toRun(row: RawRow): Run {
-    const stats = this.#stats.get(row.id)!
-    return {
-      id: row.id,
-      modelId: row.model_id,
-      modelName: row.model_name,
-      datasetId: row.dataset_id,
-      datasetName: row.dataset_name,
-      task: row.task,
-      status: row.status,
-      settings: JSON.parse(row.settings) as Settings,
-      executionProvider: row.execution_provider,
-      imagesTotal: row.images_total,
-      imagesDone: row.images_done,
-      imagesFailed: row.images_failed,
-      rate: row.status !== 'running' && stats.total ? (row.images_done * 1000) / stats.total : null,
-      etaSeconds: null,
-      meanInferenceMs: stats.inf,
-      gcBlocks: row.gc_blocks,
-      error: row.error,
-      failures: row.images_failed > 0 ? this.failures(row.id) : [],
-      notes: row.notes,
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-    }
+    return toRun(row, this.#stats.get(row.id)!, row.images_failed > 0 ? this.failures(row.id) : [])
   }
 
   get(id: number): Run | null {
