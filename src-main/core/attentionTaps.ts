@@ -4,19 +4,16 @@
  * run's predictions, label maps, timings and geometry stay exactly as they were (the same
  * preprocessing gives the same geometry, so the maps line up with the stored results).
  */
-import { attentionMapWriter } from './store/attentionMaps'
-import fs from 'node:fs'
-import path from 'node:path'
+import { attentionMapStore } from './store/attentionMaps'
+import { runStore } from './store/runs'
 import { AppError } from '../common/errors'
 import type { JobContext } from './attentionJob'
 import { getCategories, getDataset } from './datasets/queries'
-import type { ImageProbe } from './datasets/imageProbe'
 import { InferenceEngine, forkLauncher, type ProcessLauncher } from './inference/engine'
 import { buildLabelTable } from './inference/labels'
-import type { InferItem, ItemResult } from './inference/protocol'
-import { tappedModelPath } from './inference/runs'
+import type { ItemResult } from './inference/protocol'
+import { inferItems, tappedModelPath } from './inference/runs'
 import { getModel, verifyModelFile } from './models/registry'
-import { isInside } from './paths'
 import type { Db } from './store/store'
 
 const BATCH = 8
@@ -28,70 +25,35 @@ export async function computeRunTaps(
   ctx: JobContext,
   launcher: ProcessLauncher = forkLauncher,
 ): Promise<{ runId: number; images: number }> {
-  const run = db
-    .prepare('SELECT id, model_id, dataset_id, settings, status FROM runs WHERE id = ?')
-    .get(runId) as
-    | { id: number; model_id: number; dataset_id: number; settings: string; status: string }
-    | undefined
+  const run = runStore(db).get(runId)
   if (!run) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
   if (run.status === 'running' || run.status === 'queued')
     throw new AppError(
       'CONFLICT',
       `Run ${runId} is ${run.status}; compute its attention once it stops.`,
     )
-  const model = getModel(db, run.model_id)
+  const model = getModel(db, run.modelId)
   if (model.card.gcBlocks.length === 0)
     throw new AppError(
       'UNSUPPORTED',
       `Run ${runId} used ${model.name}, which has no GC blocks: there is no attention to compute.`,
     )
   verifyModelFile(db, model)
-  const settings = JSON.parse(run.settings) as {
-    scoreThreshold?: number
-    ep: 'auto' | 'cuda' | 'dml' | 'coreml' | 'cpu'
-    threads: number
-  }
-  const dataset = getDataset(db, run.dataset_id)
+  const { settings } = run
+  const dataset = getDataset(db, run.datasetId)
   const labelTable = buildLabelTable(model.config, getCategories(db, dataset.id), dataset.kind)
-  const pending = db
-    .prepare(
-      `SELECT i.id, i.file_name, i.width, i.height, i.probe FROM run_images ri JOIN images i ON i.id = ri.image_id
-       WHERE ri.run_id = ? AND ri.status = 'done'
-         AND NOT EXISTS (SELECT 1 FROM attention_maps a WHERE a.run_id = ri.run_id AND a.image_id = ri.image_id)
-       ORDER BY i.id`,
-    )
-    .all(runId) as {
-    id: number
-    file_name: string
-    width: number
-    height: number
-    probe: string | null
-  }[]
-  const items: InferItem[] = []
   const missing: string[] = []
-  for (const p of pending) {
-    const file = path.resolve(dataset.imagesRoot, p.file_name)
-    if (!isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
-      missing.push(p.file_name)
-      continue
-    }
-    const probe = p.probe ? (JSON.parse(p.probe) as ImageProbe) : null
-    items.push({
-      imageId: p.id,
-      file,
-      width: p.width,
-      height: p.height,
-      applyOrientation: probe?.applyOrientation ?? null,
-    })
-  }
+  const items = inferItems(dataset.imagesRoot, runStore(db).imagesWithoutAttention(runId), (p) =>
+    missing.push(p.fileName),
+  )
   if (missing.length > 0)
     throw new AppError(
       'NOT_FOUND',
       `${missing.length} image files of run ${runId} are missing (e.g. ${missing.slice(0, 3).join(', ')}); attention needs the images.`,
     )
-  const writeMaps = attentionMapWriter(db)
+  const maps = attentionMapStore(db)
   const write = db.transaction((results: ItemResult[]) => {
-    for (const r of results) writeMaps(runId, r.imageId, r.attention ?? [])
+    for (const r of results) maps.write(runId, r.imageId, r.attention ?? [])
   })
   const { file, taps } = tappedModelPath(dataDir, model)
   const engine = new InferenceEngine(launcher)

@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util'
-import { AppError } from '../../common/errors'
 import { exportCocoResults, writeRunLabelPngs } from '../../core/exports'
 import { openCliStudio } from '../dataDir'
 import { CliUsageError, type CliCommand } from '../command'
@@ -30,11 +29,7 @@ export const exportCommand: CliCommand = {
     const studio = await openCliStudio(values['data-dir'], io, { noDemo: values['no-demo'] })
     const db = studio.db
     try {
-      const run = db
-        .prepare(`SELECT m.task FROM runs r JOIN models m ON m.id = r.model_id WHERE r.id = ?`)
-        .get(runId) as { task: string } | undefined
-      if (!run) throw new AppError('NOT_FOUND', `Run ${runId} does not exist.`)
-      if (run.task === 'semantic_segmentation') {
+      if (studio.runs.get(runId).task === 'semantic_segmentation') {
         const n = writeRunLabelPngs(db, runId, values.out).size
         io.stdout.write(`Wrote ${n} label-id PNGs to ${values.out}\n`)
       } else {

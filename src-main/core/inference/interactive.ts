@@ -177,8 +177,9 @@ export class InteractiveInference {
     const dataset = getDataset(db, image.datasetId)
     // As a run does, on every request: a warm session must not answer for a file that was
     // truncated, replaced or deleted since.
+    let modelFile: { size: number }
     try {
-      verifyModelFile(db, model)
+      modelFile = verifyModelFile(db, model)
     } catch (err) {
       this.pool.forget(model.id, (err as Error).message)
       throw err
@@ -193,13 +194,10 @@ export class InteractiveInference {
     const key = `${model.id}:${model.sha256}:${useTaps}:${dataset.id}`
     const { probe } = await this.opts.media.pipeline(imageId)
     const file = this.opts.media.filePath(imageId)
-    const fileSize = db.prepare('SELECT file_size FROM models WHERE id = ?').get(model.id) as {
-      file_size: number
-    }
     return this.pool.with(
       key,
       model.id,
-      fileSize.file_size * SESSION_OVERHEAD,
+      modelFile.size * SESSION_OVERHEAD,
       async () => {
         const tapped = useTaps ? await tappedModelInWorker(this.opts.dataDir, model) : null
         return {

@@ -1,46 +1,25 @@
 import fs from 'node:fs'
-import { attentionMapWriter } from '../store/attentionMaps'
-import { NOW } from '../store/sql'
 import path from 'node:path'
 import type { Run, RunSettings } from '../../common/api'
 import { AppError, toErrorShape } from '../../common/errors'
 import { rateTracker } from '../../common/rate'
 import type { EventBus } from '../events'
 import { getCategories, getDataset } from '../datasets/queries'
-import type { ImageProbe } from '../datasets/imageProbe'
 import { isInside } from '../paths'
 import { getModel, verifyModelFile, type ModelRecord } from '../models/registry'
 import { cachedTappedCopy, type BlockTaps } from '../models/taps'
 import { tappedModelInWorker } from '../models/workerClient'
+import { attentionMapStore } from '../store/attentionMaps'
+import { predictionStore } from '../store/predictions'
+import { runStore, type RunImageFile } from '../store/runs'
 import { storeIoError, type Db } from '../store/store'
 import { InferenceEngine, type ProcessLauncher, forkLauncher } from './engine'
 import { buildLabelTable } from './labels'
 import { cachedDoctorReport, requireProvider } from './doctor'
+import type { Detection } from './adapters'
 import type { InferItem, ItemResult } from './protocol'
 
 type Settings = Run['settings']
-
-interface RunRow {
-  id: number
-  model_id: number
-  dataset_id: number
-  settings: string
-  status: Run['status']
-  owner_pid: number | null
-  execution_provider: string | null
-  notes: string | null
-  error: string | null
-  images_total: number
-  images_done: number
-  images_failed: number
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-  model_name: string
-  task: Run['task']
-  card: string
-  dataset_name: string
-}
 
 const BATCH = 8
 const FLUSH_EVERY = 16
@@ -61,6 +40,33 @@ export function tappedModelPath(
   m: ModelRecord,
 ): { file: string; taps: BlockTaps[] } {
   return cachedTappedCopy(dataDir, m.sha256, m.path)
+}
+
+/**
+ * What the inference process is sent for a run's images: the files that are there (the file
+ * decides, not the import's flag: a file copied in since is run); `onMissing` hears of the rest.
+ */
+export function inferItems(
+  imagesRoot: string,
+  images: readonly RunImageFile[],
+  onMissing: (image: RunImageFile) => void,
+): InferItem[] {
+  const items: InferItem[] = []
+  for (const image of images) {
+    const file = path.resolve(imagesRoot, image.fileName)
+    if (!isInside(imagesRoot, file) || !fs.existsSync(file)) {
+      onMissing(image)
+      continue
+    }
+    items.push({
+      imageId: image.id,
+      file,
+      width: image.width,
+      height: image.height,
+      applyOrientation: image.applyOrientation,
+    })
+  }
+  return items
 }
 
 /**
@@ -89,93 +95,37 @@ export class RunManager {
     },
   ) {
     // Runs whose process is gone were interrupted (crash, closed app): they can resume.
-    const stale = opts.db
-      .prepare(`SELECT id, owner_pid FROM runs WHERE status IN ('running', 'queued')`)
-      .all() as { id: number; owner_pid: number | null }[]
-    for (const r of stale) {
-      if (r.owner_pid !== null && r.owner_pid !== process.pid && processAlive(r.owner_pid)) continue
-      opts.db
-        .prepare(
-          `UPDATE runs SET status = 'paused', notes = coalesce(notes || ' ', '') || 'Interrupted; resume continues where it stopped.' WHERE id = ?`,
-        )
-        .run(r.id)
+    const runs = runStore(opts.db)
+    for (const r of runs.unfinished()) {
+      if (r.ownerPid !== null && r.ownerPid !== process.pid && processAlive(r.ownerPid)) continue
+      runs.markInterrupted(r.id)
     }
   }
 
-  #row(id: number): RunRow {
-    const row = this.opts.db
-      .prepare(
-        `SELECT r.*, m.name AS model_name, m.task AS task, m.card AS card, d.name AS dataset_name
-         FROM runs r JOIN models m ON m.id = r.model_id JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?`,
-      )
-      .get(id) as RunRow | undefined
-    if (!row) throw new AppError('NOT_FOUND', `Run ${id} does not exist.`)
-    return row
+  get #runs() {
+    return runStore(this.opts.db)
   }
 
-  #toRun(row: RunRow): Run {
-    const live = this.#live.get(row.id)
-    const stats = this.opts.db
-      .prepare(
-        `SELECT avg(inference_ms) AS inf, sum(preprocess_ms + inference_ms + postprocess_ms) AS total FROM run_images WHERE run_id = ? AND status = 'done'`,
-      )
-      .get(row.id) as { inf: number | null; total: number | null }
-    const finishedRate =
-      row.status !== 'running' && stats.total ? (row.images_done * 1000) / stats.total : null
-    const card = JSON.parse(row.card) as { gcBlocks: unknown[] }
-    return {
-      id: row.id,
-      modelId: row.model_id,
-      modelName: row.model_name,
-      datasetId: row.dataset_id,
-      datasetName: row.dataset_name,
-      task: row.task,
-      status: row.status,
-      settings: JSON.parse(row.settings) as Settings,
-      executionProvider: row.execution_provider,
-      imagesTotal: row.images_total,
-      imagesDone: row.images_done,
-      imagesFailed: row.images_failed,
-      rate: row.status === 'running' ? (live?.rate ?? null) : finishedRate,
-      etaSeconds: row.status === 'running' ? (live?.etaSeconds ?? null) : null,
-      meanInferenceMs: stats.inf,
-      gcBlocks: card.gcBlocks.length,
-      error: row.error,
-      failures: row.images_failed > 0 ? this.#failures(row.id) : [],
-      notes: row.notes,
-      createdAt: row.created_at,
-      startedAt: row.started_at,
-      finishedAt: row.finished_at,
-    }
-  }
-
-  /** Why a run's images failed: each distinct message with its image count, commonest first. */
-  #failures(id: number): { message: string; images: number }[] {
-    return this.opts.db
-      .prepare(
-        `SELECT error AS message, count(*) AS images FROM run_images WHERE run_id = ? AND status = 'error'
-         GROUP BY error ORDER BY images DESC, message LIMIT 5`,
-      )
-      .all(id) as { message: string; images: number }[]
+  /** A stored run, with the live rate and time left while it runs. */
+  #withLive(run: Run): Run {
+    if (run.status !== 'running') return run
+    const live = this.#live.get(run.id)
+    return { ...run, rate: live?.rate ?? null, etaSeconds: live?.etaSeconds ?? null }
   }
 
   get(id: number): Run {
-    return this.#toRun(this.#row(id))
+    const run = this.#runs.get(id)
+    if (!run) throw new AppError('NOT_FOUND', `Run ${id} does not exist.`)
+    return this.#withLive(run)
   }
 
   list(filter: { datasetId?: number; modelId?: number } = {}): Run[] {
-    const ids = this.opts.db
-      .prepare(
-        `SELECT id FROM runs WHERE (@d IS NULL OR dataset_id = @d) AND (@m IS NULL OR model_id = @m) ORDER BY id DESC`,
-      )
-      .all({ d: filter.datasetId ?? null, m: filter.modelId ?? null }) as { id: number }[]
-    return ids.map((r) => this.get(r.id))
+    return this.#runs.list(filter).map((run) => this.#withLive(run))
   }
 
   #emit(id: number): void {
     // A run deleted meanwhile has nothing left to report.
-    const exists = this.opts.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id)
-    if (exists) this.opts.bus.emit('run:progress', this.get(id))
+    if (this.#runs.exists(id)) this.opts.bus.emit('run:progress', this.get(id))
   }
 
   start(input: RunSettings & { ep: Settings['ep']; taps: boolean; threads: number }): Run {
@@ -197,40 +147,36 @@ export class RunManager {
       scoreThreshold: input.scoreThreshold ?? model.config.scoreThreshold,
     }
     const total = Math.min(dataset.imageCount, input.limit ?? Infinity)
-    const info = this.opts.db
-      .prepare(
-        `INSERT INTO runs (model_id, dataset_id, settings, status, images_total) VALUES (?, ?, ?, 'queued', ?)`,
-      )
-      .run(model.id, dataset.id, JSON.stringify(settings), total)
-    const id = Number(info.lastInsertRowid)
+    const id = this.#runs.create({
+      modelId: model.id,
+      datasetId: dataset.id,
+      settings,
+      imagesTotal: total,
+    })
     this.#enqueue(id)
     return this.get(id)
   }
 
   /** Continues a run: the images not done yet, the failed ones included, are (re)tried. */
   resume(id: number): Run {
-    const row = this.#row(id)
-    if (row.status === 'running' || row.status === 'queued') return this.get(id)
-    if (row.status === 'done' && row.images_done >= row.images_total) {
+    const run = this.get(id)
+    if (run.status === 'running' || run.status === 'queued') return run
+    if (run.status === 'done' && run.imagesDone >= run.imagesTotal) {
       throw new AppError('CONFLICT', `Run ${id} is complete; start a new run to recompute it.`)
     }
-    this.opts.db
-      .prepare(`UPDATE runs SET status = 'queued', error = NULL, finished_at = NULL WHERE id = ?`)
-      .run(id)
+    this.#runs.requeue(id)
     this.#enqueue(id)
     return this.get(id)
   }
 
   cancel(id: number): Run {
-    const row = this.#row(id)
+    const run = this.get(id)
     if (this.#active?.runId === id) {
       this.#active.cancel = true
       this.#active.engine?.cancel()
-    } else if (row.status === 'queued') {
+    } else if (run.status === 'queued') {
       this.#queue = this.#queue.filter((q) => q !== id)
-      this.opts.db
-        .prepare(`UPDATE runs SET status = 'cancelled', finished_at = ${NOW} WHERE id = ?`)
-        .run(id)
+      this.#runs.cancelQueued(id)
       this.#emit(id)
     }
     return this.get(id)
@@ -242,7 +188,7 @@ export class RunManager {
    */
   async delete(id: number): Promise<boolean> {
     await this.stop({ runId: id })
-    return this.opts.db.prepare('DELETE FROM runs WHERE id = ?').run(id).changes > 0
+    return this.#runs.remove(id)
   }
 
   /**
@@ -252,12 +198,8 @@ export class RunManager {
   async stop(which: { runId?: number; modelId?: number; datasetId?: number }): Promise<void> {
     const matches = (id: number) => {
       if (which.runId !== undefined) return id === which.runId
-      const row = this.opts.db
-        .prepare('SELECT model_id, dataset_id FROM runs WHERE id = ?')
-        .get(id) as { model_id: number; dataset_id: number } | undefined
-      return (
-        row !== undefined && (row.model_id === which.modelId || row.dataset_id === which.datasetId)
-      )
+      const run = this.#runs.get(id)
+      return run !== null && (run.modelId === which.modelId || run.datasetId === which.datasetId)
     }
     for (const id of this.#queue.filter(matches)) this.cancel(id)
     const active = this.#active
@@ -301,23 +243,17 @@ export class RunManager {
     }
     this.#active = active
     const rate = rateTracker()
-    db.prepare(
-      `UPDATE runs SET status = 'running', owner_pid = ?, started_at = coalesce(started_at, ${NOW}) WHERE id = ?`,
-    ).run(process.pid, id)
+    const runs = this.#runs
+    runs.markRunning(id, process.pid)
     this.#emit(id)
     const notes: string[] = []
     let unmapped = 0
     const writer = this.#writer(
       id,
       () => {
-        const r = this.opts.db
-          .prepare('SELECT images_done, images_failed, images_total FROM runs WHERE id = ?')
-          .get(id) as Pick<RunRow, 'images_done' | 'images_failed' | 'images_total'> | undefined
-        if (!r) return
-        this.#live.set(
-          id,
-          rate({ phase: 'run', done: r.images_done + r.images_failed, total: r.images_total }),
-        )
+        const c = runs.counts(id)
+        if (!c) return
+        this.#live.set(id, rate({ phase: 'run', done: c.done + c.failed, total: c.total }))
         this.#emit(id)
       },
       // The store refused a write (a full disk): stop feeding the process; the run then fails
@@ -331,11 +267,10 @@ export class RunManager {
       },
     )
     try {
-      const row = this.#row(id)
-      const settings = JSON.parse(row.settings) as Settings
-      const model = getModel(db, row.model_id)
+      const { settings, modelId, datasetId } = this.get(id)
+      const model = getModel(db, modelId)
       verifyModelFile(db, model)
-      const dataset = getDataset(db, row.dataset_id)
+      const dataset = getDataset(db, datasetId)
       const labelTable = buildLabelTable(
         model.config,
         getCategories(db, dataset.id),
@@ -365,42 +300,14 @@ export class RunManager {
           threads: settings.threads,
           labelTable,
         })
-        db.prepare('UPDATE runs SET execution_provider = ? WHERE id = ?').run(ready.ep, id)
+        runs.setExecutionProvider(id, ready.ep)
         if (settings.ep === 'auto' && ready.ep === 'cpu')
           notes.push(`Ran on the CPU: ${cachedDoctorReport().autoReason}.`)
         this.#emit(id)
-        const pending = db
-          .prepare(
-            `SELECT i.id, i.file_name, i.width, i.height, i.probe FROM images i
-             WHERE i.dataset_id = @d
-               AND i.id NOT IN (SELECT image_id FROM run_images WHERE run_id = @r AND status = 'done')
-               AND i.id IN (SELECT id FROM images WHERE dataset_id = @d ORDER BY id LIMIT @limit)
-             ORDER BY i.id`,
-          )
-          .all({ d: dataset.id, r: id, limit: settings.limit ?? -1 }) as {
-          id: number
-          file_name: string
-          width: number
-          height: number
-          probe: string | null
-        }[]
-        const items: InferItem[] = []
-        for (const p of pending) {
-          const file = path.resolve(dataset.imagesRoot, p.file_name)
-          // The file decides, not the import's flag: a file copied in since is run.
-          if (!isInside(dataset.imagesRoot, file) || !fs.existsSync(file)) {
-            writer.error(p.id, `The image file ${p.file_name} is missing.`)
-            continue
-          }
-          const probe = p.probe ? (JSON.parse(p.probe) as ImageProbe) : null
-          items.push({
-            imageId: p.id,
-            file,
-            width: p.width,
-            height: p.height,
-            applyOrientation: probe?.applyOrientation ?? null,
-          })
-        }
+        const pending = runs.pendingImages(id, dataset.id, settings.limit ?? null)
+        const items = inferItems(dataset.imagesRoot, pending, (p) =>
+          writer.error(p.id, `The image file ${p.fileName} is missing.`),
+        )
         // A model that rejects every input (wrong input size, wrong layout) fails fast with
         // the reason, instead of recording the same error for every image.
         let results = 0
@@ -444,15 +351,13 @@ export class RunManager {
         engine.dispose()
       }
       writer.flush()
-      const counts = db
-        .prepare('SELECT images_done, images_failed FROM runs WHERE id = ?')
-        .get(id) as { images_done: number; images_failed: number }
-      if (!active.cancel && counts.images_done === 0 && counts.images_failed > 0) {
+      const counts = runs.counts(id)!
+      if (!active.cancel && counts.done === 0 && counts.failed > 0) {
         // Nothing was computed: that is a failed run, whatever the per-image errors were.
-        const why = this.#failures(id)[0]!
+        const why = runs.failures(id)[0]!
         throw new AppError(
           'INFERENCE_FAILED',
-          `All ${counts.images_failed} images failed${why.images < counts.images_failed ? `; ${why.images} of them` : ''}: ${why.message}`,
+          `All ${counts.failed} images failed${why.images < counts.failed ? `; ${why.images} of them` : ''}: ${why.message}`,
         )
       }
       if (unmapped > 0)
@@ -460,11 +365,7 @@ export class RunManager {
           `${unmapped} predictions had labels with no dataset category and were dropped: was the model exported for another class list?`,
         )
       const status = active.cancel ? 'cancelled' : 'done'
-      db.prepare(`UPDATE runs SET status = ?, notes = ?, finished_at = ${NOW} WHERE id = ?`).run(
-        status,
-        notes.join(' ') || null,
-        id,
-      )
+      runs.finish(id, status, notes.join(' ') || null)
     } catch (err) {
       try {
         writer.flush()
@@ -474,12 +375,10 @@ export class RunManager {
       const shape = (err as { code?: string }).code?.startsWith('SQLITE_')
         ? storeIoError(err, this.opts.dataDir).toShape()
         : toErrorShape(err)
-      db.prepare(
-        `UPDATE runs SET status = 'failed', error = ?, notes = ?, finished_at = ${NOW} WHERE id = ?`,
-      ).run(
+      runs.fail(
+        id,
         `${shape.message} Finished images are kept; resume continues from there.`,
         notes.join(' ') || null,
-        id,
       )
     } finally {
       this.#active = null
@@ -495,23 +394,9 @@ export class RunManager {
   /** Batched writes of one run's results: one transaction per few images or per 400 ms. */
   #writer(runId: number, onFlush: () => void, onStoreError: () => void) {
     const db = this.opts.db
-    const insertImage = db.prepare(
-      `INSERT OR REPLACE INTO run_images (run_id, image_id, status, error, preprocess_ms, inference_ms, postprocess_ms, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    const deletePredictions = db.prepare(
-      'DELETE FROM predictions WHERE run_id = ? AND image_id = ?',
-    )
-    const insertPrediction = db.prepare(
-      `INSERT INTO predictions (run_id, image_id, category_id, score, bbox_x, bbox_y, bbox_w, bbox_h, mask_rle, area) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    const insertSemantic = db.prepare(
-      `INSERT OR REPLACE INTO semantic_outputs (run_id, image_id, png) VALUES (?, ?, ?)`,
-    )
-    const writeAttention = attentionMapWriter(db)
-    const counters = db.prepare(
-      `UPDATE runs SET images_done = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'done'),
-         images_failed = (SELECT count(*) FROM run_images WHERE run_id = @r AND status = 'error') WHERE id = @r`,
-    )
+    const runs = runStore(db)
+    const predictions = predictionStore(db)
+    const attention = attentionMapStore(db)
     let buffer: (() => void)[] = []
     let last = Date.now()
     const flush = () => {
@@ -520,7 +405,7 @@ export class RunManager {
       buffer = []
       db.transaction(() => {
         for (const w of work) w()
-        counters.run({ r: runId })
+        runs.refreshCounts(runId)
       })()
       last = Date.now()
       onFlush()
@@ -542,43 +427,20 @@ export class RunManager {
     return {
       result(r: ItemResult): number {
         let unmapped = 0
-        const kept = (r.detections ?? []).filter((d) => {
+        const kept = (r.detections ?? []).filter((d): d is Detection & { categoryId: number } => {
           if (d.categoryId === null) unmapped++
           return d.categoryId !== null
         })
         buffer.push(() => {
-          insertImage.run(
-            runId,
-            r.imageId,
-            'done',
-            r.note,
-            r.timings.preprocessMs,
-            r.timings.inferenceMs,
-            r.timings.postprocessMs,
-            JSON.stringify(r.geometry),
-          )
-          deletePredictions.run(runId, r.imageId)
-          for (const d of kept)
-            insertPrediction.run(
-              runId,
-              r.imageId,
-              d.categoryId,
-              d.score,
-              d.bbox[0],
-              d.bbox[1],
-              d.bbox[2],
-              d.bbox[3],
-              d.maskRle,
-              d.area,
-            )
-          if (r.semanticPng) insertSemantic.run(runId, r.imageId, Buffer.from(r.semanticPng))
-          writeAttention(runId, r.imageId, r.attention ?? [])
+          runs.imageDone(runId, r.imageId, r)
+          predictions.replaceImage(runId, r.imageId, kept, r.semanticPng)
+          attention.write(runId, r.imageId, r.attention ?? [])
         })
         maybeFlush()
         return unmapped
       },
       error(imageId: number, message: string) {
-        buffer.push(() => insertImage.run(runId, imageId, 'error', message, null, null, null, null))
+        buffer.push(() => runs.imageError(runId, imageId, message))
         maybeFlush()
       },
       flush: () => {

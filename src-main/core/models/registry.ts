@@ -3,6 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../../common/errors'
 import { ModelConfig, ModelSidecar, type LabelMapping } from '../../common/models'
+import type { Model } from '../../common/api'
+import { modelStore, type FileStamp } from '../store/models'
 import type { Db } from '../store/store'
 import { buildCard, type ModelCard } from './card'
 import { formatSpec, type ModelFormat } from './formats'
@@ -11,20 +13,8 @@ import { decodeModel } from './onnx'
 import { readJsonFile } from '../jsonFile'
 import { matchByName } from '../names'
 
-export interface ModelRecord {
-  id: number
-  sha256: string
-  name: string
-  task: ModelConfig['task']
-  format: ModelFormat
-  /** The ONNX file. */
-  path: string
-  /** What the user imported: the file or the mmdeploy folder. */
-  source: string
-  config: ModelConfig
-  card: ModelCard
-  createdAt: string
-}
+/** A stored model: the API's `Model` (config and card parsed by the store). */
+export type ModelRecord = Model
 
 export function sha256File(file: string): string {
   const h = crypto.createHash('sha256')
@@ -242,30 +232,20 @@ export function inspectSource(hashed: HashedSource, opts: AddModelOptions = {}):
 
 /** The stored model with this file's sha256, if any. */
 export function modelBySha(db: Db, sha256: string): ModelRecord | null {
-  const row = db.prepare('SELECT id FROM models WHERE sha256 = ?').get(sha256) as
-    { id: number } | undefined
-  return row ? getModel(db, row.id) : null
+  return modelStore(db).bySha256(sha256)
 }
 
 export function storeInspected(db: Db, m: InspectedModel): ModelRecord {
-  const info = db
-    .prepare(
-      `INSERT INTO models (sha256, name, task, format, path, source, file_size, file_mtime, config, card)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(
-      m.hashed.sha256,
-      m.name,
-      m.config.task,
-      m.config.format,
-      m.hashed.onnxFile,
-      m.hashed.source,
-      m.hashed.size,
-      m.hashed.mtimeMs,
-      JSON.stringify(m.config),
-      JSON.stringify(m.card),
-    )
-  return getModel(db, Number(info.lastInsertRowid))
+  return modelStore(db).add({
+    sha256: m.hashed.sha256,
+    name: m.name,
+    path: m.hashed.onnxFile,
+    source: m.hashed.source,
+    fileSize: m.hashed.size,
+    fileMtime: m.hashed.mtimeMs,
+    config: m.config,
+    card: m.card,
+  })
 }
 
 /**
@@ -341,7 +321,7 @@ export function updateModelFromSidecar(
     sources: model.config.sources.filter((s) => !s.startsWith('overrides from ')),
   }
   const config = applySidecar(base, located.sidecar, located.sidecarFile)
-  db.prepare('UPDATE models SET config = ? WHERE id = ?').run(JSON.stringify(config), id)
+  modelStore(db).setConfig(id, config)
   return { model: getModel(db, id), changed }
 }
 
@@ -350,49 +330,19 @@ function defaultName(file: string, card: ModelCard): string {
   return card.gcRatioLabel ? `${base} (GC ${card.gcRatioLabel})` : base
 }
 
-interface ModelRow {
-  id: number
-  sha256: string
-  name: string
-  task: ModelConfig['task']
-  format: ModelFormat
-  path: string
-  source: string
-  config: string
-  card: string
-  created_at: string
-}
-
-const toRecord = (r: ModelRow): ModelRecord => ({
-  id: r.id,
-  sha256: r.sha256,
-  name: r.name,
-  task: r.task,
-  format: r.format,
-  path: r.path,
-  source: r.source,
-  config: ModelConfig.parse(JSON.parse(r.config)),
-  card: JSON.parse(r.card) as ModelCard,
-  createdAt: r.created_at,
-})
-
 export function getModel(db: Db, id: number): ModelRecord {
-  const row = db.prepare('SELECT * FROM models WHERE id = ?').get(id) as ModelRow | undefined
-  if (!row) throw new AppError('NOT_FOUND', `Model ${id} does not exist.`)
-  return toRecord(row)
+  const model = modelStore(db).get(id)
+  if (!model) throw new AppError('NOT_FOUND', `Model ${id} does not exist.`)
+  return model
 }
 
 export function listModels(db: Db): ModelRecord[] {
-  return (db.prepare('SELECT * FROM models ORDER BY id DESC').all() as ModelRow[]).map(toRecord)
+  return modelStore(db).list()
 }
 
 /** The model a user named: id, name, name without its " (GC r4)" tail, unique prefix, or sha256 prefix. */
 export function findModel(db: Db, ref: string): ModelRecord {
-  const rows = db.prepare('SELECT id, name, sha256 FROM models').all() as {
-    id: number
-    name: string
-    sha256: string
-  }[]
+  const rows = modelStore(db).names()
   const found = matchByName(rows, ref)
   if ('match' in found) return getModel(db, found.match.id)
   if (found.candidates.length === 0 && /^[0-9a-f]{6,64}$/i.test(ref)) {
@@ -410,9 +360,9 @@ export function findModel(db: Db, ref: string): ModelRecord {
 /**
  * Checks that the model file is still the one imported: same size and mtime, or else the same
  * sha256. A researcher who re-exported into the same path must import it as a new model, or
- * earlier runs would silently describe a different network.
+ * earlier runs would silently describe a different network. Returns the file's size and mtime.
  */
-export function verifyModelFile(db: Db, m: ModelRecord): void {
+export function verifyModelFile(db: Db, m: ModelRecord): FileStamp {
   let stat: fs.Stats
   try {
     stat = fs.statSync(m.path)
@@ -422,25 +372,20 @@ export function verifyModelFile(db: Db, m: ModelRecord): void {
       `The model file ${m.path} of "${m.name}" is gone. Put it back or import the model again from its new place.`,
     )
   }
-  const row = db.prepare('SELECT file_size, file_mtime FROM models WHERE id = ?').get(m.id) as {
-    file_size: number
-    file_mtime: number
-  }
-  if (row.file_size === stat.size && row.file_mtime === stat.mtimeMs) return
-  const now = sha256File(m.path)
-  if (now !== m.sha256) {
+  const now: FileStamp = { size: stat.size, mtimeMs: stat.mtimeMs }
+  const stamp = modelStore(db).fileStamp(m.id)
+  if (stamp?.size === now.size && stamp.mtimeMs === now.mtimeMs) return now
+  const sha256 = sha256File(m.path)
+  if (sha256 !== m.sha256) {
     throw new AppError(
       'CONFLICT',
-      `The model file ${m.path} changed since "${m.name}" was imported (sha256 ${m.sha256.slice(0, 12)}… then, ${now.slice(0, 12)}… now). Import it again as a new model; earlier runs keep describing the old one.`,
+      `The model file ${m.path} changed since "${m.name}" was imported (sha256 ${m.sha256.slice(0, 12)}… then, ${sha256.slice(0, 12)}… now). Import it again as a new model; earlier runs keep describing the old one.`,
     )
   }
-  db.prepare('UPDATE models SET file_size = ?, file_mtime = ? WHERE id = ?').run(
-    stat.size,
-    stat.mtimeMs,
-    m.id,
-  )
+  modelStore(db).setFileStamp(m.id, now)
+  return now
 }
 
 export function removeModel(db: Db, id: number): boolean {
-  return db.prepare('DELETE FROM models WHERE id = ?').run(id).changes > 0
+  return modelStore(db).remove(id)
 }

@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads'
 import { AppError, type ErrorShape } from '../../common/errors'
 import { builtWorkerPath } from '../paths'
+import { modelStore } from '../store/models'
 import type { Db } from '../store/store'
 import {
   existingResult,
@@ -64,9 +65,7 @@ export async function addModelInWorker(
   source: string,
   opts: AddModelOptions = {},
 ): Promise<AddModelResult> {
-  const known = (db.prepare('SELECT sha256 FROM models').all() as { sha256: string }[]).map(
-    (r) => r.sha256,
-  )
+  const known = modelStore(db).sha256s()
   const reply = await inWorker({ type: 'add', source, opts, known })
   const hashed =
     reply.type === 'known'

@@ -6,6 +6,7 @@
  */
 import { LIVE_DATASETS, NOW } from './sql'
 import type { Statement } from 'better-sqlite3'
+import type { RawDetection } from './predictions'
 import type { Db } from './store'
 
 /** An `annotations` row exactly as stored: undo writes these back byte for byte. */
@@ -120,17 +121,10 @@ export interface ReviewItemRow {
 }
 
 /** A stored prediction, to be accepted as a label. */
-export interface PredictionRow {
+export interface PredictionRow extends RawDetection {
   id: number
   run_id: number
   image_id: number
-  category_id: number
-  score: number
-  bbox_x: number
-  bbox_y: number
-  bbox_w: number
-  bbox_h: number
-  mask_rle: string | null
 }
 
 export interface EvaluationLabelRow {
