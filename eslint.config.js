@@ -13,14 +13,9 @@ import importPatterns from './eslint/importPatterns.js'
  * and browser packages.
  */
 const node = ['node:*']
-const corePackages = [
-  'better-sqlite3',
-  'sharp',
-  'onnxruntime-node',
-  'protobufjs',
-  'stream-json',
-  'zod',
-]
+// better-sqlite3 is the store's alone: services call store modules (core/store/<entity>.ts).
+const storePackage = 'better-sqlite3'
+const corePackages = ['sharp', 'onnxruntime-node', 'protobufjs', 'stream-json', 'zod']
 const layers = [
   {
     layer: 'src-main/common/',
@@ -34,7 +29,7 @@ const layers = [
   },
   {
     layer: 'src-main/core/store/',
-    allow: ['src-main/common/', 'src-main/core/store/', ...node, 'better-sqlite3'],
+    allow: ['src-main/common/', 'src-main/core/store/', ...node, storePackage],
     allowTypes: ['src-main/core/eval/', 'src-main/core/attention/', 'src-main/core/compare/'],
     why: 'The store is at the bottom of core: it imports no services.',
   },
@@ -98,6 +93,7 @@ const layers = [
       'models/',
       ...node,
       ...corePackages,
+      storePackage,
       'vitest',
       'playwright-core',
       'ws',
@@ -141,6 +137,25 @@ export default tseslint.config(
     },
   },
   { files: ['src-renderer/**'], languageOptions: { globals: { ...globals.browser } } },
+  {
+    // SQL lives in the store layer only (docs/architecture.md): every statement is prepared once
+    // in a store module, with its typed row. Services group store calls with db.transaction().
+    files: ['src-main/**/*.ts'],
+    ignores: ['src-main/core/store/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...[
+          'CallExpression[callee.property.name=/^(prepare|pragma|iterate)$/]',
+          "CallExpression[callee.property.name='exec'][callee.object.name='db']",
+          "CallExpression[callee.property.name='exec'][callee.object.property.name='db']",
+        ].map((selector) => ({
+          selector,
+          message: 'SQL belongs in src-main/core/store: call (or add) a store module method.',
+        })),
+      ],
+    },
+  },
   {
     files: ['**/*.ts', '**/*.js', '**/*.svelte'],
     plugins: { layers: { rules: { 'import-patterns': importPatterns } } },

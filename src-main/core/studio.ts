@@ -6,7 +6,7 @@ import { createDispatcher, type Dispatch, type Handlers } from './dispatcher'
 import { EventBus } from './events'
 import { JobManager, type AttachedJob } from './jobs'
 import { MediaService } from './media'
-import { getSetting, openStore, setSetting, type Db } from './store/store'
+import { getSetting, openStore, releaseCache, setSetting, type Db } from './store/store'
 import { latestSchemaVersion } from './store/migrations'
 import { sweepUnfinishedImports } from './datasets/datasetWriter'
 import {
@@ -358,12 +358,10 @@ export class Studio {
   }
 
   /**
-   * Gives back what caches hold once the studio is idle: SQLite's page cache (up to 64 MB per
-   * connection, filled by a burst of grid pages) is released with `shrink_memory`; the next
-   * query reads the pages back from the OS cache.
+   * Gives back what caches hold once the studio is idle: SQLite's page cache (`releaseCache`).
    */
   trimMemory(): void {
-    this.db.pragma('shrink_memory')
+    releaseCache(this.db)
   }
 
   async close(): Promise<void> {
