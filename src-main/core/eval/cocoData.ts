@@ -13,7 +13,7 @@ import {
   type Segmentation,
   rleArea,
   rleFromBox,
-  rleToBbox,
+  rleToBboxInto,
   segmentationToRle,
 } from './rle'
 
@@ -89,6 +89,9 @@ export interface PreparedGroundTruth {
     boxes: Float64Array
     /** Present for segm evaluation. */
     masks: Rle[] | null
+    /** `rleToBbox` and `rleArea` of each mask, four / one to a mask (segm evaluation). */
+    maskBoxes: Float64Array | null
+    maskAreas: Float64Array | null
   }
   warnings: string[]
 }
@@ -104,6 +107,20 @@ export interface PreparedResults {
   boxes: Float64Array
   /** Present for segm evaluation. */
   masks: Rle[] | null
+  /** `rleToBbox` and `rleArea` of each mask, four / one to a mask (segm evaluation). */
+  maskBoxes: Float64Array | null
+  maskAreas: Float64Array | null
+}
+
+/** rleToBbox and rleArea of every mask, for the mask IoUs. */
+function maskGeometry(masks: readonly Rle[]): { boxes: Float64Array; areas: Float64Array } {
+  const boxes = new Float64Array(masks.length * 4)
+  const areas = new Float64Array(masks.length)
+  for (let i = 0; i < masks.length; i++) {
+    rleToBboxInto(masks[i]!, boxes, i * 4)
+    areas[i] = rleArea(masks[i]!)
+  }
+  return { boxes, areas }
 }
 
 function describeId(id: unknown): string {
@@ -360,6 +377,7 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
       break
     }
   }
+  const geometry = masks && maskGeometry(masks)
   return {
     iouType,
     imageIds,
@@ -380,6 +398,8 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
       crowd: crowd.slice(0, count),
       boxes: boxes.slice(0, count * 4),
       masks,
+      maskBoxes: geometry && geometry.boxes,
+      maskAreas: geometry && geometry.areas,
     },
     warnings,
   }
@@ -406,6 +426,8 @@ export function prepareResults(
   const boxes = new Float64Array(n * 4)
   const wantMasks = gt.iouType === 'segm'
   const masks: Rle[] | null = wantMasks ? new Array<Rle>(n) : null
+  const maskBoxes = wantMasks ? new Float64Array(n * 4) : null
+  const maskAreas = wantMasks ? new Float64Array(n) : null
   const first = results[0] as Partial<CocoResult> | undefined
   const boxMode =
     first !== undefined &&
@@ -452,10 +474,13 @@ export function prepareResults(
       boxes[index * 4 + 3] = box[3]
       area[index] = box[2] * box[3]
       if (masks) {
-        masks[index] =
+        const mask =
           result.segmentation === undefined
             ? rleFromBox(box, height, width)
             : maskFor(result.segmentation, height, width, where, details)
+        masks[index] = mask
+        rleToBboxInto(mask, maskBoxes!, index * 4)
+        maskAreas![index] = rleArea(mask)
       }
     } else {
       if (result.segmentation === undefined) {
@@ -466,11 +491,17 @@ export function prepareResults(
         )
       }
       const mask = maskFor(result.segmentation, height, width, where, details)
-      if (masks) masks[index] = mask
       area[index] = rleArea(mask)
-      const box = result.bbox === undefined ? rleToBbox(mask) : readBox(result.bbox, where, details)
-      boxes.set(box, index * 4)
+      if (result.bbox === undefined) rleToBboxInto(mask, boxes, index * 4)
+      else boxes.set(readBox(result.bbox, where, details), index * 4)
+      if (masks) {
+        masks[index] = mask
+        maskAreas![index] = area[index]!
+        if (result.bbox === undefined) {
+          for (let c = index * 4; c < index * 4 + 4; c++) maskBoxes![c] = boxes[c]!
+        } else rleToBboxInto(mask, maskBoxes!, index * 4)
+      }
     }
   }
-  return { count: n, image, category, score, area, boxes, masks }
+  return { count: n, image, category, score, area, boxes, masks, maskBoxes, maskAreas }
 }

@@ -24,7 +24,7 @@ import {
 } from './confusion'
 import { throwIfAborted } from './errors'
 import { linspace, numpyMean } from './numpyMath'
-import { type Rle, boxIouAt, rleArea, rleIouGivenBoxOverlap, rleToBboxInto } from './rle'
+import { type Rle, boxIouAt, rleIouGivenBoxOverlap } from './rle'
 
 export interface AreaRange {
   label: 'all' | 'small' | 'medium' | 'large'
@@ -442,7 +442,14 @@ class GroupMatcher {
     this.#dtBoxes = dt.boxes
     this.#gtMasks = gt.gt.masks
     this.#dtMasks = dt.masks
-    this.#geometry = this.#segm ? maskGeometry(gt.gt.masks!, dt.masks!) : null
+    this.#geometry = this.#segm
+      ? {
+          gtBoxes: gt.gt.maskBoxes!,
+          gtAreas: gt.gt.maskAreas!,
+          dtBoxes: dt.maskBoxes!,
+          dtAreas: dt.maskAreas!,
+        }
+      : null
   }
 
   maskGeometry(): MaskGeometry | null {
@@ -583,24 +590,6 @@ class GroupMatcher {
       this.gtDet75[g] = this.slotDet[slot]!
     }
   }
-}
-
-function maskGeometry(gtMasks: Rle[], dtMasks: Rle[]): MaskGeometry {
-  const geometry = {
-    gtBoxes: new Float64Array(gtMasks.length * 4),
-    gtAreas: new Float64Array(gtMasks.length),
-    dtBoxes: new Float64Array(dtMasks.length * 4),
-    dtAreas: new Float64Array(dtMasks.length),
-  }
-  for (let g = 0; g < gtMasks.length; g++) {
-    rleToBboxInto(gtMasks[g]!, geometry.gtBoxes, g * 4)
-    geometry.gtAreas[g] = rleArea(gtMasks[g]!)
-  }
-  for (let d = 0; d < dtMasks.length; d++) {
-    rleToBboxInto(dtMasks[d]!, geometry.dtBoxes, d * 4)
-    geometry.dtAreas[d] = rleArea(dtMasks[d]!)
-  }
-  return geometry
 }
 
 /**
