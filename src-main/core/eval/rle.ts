@@ -126,38 +126,16 @@ export function rleToString(rle: Rle): string {
   return Buffer.from(bytes).toString('latin1')
 }
 
-// The runs of the masks made here (decoded strings, rasterised polygons) are cut from shared
-// blocks: an evaluation makes masks by the ten thousand, and an array buffer of its own for each
-// costs more in allocation and garbage collection than decoding it.
-const RUN_BLOCK = 1 << 16
-let runBlock = new Uint32Array(RUN_BLOCK)
-let runBlockUsed = 0
-
-/** A block with room for `n` more runs at `runBlockUsed`. */
-function reserveRuns(n: number): Uint32Array {
-  if (runBlockUsed + n > runBlock.length) {
-    runBlock = new Uint32Array(Math.max(RUN_BLOCK, n))
-    runBlockUsed = 0
-  }
-  return runBlock
-}
-
-/** The `m` runs written at `runBlockUsed`, kept. */
-function keepRuns(m: number): Uint32Array {
-  const runs = runBlock.subarray(runBlockUsed, runBlockUsed + m)
-  runBlockUsed += m
-  return runs
-}
-
 /**
  * maskApi `rleFrString`, strict: maskApi reads past the end of a truncated string and wraps
  * negative runs silently; here both are errors, as are characters outside '0'..'o' and runs that do
  * not cover exactly height x width pixels.
  */
+let scratchRuns = new Uint32Array(4096)
+
 export function rleFromString(counts: string, height: number, width: number): Rle {
-  // A run takes at least one character.
-  const out = reserveRuns(counts.length)
-  const base = runBlockUsed
+  if (scratchRuns.length < counts.length) scratchRuns = new Uint32Array(counts.length * 2)
+  const out = scratchRuns
   let m = 0
   let p = 0
   let total = 0
@@ -192,13 +170,13 @@ export function rleFromString(counts: string, height: number, width: number): Rl
       k++
       if (!more && c & 0x10) x -= scale
     }
-    if (m > 2) x += out[base + m - 2]!
+    if (m > 2) x += out[m - 2]!
     if (x < 0 || x >= UINT32_RANGE) {
       throw new EvalError('EVAL_BAD_RLE', `RLE string decodes to an invalid run length ${x}`, {
         run: m,
       })
     }
-    out[base + m++] = x
+    out[m++] = x
     total += x
   }
   if (total !== height * width) {
@@ -208,7 +186,7 @@ export function rleFromString(counts: string, height: number, width: number): Rl
       { pixels: total },
     )
   }
-  return { height, width, counts: keepRuns(m) }
+  return { height, width, counts: out.slice(0, m) }
 }
 
 /** Plain run lengths (COCO's crowd form) to an RLE, checking they cover the mask exactly. */
@@ -501,19 +479,13 @@ export function rleIouMatrix(
   return out
 }
 
-// Scratch buffers for rleFromPolygon (vertices, column crossings and their columns, the sorted
-// crossings, per-column counts): polygons are rasterised by the thousand, and small allocations
-// dominate otherwise.
+// Scratch buffers for rleFromPolygon (vertices, column crossings): polygons are rasterised by
+// the thousand, and small allocations dominate otherwise.
 let scratchCrossings = new Uint32Array(4096)
-let scratchColumns = new Int32Array(4096)
-let scratchSorted = new Uint32Array(4096)
-let scratchBuckets = new Int32Array(4096)
 let scratchX = new Int32Array(64)
 let scratchY = new Int32Array(64)
 
 let crossingCount = 0
-let firstColumn = 0
-let lastCrossedColumn = 0
 
 /**
  * One pair of consecutive walk points (u0, v0) -> (u1, v1) with u0 != u1: maskApi's test for a
@@ -536,45 +508,7 @@ function addCrossing(
   if (yd < 0) yd = 0
   else if (yd > height) yd = height
   yd = Math.ceil(yd)
-  if (xd < firstColumn) firstColumn = xd
-  if (xd > lastCrossedColumn) lastCrossedColumn = xd
-  scratchColumns[crossingCount] = xd
   scratchCrossings[crossingCount++] = xd * height + yd
-}
-
-/**
- * The crossings in ascending order, in scratchSorted: a counting sort by column, then insertion
- * sort within each column (a column holds a handful; a comparison sort of all is slower).
- */
-function sortCrossings(n: number): Uint32Array {
-  if (scratchSorted.length < n + 1) scratchSorted = new Uint32Array(n * 2 + 1)
-  const sorted = scratchSorted
-  const crossings = scratchCrossings
-  const columns = scratchColumns
-  if (n === 0) return sorted
-  const span = lastCrossedColumn - firstColumn + 1
-  if (scratchBuckets.length < span + 1) scratchBuckets = new Int32Array(span * 2 + 1)
-  const start = scratchBuckets
-  start.fill(0, 0, span + 1)
-  for (let i = 0; i < n; i++) start[columns[i]! - firstColumn + 1]!++
-  for (let c = 1; c <= span; c++) start[c]! += start[c - 1]!
-  for (let i = 0; i < n; i++) sorted[start[columns[i]! - firstColumn]!++] = crossings[i]!
-  // start[c] is now the end of column c, the start of column c + 1.
-  let begin = 0
-  for (let c = 0; c < span; c++) {
-    const end = start[c]!
-    for (let i = begin + 1; i < end; i++) {
-      const v = sorted[i]!
-      let j = i - 1
-      while (j >= begin && sorted[j]! > v) {
-        sorted[j + 1] = sorted[j]!
-        j--
-      }
-      sorted[j + 1] = v
-    }
-    begin = end
-  }
-  return sorted
 }
 
 /**
@@ -605,13 +539,8 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
   for (let j = 0; j < k; j++) {
     total += Math.max(Math.abs(x[j]! - x[j + 1]!), Math.abs(y[j]! - y[j + 1]!)) + 1
   }
-  if (scratchCrossings.length < total + 1) {
-    scratchCrossings = new Uint32Array(total * 2 + 1)
-    scratchColumns = new Int32Array(total * 2 + 1)
-  }
+  if (scratchCrossings.length < total + 1) scratchCrossings = new Uint32Array(total * 2 + 1)
   crossingCount = 0
-  firstColumn = width
-  lastCrossedColumn = -1
   const lastColumn = width - 1
   let previousU = 0
   let previousV = 0
@@ -663,47 +592,23 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
       previousV = Math.trunc(ys + s * tLast + 0.5)
     } else {
       const s = (xe - xs) / dy
-      // Point d has t = flip ? dy - d : d, v = t + ys, u = (int)(xs + s*t + .5).
-      const uStart = Math.trunc(xs + 0.5)
-      const uEnd = Math.trunc(xs + s * dy + 0.5)
-      const tFirst = flip ? dy : 0
-      const uFirst = flip ? uEnd : uStart
-      if (started && uFirst !== previousU)
-        addCrossing(previousU, previousV, uFirst, tFirst + ys, height, lastColumn)
-      // Inside the edge u is monotone in t and moves by at most one per step, so the pair
-      // (t-1, t) crosses a pixel centre only where u steps from c to c+1 (or back) with c 2 modulo
-      // 5: for each such c in u's range, find that step (a guess from the line, corrected with the
-      // exact arithmetic) instead of walking every step.
-      const lo = uStart < uEnd ? uStart : uEnd
-      const hi = uStart < uEnd ? uEnd : uStart
-      let c = lo + ((((2 - lo) % 5) + 5) % 5)
-      if (c < 2) c = 2
-      const cLast = Math.min(hi - 1, 5 * lastColumn + 2)
-      for (; c <= cLast; c += 5) {
-        // The first t where u is past c: u >= c+1 going right (s > 0), u <= c going left.
-        let t = Math.ceil((c + 0.5 - xs) / s)
-        if (t < 1) t = 1
-        else if (t > dy) t = dy
-        if (s > 0) {
-          while (t > 1 && Math.trunc(xs + s * (t - 1) + 0.5) >= c + 1) t--
-          while (Math.trunc(xs + s * t + 0.5) < c + 1) t++
-        } else {
-          while (t > 1 && Math.trunc(xs + s * (t - 1) + 0.5) <= c) t--
-          while (Math.trunc(xs + s * t + 0.5) > c) t++
-        }
-        const u0 = Math.trunc(xs + s * (t - 1) + 0.5)
-        const u1 = Math.trunc(xs + s * t + 0.5)
-        addCrossing(u0, t - 1 + ys, u1, t + ys, height, lastColumn)
+      for (let d = 0; d <= dy; d++) {
+        const t = flip ? dy - d : d
+        const v = t + ys
+        const u = Math.trunc(xs + s * t + 0.5)
+        if (started && u !== previousU) addCrossing(previousU, previousV, u, v, height, lastColumn)
+        previousU = u
+        previousV = v
+        started = true
       }
-      previousU = flip ? uStart : uEnd
-      previousV = flip ? ys : dy + ys
     }
     started = true
   }
 
-  const sorted = sortCrossings(crossingCount)
-  const n = crossingCount + 1
-  sorted[crossingCount] = height * width
+  const a = scratchCrossings
+  let n = crossingCount
+  a[n++] = height * width
+  const sorted = a.subarray(0, n).sort()
   let previous = 0
   for (let j = 0; j < n; j++) {
     const t = sorted[j]!
@@ -711,19 +616,18 @@ export function rleFromPolygon(xy: ArrayLike<number>, height: number, width: num
     previous = t
   }
   // Runs of zero length (two crossings at one pixel) are folded into the previous run.
-  const b = reserveRuns(n)
-  const base = runBlockUsed
+  const b = new Uint32Array(n)
   let j = 0
   let runs = 0
-  b[base + runs++] = sorted[j++]!
+  b[runs++] = sorted[j++]!
   while (j < n) {
-    if (sorted[j]! > 0) b[base + runs++] = sorted[j++]!
+    if (sorted[j]! > 0) b[runs++] = sorted[j++]!
     else {
       j++
-      if (j < n) b[base + runs - 1]! += sorted[j++]!
+      if (j < n) b[runs - 1]! += sorted[j++]!
     }
   }
-  return { height, width, counts: keepRuns(runs) }
+  return { height, width, counts: runs === n ? b : b.slice(0, runs) }
 }
 
 /** maskApi `rleFrBbox`: the box as the polygon (x,y) (x,y+h) (x+w,y+h) (x+w,y). */
@@ -743,6 +647,21 @@ function allFinite(values: unknown[]): boolean {
     if (typeof v !== 'number' || !Number.isFinite(v)) return false
   }
   return true
+}
+
+/** One part of a polygon segmentation, checked and rasterised. */
+function polygonPart(parts: unknown[], index: number, height: number, width: number): Rle {
+  const part = parts[index]
+  if (!Array.isArray(part) || !allFinite(part)) {
+    throw new EvalError(
+      'EVAL_BAD_SEGMENTATION',
+      `segmentation polygon ${index} is not a list of finite numbers`,
+    )
+  }
+  if (part.length < 2) {
+    throw new EvalError('EVAL_BAD_SEGMENTATION', `segmentation polygon ${index} has no point`)
+  }
+  return rleFromPolygon(part as number[], height, width)
 }
 
 /**
@@ -766,22 +685,11 @@ export function segmentationToRle(segmentation: unknown, height: number, width: 
         'segmentation must be a list of polygons [x0, y0, x1, y1, ...], the first with at least 3 points',
       )
     }
-    const polygon = (index: number): Rle => {
-      const part = parts[index]
-      if (!Array.isArray(part) || !allFinite(part)) {
-        throw new EvalError(
-          'EVAL_BAD_SEGMENTATION',
-          `segmentation polygon ${index} is not a list of finite numbers`,
-        )
-      }
-      if (part.length < 2) {
-        throw new EvalError('EVAL_BAD_SEGMENTATION', `segmentation polygon ${index} has no point`)
-      }
-      return rleFromPolygon(part as number[], height, width)
-    }
-    if (parts.length === 1) return polygon(0)
+    if (parts.length === 1) return polygonPart(parts, 0, height, width)
     const rles: Rle[] = []
-    for (let index = 0; index < parts.length; index++) rles.push(polygon(index))
+    for (let index = 0; index < parts.length; index++) {
+      rles.push(polygonPart(parts, index, height, width))
+    }
     return rleMerge(rles)
   }
   if (segmentation !== null && typeof segmentation === 'object') {
