@@ -123,8 +123,9 @@ async function run(argv: string[], io: CliIo): Promise<number> {
           iouType: values['iou-type'] as 'bbox' | 'segm',
           groundTruth: { path: path('gt') },
           detections: { path: path('dets') },
-          // The confusion matrix is only written to --json; the printed summary has none.
-          ...(values.json === undefined ? { confusion: false as const } : {}),
+          // The confusion matrix and the per-category and per-image results are only written to
+          // --json; the printed summary has none.
+          ...(values.json === undefined ? { confusion: false as const, details: false } : {}),
           errors: values.errors === true,
         }
       : {

@@ -173,6 +173,11 @@ export interface CocoEvaluateOptions {
   perImageScoreThreshold?: number
   /** Thresholds of the confusion matrix (default IoU 0.5, score 0.5); false skips it. */
   confusion?: ConfusionOptions | false
+  /**
+   * false skips the per-category and per-image results (`perCategory` and `perImage` are then
+   * empty), for callers that only print the twelve summary numbers. Default true.
+   */
+  details?: boolean
   onProgress?: (done: number, total: number) => void
   signal?: AbortSignal
 }
@@ -243,17 +248,8 @@ export function evaluatePrepared(
 
   const counts: [number, number, number, number, number] = [T, R, K, A, M]
   const stats = summarizeDetections(precision, recall, counts, null)
-  const perCategory = gt.categoryIds.map((categoryId, k) => ({
-    categoryId,
-    name: gt.categoryNames[k],
-    stats: summarizeDetections(precision, recall, counts, k),
-    groundTruth: 0,
-    detections: 0,
-  }))
-  for (let g = 0; g < gt.gt.count; g++) {
-    if (!gt.gt.crowd[g]) perCategory[gt.gt.category[g]!]!.groundTruth++
-  }
-  for (let d = 0; d < dt.count; d++) perCategory[dt.category[d]!]!.detections++
+  const details = options.details !== false
+  const perCategory = details ? perCategoryResults(gt, dt, precision, recall, counts) : []
 
   // Per-detection and per-ground-truth outcomes at area "all".
   const { slots, slotDet, matchedBits, ignoredBits, slotGt50, slotGt75, t50, t75 } = matcher
@@ -271,7 +267,7 @@ export function evaluatePrepared(
   }
 
   const perImageScoreThreshold = options.perImageScoreThreshold ?? 0.5
-  const perImage = perImageResults(gt, dt, matcher, perImageScoreThreshold)
+  const perImage = details ? perImageResults(gt, dt, matcher, perImageScoreThreshold) : []
 
   const confusion =
     options.confusion === false
@@ -817,6 +813,27 @@ export function summarizeDetections(
     one(false, null, 'medium', m2),
     one(false, null, 'large', m2),
   ]
+}
+
+function perCategoryResults(
+  gt: PreparedGroundTruth,
+  dt: PreparedResults,
+  precision: Float64Array,
+  recall: Float64Array,
+  counts: [number, number, number, number, number],
+): CocoCategoryResult[] {
+  const perCategory = gt.categoryIds.map((categoryId, k) => ({
+    categoryId,
+    name: gt.categoryNames[k],
+    stats: summarizeDetections(precision, recall, counts, k),
+    groundTruth: 0,
+    detections: 0,
+  }))
+  for (let g = 0; g < gt.gt.count; g++) {
+    if (!gt.gt.crowd[g]) perCategory[gt.gt.category[g]!]!.groundTruth++
+  }
+  for (let d = 0; d < dt.count; d++) perCategory[dt.category[d]!]!.detections++
+  return perCategory
 }
 
 function perImageResults(

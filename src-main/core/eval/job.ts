@@ -29,6 +29,8 @@ export type EvalJob =
       detections: JsonSource<CocoResult[]>
       perImageScoreThreshold?: number
       confusion?: ConfusionOptions | false
+      /** false: no per-category and per-image results (empty in the result and the report). */
+      details?: boolean
       /** Also compute the TIDE error breakdown (`errors` in the result and the report). */
       errors?: boolean
     }
@@ -105,6 +107,7 @@ export async function runEvalJob(job: EvalJob, hooks: EvalJobHooks = {}): Promis
       iouType: job.iouType,
       perImageScoreThreshold: job.perImageScoreThreshold,
       confusion: job.confusion,
+      details: job.details,
       onProgress: hooks.onProgress,
       signal: hooks.signal,
     })
