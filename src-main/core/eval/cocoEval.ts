@@ -622,6 +622,72 @@ function sortGroupsByScore(
 }
 
 /**
+ * The slots of groups `groupFrom..groupTo` (each already by descending score, ties in results
+ * order) as one list by descending score, ties in list order: a stable sort of the concatenation,
+ * done by merging neighbouring runs pairwise.
+ */
+function mergeSortedRuns(
+  slotStart: Int32Array,
+  groupFrom: number,
+  groupTo: number,
+  slotDet: Int32Array,
+  score: Float64Array,
+): Int32Array {
+  const from = slotStart[groupFrom]!
+  const n = slotStart[groupTo]! - from
+  let items = new Int32Array(n)
+  let keys = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    items[i] = from + i
+    keys[i] = score[slotDet[from + i]!]!
+  }
+  // Run boundaries (offsets into items), empty groups dropped.
+  const bounds = new Int32Array(groupTo - groupFrom + 1)
+  let runs = 0
+  for (let g = groupFrom; g < groupTo; g++) {
+    if (slotStart[g + 1]! > slotStart[g]!) bounds[runs++] = slotStart[g]! - from
+  }
+  bounds[runs] = n
+  let nextItems = new Int32Array(n)
+  let nextKeys = new Float64Array(n)
+  while (runs > 1) {
+    let merged = 0
+    for (let r = 0; r < runs; r += 2) {
+      const lo = bounds[r]!
+      const mid = bounds[r + 1]!
+      const hi = r + 2 <= runs ? bounds[r + 2]! : mid
+      let a = lo
+      let b = mid
+      let o = lo
+      // Equal scores keep the left run's item first: stable.
+      while (a < mid && b < hi) {
+        if (keys[b]! > keys[a]!) {
+          nextItems[o] = items[b]!
+          nextKeys[o++] = keys[b++]!
+        } else {
+          nextItems[o] = items[a]!
+          nextKeys[o++] = keys[a++]!
+        }
+      }
+      while (a < mid) {
+        nextItems[o] = items[a]!
+        nextKeys[o++] = keys[a++]!
+      }
+      while (b < hi) {
+        nextItems[o] = items[b]!
+        nextKeys[o++] = keys[b++]!
+      }
+      bounds[merged++] = lo
+    }
+    bounds[merged] = n
+    runs = merged
+    ;[items, nextItems] = [nextItems, items]
+    ;[keys, nextKeys] = [nextKeys, keys]
+  }
+  return items
+}
+
+/**
  * COCOeval `accumulate()`: per category, area range and maxDets, the detections of all images by
  * descending score (stable), then per IoU threshold the precision/recall curve sampled at the 101
  * recall thresholds.
@@ -659,21 +725,23 @@ class Accumulator {
     const p = COCO_PARAMS
     const { slotStart, slotDet, slotRank } = this.#matcher
     const score = this.#score
-    const from = slotStart[k * this.#I]!
-    const to = slotStart[(k + 1) * this.#I]!
     // np.argsort(-dtScores, kind='mergesort') over the images' detections concatenated in order.
-    const sortedAll = Int32Array.from(
-      Array.from({ length: to - from }, (_, s) => from + s).sort(
-        (x, y) => score[slotDet[y]!]! - score[slotDet[x]!]! || x - y,
-      ),
-    )
+    const sortedAll = mergeSortedRuns(slotStart, k * this.#I, (k + 1) * this.#I, slotDet, score)
     const maxDet = p.maxDets[p.maxDets.length - 1]!
     for (let m = 0; m < p.maxDets.length; m++) {
       const limit = p.maxDets[m]!
+      if (limit >= maxDet) {
+        this.#accumulateMaxDets(k, m, sortedAll)
+        continue
+      }
       // Filtering a stably sorted list keeps it stably sorted: the same order as sorting the
       // first `limit` detections of each image.
-      const sorted = limit >= maxDet ? sortedAll : sortedAll.filter((s) => slotRank[s]! < limit)
-      this.#accumulateMaxDets(k, m, sorted)
+      const sorted = new Int32Array(sortedAll.length)
+      let n = 0
+      for (let i = 0; i < sortedAll.length; i++) {
+        if (slotRank[sortedAll[i]!]! < limit) sorted[n++] = sortedAll[i]!
+      }
+      this.#accumulateMaxDets(k, m, sorted.subarray(0, n))
     }
   }
 
