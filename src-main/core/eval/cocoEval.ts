@@ -727,13 +727,11 @@ class Accumulator {
     const score = this.#score
     // np.argsort(-dtScores, kind='mergesort') over the images' detections concatenated in order.
     const sortedAll = mergeSortedRuns(slotStart, k * this.#I, (k + 1) * this.#I, slotDet, score)
-    const maxDet = p.maxDets[p.maxDets.length - 1]!
-    for (let m = 0; m < p.maxDets.length; m++) {
+    // The slots hold the first maxDets[-1] of each image, so the last limit keeps them all.
+    const last = p.maxDets.length - 1
+    this.#accumulateMaxDets(k, last, sortedAll)
+    for (let m = 0; m < last; m++) {
       const limit = p.maxDets[m]!
-      if (limit >= maxDet) {
-        this.#accumulateMaxDets(k, m, sortedAll)
-        continue
-      }
       // Filtering a stably sorted list keeps it stably sorted: the same order as sorting the
       // first `limit` detections of each image.
       const sorted = new Int32Array(sortedAll.length)
@@ -741,7 +739,30 @@ class Accumulator {
       for (let i = 0; i < sortedAll.length; i++) {
         if (slotRank[sortedAll[i]!]! < limit) sorted[n++] = sortedAll[i]!
       }
-      this.#accumulateMaxDets(k, m, sorted.subarray(0, n))
+      // A limit no image reaches leaves the same list, so the same curves.
+      if (n === sortedAll.length) this.#copyMaxDets(k, last, m)
+      else this.#accumulateMaxDets(k, m, sorted.subarray(0, n))
+    }
+  }
+
+  /** The precision, scores and recall cells of maxDets index `from` copied to index `to`. */
+  #copyMaxDets(k: number, from: number, to: number): void {
+    const p = COCO_PARAMS
+    const T = p.iouThresholds.length
+    const R = p.recallThresholds.length
+    const A = p.areaRanges.length
+    const M = p.maxDets.length
+    const K = this.#K
+    for (let t = 0; t < T; t++) {
+      for (let a = 0; a < A; a++) {
+        const cell = ((t * K + k) * A + a) * M
+        this.recall[cell + to] = this.recall[cell + from]!
+        for (let r = 0; r < R; r++) {
+          const c = (((t * R + r) * K + k) * A + a) * M
+          this.precision[c + to] = this.precision[c + from]!
+          this.scores[c + to] = this.scores[c + from]!
+        }
+      }
     }
   }
 
