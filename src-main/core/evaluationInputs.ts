@@ -71,8 +71,12 @@ export function runStoreConfusionJob(job: StoreConfusionJob): RecomputedConfusio
   }
   const gt = prepareGroundTruth(inputs.gt, job.iouType)
   const dt = prepareResults(gt, inputs.dets)
-  const geometry = gt.gt.masks && dt.masks ? maskGeometry(gt.gt.masks, dt.masks) : null
-  const matrix = computeConfusionMatrix(gt, dt, { scoreThreshold: job.scoreThreshold }, geometry)
+  const matrix = computeConfusionMatrix(
+    gt,
+    dt,
+    { scoreThreshold: job.scoreThreshold },
+    maskGeometry(gt, dt),
+  )
   const cells = new Map<number, [number, number, number][]>()
   matrix.imageCells.forEach((imageCells, i) => cells.set(Number(gt.imageIds[i]), imageCells))
   return {

@@ -2,7 +2,6 @@
  * `gcstudio eval`: COCO box/mask AP and Cityscapes mIoU/iIoU on files from anywhere, with the
  * numbers and printed tables of pycocotools and cityscapesScripts.
  */
-import { openCliStudio } from '../dataDir'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatCityscapesTables } from '../../core/eval/cityscapesReport'
@@ -125,8 +124,9 @@ async function run(argv: string[], io: CliIo): Promise<number> {
           iouType: values['iou-type'] as 'bbox' | 'segm',
           groundTruth: { path: path('gt') },
           detections: { path: path('dets') },
-          // The confusion matrix is only written to --json; the printed summary has none.
-          ...(values.json === undefined ? { confusion: false as const } : {}),
+          // The confusion matrix and the per-category and per-image results are only written to
+          // --json; the printed summary has none.
+          ...(values.json === undefined ? { confusion: false as const, details: false } : {}),
           errors: values.errors === true,
         }
       : {
@@ -188,6 +188,9 @@ async function evaluateStoredRun(
   dataDir: string | undefined,
   io: CliIo,
 ): Promise<number> {
+  // Loaded here, not at the top: the studio (store, sharp, workers) would cost `eval coco` more
+  // start-up time than a whole evaluation.
+  const { openCliStudio } = await import('../dataDir')
   const studio = await openCliStudio(dataDir, io)
   try {
     const evaluations = studio.evaluations

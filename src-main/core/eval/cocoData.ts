@@ -13,7 +13,7 @@ import {
   type Segmentation,
   rleArea,
   rleFromBox,
-  rleToBbox,
+  rleToBboxInto,
   segmentationToRle,
 } from './rle'
 
@@ -89,6 +89,9 @@ export interface PreparedGroundTruth {
     boxes: Float64Array
     /** Present for segm evaluation. */
     masks: Rle[] | null
+    /** `rleToBbox` and `rleArea` of each mask, four / one to a mask (segm evaluation). */
+    maskBoxes: Float64Array | null
+    maskAreas: Float64Array | null
   }
   warnings: string[]
 }
@@ -104,6 +107,20 @@ export interface PreparedResults {
   boxes: Float64Array
   /** Present for segm evaluation. */
   masks: Rle[] | null
+  /** `rleToBbox` and `rleArea` of each mask, four / one to a mask (segm evaluation). */
+  maskBoxes: Float64Array | null
+  maskAreas: Float64Array | null
+}
+
+/** rleToBbox and rleArea of every mask, for the mask IoUs. */
+function maskGeometry(masks: readonly Rle[]): { boxes: Float64Array; areas: Float64Array } {
+  const boxes = new Float64Array(masks.length * 4)
+  const areas = new Float64Array(masks.length)
+  for (let i = 0; i < masks.length; i++) {
+    rleToBboxInto(masks[i]!, boxes, i * 4)
+    areas[i] = rleArea(masks[i]!)
+  }
+  return { boxes, areas }
 }
 
 function describeId(id: unknown): string {
@@ -127,42 +144,66 @@ function requireArray(value: unknown, what: string): unknown[] {
   return value
 }
 
-function readBox(value: unknown, where: string, details: Record<string, unknown>): Box {
+/**
+ * The entry being read, as errors name it (`annotations[3] (id 4, image 7)`, `results[3] (image
+ * 7)`) with its details: built only when an error is thrown, not for every entry.
+ */
+class Entry {
+  constructor(
+    readonly list: 'annotations' | 'results',
+    readonly index: number,
+    readonly imageId: unknown,
+    readonly annotationId?: number,
+  ) {}
+
+  get where(): string {
+    const image = `image ${describeId(this.imageId)}`
+    return this.annotationId === undefined
+      ? `${this.list}[${this.index}] (${image})`
+      : `${this.list}[${this.index}] (id ${this.annotationId}, ${image})`
+  }
+
+  get details(): Record<string, unknown> {
+    return this.annotationId === undefined
+      ? { index: this.index, imageId: this.imageId }
+      : { index: this.index, annotationId: this.annotationId, imageId: this.imageId }
+  }
+}
+
+function readBox(value: unknown, entry: Entry): Box {
   if (!Array.isArray(value) || value.length !== 4) {
-    throw new EvalError('EVAL_BAD_BOX', `${where}: bbox must be [x, y, width, height]`, details)
+    throw new EvalError(
+      'EVAL_BAD_BOX',
+      `${entry.where}: bbox must be [x, y, width, height]`,
+      entry.details,
+    )
   }
   const [x, y, w, h] = value as unknown[]
   if (![x, y, w, h].every((n) => typeof n === 'number' && Number.isFinite(n))) {
     throw new EvalError(
       'EVAL_BAD_BOX',
-      `${where}: bbox ${JSON.stringify(value)} has a value that is not a finite number`,
-      details,
+      `${entry.where}: bbox ${JSON.stringify(value)} has a value that is not a finite number`,
+      entry.details,
     )
   }
   if ((w as number) < 0 || (h as number) < 0) {
     throw new EvalError(
       'EVAL_BAD_BOX',
-      `${where}: bbox ${JSON.stringify(value)} has a negative width or height`,
-      details,
+      `${entry.where}: bbox ${JSON.stringify(value)} has a negative width or height`,
+      entry.details,
     )
   }
   return [x as number, y as number, w as number, h as number]
 }
 
-function maskFor(
-  segmentation: unknown,
-  height: number,
-  width: number,
-  where: string,
-  details: Record<string, unknown>,
-): Rle {
+function maskFor(segmentation: unknown, height: number, width: number, entry: Entry): Rle {
   // Images need no size for bbox evaluation; an RLE then keeps its own (as pycocotools does).
   const sizeKnown = height > 0 && width > 0
   if (!sizeKnown && Array.isArray(segmentation)) {
     throw new EvalError(
       'EVAL_BAD_INPUT',
-      `${where}: its image has no width and height, which polygons need to be rasterised`,
-      details,
+      `${entry.where}: its image has no width and height, which polygons need to be rasterised`,
+      entry.details,
     )
   }
   let rle: Rle
@@ -170,9 +211,9 @@ function maskFor(
     rle = segmentationToRle(segmentation, height, width)
   } catch (error) {
     if (error instanceof EvalError) {
-      throw new EvalError(error.reason, `${where}: ${error.message}`, {
+      throw new EvalError(error.reason, `${entry.where}: ${error.message}`, {
         ...error.details,
-        ...details,
+        ...entry.details,
       })
     }
     throw error
@@ -180,8 +221,8 @@ function maskFor(
   if (sizeKnown && (rle.height !== height || rle.width !== width)) {
     throw new EvalError(
       'EVAL_MASK_SIZE',
-      `${where}: mask size ${rle.height}x${rle.width} differs from the image's ${height}x${width}`,
-      details,
+      `${entry.where}: mask size ${rle.height}x${rle.width} differs from the image's ${height}x${width}`,
+      entry.details,
     )
   }
   return rle
@@ -286,19 +327,22 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
   let unknownCategory = 0
   for (let index = 0; index < n; index++) {
     const ann = annotations[index]!
-    const where = `annotations[${index}]`
     if (ann === null || typeof ann !== 'object') {
-      throw new EvalError('EVAL_BAD_INPUT', `${where} is not an object`, { index })
+      throw new EvalError('EVAL_BAD_INPUT', `annotations[${index}] is not an object`, { index })
     }
     const id = ann.id
     if (typeof id !== 'number' || !Number.isFinite(id)) {
-      throw new EvalError('EVAL_BAD_INPUT', `${where} has no numeric id`, { index })
+      throw new EvalError('EVAL_BAD_INPUT', `annotations[${index}] has no numeric id`, { index })
     }
     if (seenAnnotations.has(id)) {
-      throw new EvalError('EVAL_DUPLICATE_ID', `${where} repeats annotation id ${id}`, {
-        index,
-        annotationId: id,
-      })
+      throw new EvalError(
+        'EVAL_DUPLICATE_ID',
+        `annotations[${index}] repeats annotation id ${id}`,
+        {
+          index,
+          annotationId: id,
+        },
+      )
     }
     seenAnnotations.add(id)
     const imageIndex = imageIndexById.get(ann.image_id)
@@ -311,24 +355,17 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
       unknownCategory++
       continue
     }
-    const details = { index, annotationId: id, imageId: ann.image_id }
-    const label = `${where} (id ${id}, image ${describeId(ann.image_id)})`
+    const entry = new Entry('annotations', index, ann.image_id, id)
     if (typeof ann.area !== 'number' || !Number.isFinite(ann.area)) {
-      throw new EvalError('EVAL_BAD_INPUT', `${label} has no numeric area`, details)
+      throw new EvalError('EVAL_BAD_INPUT', `${entry.where} has no numeric area`, entry.details)
     }
     if (iouType === 'bbox' || ann.bbox !== undefined) {
-      const box = readBox(ann.bbox, label, details)
+      const box = readBox(ann.bbox, entry)
       boxes.set(box, count * 4)
     }
     if (masks) {
       masks.push(
-        maskFor(
-          ann.segmentation,
-          imageHeights[imageIndex]!,
-          imageWidths[imageIndex]!,
-          label,
-          details,
-        ),
+        maskFor(ann.segmentation, imageHeights[imageIndex]!, imageWidths[imageIndex]!, entry),
       )
     }
     annotationIds[count] = id
@@ -360,6 +397,7 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
       break
     }
   }
+  const geometry = masks && maskGeometry(masks)
   return {
     iouType,
     imageIds,
@@ -380,6 +418,8 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
       crowd: crowd.slice(0, count),
       boxes: boxes.slice(0, count * 4),
       masks,
+      maskBoxes: geometry && geometry.boxes,
+      maskAreas: geometry && geometry.areas,
     },
     warnings,
   }
@@ -406,6 +446,8 @@ export function prepareResults(
   const boxes = new Float64Array(n * 4)
   const wantMasks = gt.iouType === 'segm'
   const masks: Rle[] | null = wantMasks ? new Array<Rle>(n) : null
+  const maskBoxes = wantMasks ? new Float64Array(n * 4) : null
+  const maskAreas = wantMasks ? new Float64Array(n) : null
   const first = results[0] as Partial<CocoResult> | undefined
   const boxMode =
     first !== undefined &&
@@ -434,10 +476,9 @@ export function prepareResults(
         { index, imageId: result.image_id, categoryId: result.category_id },
       )
     }
-    const where = `results[${index}] (image ${describeId(result.image_id)})`
-    const details = { index, imageId: result.image_id }
+    const entry = new Entry('results', index, result.image_id)
     if (typeof result.score !== 'number' || !Number.isFinite(result.score)) {
-      throw new EvalError('EVAL_BAD_SCORE', `${where} has no finite score`, details)
+      throw new EvalError('EVAL_BAD_SCORE', `${entry.where} has no finite score`, entry.details)
     }
     image[index] = imageIndex
     category[index] = categoryIndex
@@ -445,32 +486,41 @@ export function prepareResults(
     const height = gt.imageHeights[imageIndex]!
     const width = gt.imageWidths[imageIndex]!
     if (boxMode) {
-      const box = readBox(result.bbox, where, details)
+      const box = readBox(result.bbox, entry)
       boxes[index * 4] = box[0]
       boxes[index * 4 + 1] = box[1]
       boxes[index * 4 + 2] = box[2]
       boxes[index * 4 + 3] = box[3]
       area[index] = box[2] * box[3]
       if (masks) {
-        masks[index] =
+        const mask =
           result.segmentation === undefined
             ? rleFromBox(box, height, width)
-            : maskFor(result.segmentation, height, width, where, details)
+            : maskFor(result.segmentation, height, width, entry)
+        masks[index] = mask
+        rleToBboxInto(mask, maskBoxes!, index * 4)
+        maskAreas![index] = rleArea(mask)
       }
     } else {
       if (result.segmentation === undefined) {
         throw new EvalError(
           'EVAL_BAD_SEGMENTATION',
-          `${where} has neither bbox nor segmentation (the first result has no bbox, so every result needs a segmentation)`,
-          details,
+          `${entry.where} has neither bbox nor segmentation (the first result has no bbox, so every result needs a segmentation)`,
+          entry.details,
         )
       }
-      const mask = maskFor(result.segmentation, height, width, where, details)
-      if (masks) masks[index] = mask
+      const mask = maskFor(result.segmentation, height, width, entry)
       area[index] = rleArea(mask)
-      const box = result.bbox === undefined ? rleToBbox(mask) : readBox(result.bbox, where, details)
-      boxes.set(box, index * 4)
+      if (result.bbox === undefined) rleToBboxInto(mask, boxes, index * 4)
+      else boxes.set(readBox(result.bbox, entry), index * 4)
+      if (masks) {
+        masks[index] = mask
+        maskAreas![index] = area[index]!
+        if (result.bbox === undefined) {
+          for (let c = index * 4; c < index * 4 + 4; c++) maskBoxes![c] = boxes[c]!
+        } else rleToBboxInto(mask, maskBoxes!, index * 4)
+      }
     }
   }
-  return { count: n, image, category, score, area, boxes, masks }
+  return { count: n, image, category, score, area, boxes, masks, maskBoxes, maskAreas }
 }

@@ -24,7 +24,7 @@ import {
 } from './confusion'
 import { throwIfAborted } from './errors'
 import { linspace, numpyMean } from './numpyMath'
-import { type Rle, boxIouAt, rleArea, rleIouGivenBoxOverlap, rleToBboxInto } from './rle'
+import { type Rle, boxIouAt, rleIouGivenBoxOverlap } from './rle'
 
 export interface AreaRange {
   label: 'all' | 'small' | 'medium' | 'large'
@@ -173,6 +173,11 @@ export interface CocoEvaluateOptions {
   perImageScoreThreshold?: number
   /** Thresholds of the confusion matrix (default IoU 0.5, score 0.5); false skips it. */
   confusion?: ConfusionOptions | false
+  /**
+   * false skips the per-category and per-image results (`perCategory` and `perImage` are then
+   * empty), for callers that only print the twelve summary numbers. Default true.
+   */
+  details?: boolean
   onProgress?: (done: number, total: number) => void
   signal?: AbortSignal
 }
@@ -243,17 +248,8 @@ export function evaluatePrepared(
 
   const counts: [number, number, number, number, number] = [T, R, K, A, M]
   const stats = summarizeDetections(precision, recall, counts, null)
-  const perCategory = gt.categoryIds.map((categoryId, k) => ({
-    categoryId,
-    name: gt.categoryNames[k],
-    stats: summarizeDetections(precision, recall, counts, k),
-    groundTruth: 0,
-    detections: 0,
-  }))
-  for (let g = 0; g < gt.gt.count; g++) {
-    if (!gt.gt.crowd[g]) perCategory[gt.gt.category[g]!]!.groundTruth++
-  }
-  for (let d = 0; d < dt.count; d++) perCategory[dt.category[d]!]!.detections++
+  const details = options.details !== false
+  const perCategory = details ? perCategoryResults(gt, dt, precision, recall, counts) : []
 
   // Per-detection and per-ground-truth outcomes at area "all".
   const { slots, slotDet, matchedBits, ignoredBits, slotGt50, slotGt75, t50, t75 } = matcher
@@ -271,7 +267,7 @@ export function evaluatePrepared(
   }
 
   const perImageScoreThreshold = options.perImageScoreThreshold ?? 0.5
-  const perImage = perImageResults(gt, dt, matcher, perImageScoreThreshold)
+  const perImage = details ? perImageResults(gt, dt, matcher, perImageScoreThreshold) : []
 
   const confusion =
     options.confusion === false
@@ -312,6 +308,13 @@ export function evaluatePrepared(
   }
 }
 
+/** `values[indices[i]]` for every i (a plain loop: cheaper than a callback while code is cold). */
+function gather(values: Float64Array, indices: Int32Array): Float64Array {
+  const out = new Float64Array(indices.length)
+  for (let i = 0; i < indices.length; i++) out[i] = values[indices[i]!]!
+  return out
+}
+
 function matchTable(
   gt: PreparedGroundTruth,
   dt: PreparedResults,
@@ -332,7 +335,7 @@ function matchTable(
     categories: K,
     slotStart: matcher.slotStart,
     slotDet: matcher.slotDet,
-    score: Float64Array.from(matcher.slotDet, (d) => dt.score[d]!),
+    score: gather(dt.score, matcher.slotDet),
     matched: matcher.matchedBits.slice(0, matcher.slots),
     ignored: matcher.ignoredBits.slice(0, matcher.slots),
     positives,
@@ -442,7 +445,7 @@ class GroupMatcher {
     this.#dtBoxes = dt.boxes
     this.#gtMasks = gt.gt.masks
     this.#dtMasks = dt.masks
-    this.#geometry = this.#segm ? maskGeometry(gt.gt.masks!, dt.masks!) : null
+    this.#geometry = this.#segm ? maskGeometry(gt, dt) : null
   }
 
   maskGeometry(): MaskGeometry | null {
@@ -585,23 +588,18 @@ class GroupMatcher {
   }
 }
 
-/** Mask boxes and areas, as COCOeval computes them (the confusion matrix's box test needs them). */
-export function maskGeometry(gtMasks: Rle[], dtMasks: Rle[]): MaskGeometry {
-  const geometry = {
-    gtBoxes: new Float64Array(gtMasks.length * 4),
-    gtAreas: new Float64Array(gtMasks.length),
-    dtBoxes: new Float64Array(dtMasks.length * 4),
-    dtAreas: new Float64Array(dtMasks.length),
+/**
+ * Mask boxes and areas as COCOeval computes them (the confusion matrix's box test needs them),
+ * made once where the masks were made (prepareGroundTruth / prepareResults); null for bbox.
+ */
+export function maskGeometry(gt: PreparedGroundTruth, dt: PreparedResults): MaskGeometry | null {
+  if (!gt.gt.maskBoxes || !gt.gt.maskAreas || !dt.maskBoxes || !dt.maskAreas) return null
+  return {
+    gtBoxes: gt.gt.maskBoxes,
+    gtAreas: gt.gt.maskAreas,
+    dtBoxes: dt.maskBoxes,
+    dtAreas: dt.maskAreas,
   }
-  for (let g = 0; g < gtMasks.length; g++) {
-    rleToBboxInto(gtMasks[g]!, geometry.gtBoxes, g * 4)
-    geometry.gtAreas[g] = rleArea(gtMasks[g]!)
-  }
-  for (let d = 0; d < dtMasks.length; d++) {
-    rleToBboxInto(dtMasks[d]!, geometry.dtBoxes, d * 4)
-    geometry.dtAreas[d] = rleArea(dtMasks[d]!)
-  }
-  return geometry
 }
 
 /**
@@ -635,6 +633,72 @@ function sortGroupsByScore(
       items[j + 1] = item
     }
   }
+}
+
+/**
+ * The slots of groups `groupFrom..groupTo` (each already by descending score, ties in results
+ * order) as one list by descending score, ties in list order: a stable sort of the concatenation,
+ * done by merging neighbouring runs pairwise.
+ */
+function mergeSortedRuns(
+  slotStart: Int32Array,
+  groupFrom: number,
+  groupTo: number,
+  slotDet: Int32Array,
+  score: Float64Array,
+): Int32Array {
+  const from = slotStart[groupFrom]!
+  const n = slotStart[groupTo]! - from
+  let items = new Int32Array(n)
+  let keys = new Float64Array(n)
+  for (let i = 0; i < n; i++) {
+    items[i] = from + i
+    keys[i] = score[slotDet[from + i]!]!
+  }
+  // Run boundaries (offsets into items), empty groups dropped.
+  const bounds = new Int32Array(groupTo - groupFrom + 1)
+  let runs = 0
+  for (let g = groupFrom; g < groupTo; g++) {
+    if (slotStart[g + 1]! > slotStart[g]!) bounds[runs++] = slotStart[g]! - from
+  }
+  bounds[runs] = n
+  let nextItems = new Int32Array(n)
+  let nextKeys = new Float64Array(n)
+  while (runs > 1) {
+    let merged = 0
+    for (let r = 0; r < runs; r += 2) {
+      const lo = bounds[r]!
+      const mid = bounds[r + 1]!
+      const hi = r + 2 <= runs ? bounds[r + 2]! : mid
+      let a = lo
+      let b = mid
+      let o = lo
+      // Equal scores keep the left run's item first: stable.
+      while (a < mid && b < hi) {
+        if (keys[b]! > keys[a]!) {
+          nextItems[o] = items[b]!
+          nextKeys[o++] = keys[b++]!
+        } else {
+          nextItems[o] = items[a]!
+          nextKeys[o++] = keys[a++]!
+        }
+      }
+      while (a < mid) {
+        nextItems[o] = items[a]!
+        nextKeys[o++] = keys[a++]!
+      }
+      while (b < hi) {
+        nextItems[o] = items[b]!
+        nextKeys[o++] = keys[b++]!
+      }
+      bounds[merged++] = lo
+    }
+    bounds[merged] = n
+    runs = merged
+    ;[items, nextItems] = [nextItems, items]
+    ;[keys, nextKeys] = [nextKeys, keys]
+  }
+  return items
 }
 
 /**
@@ -675,21 +739,44 @@ class Accumulator {
     const p = COCO_PARAMS
     const { slotStart, slotDet, slotRank } = this.#matcher
     const score = this.#score
-    const from = slotStart[k * this.#I]!
-    const to = slotStart[(k + 1) * this.#I]!
     // np.argsort(-dtScores, kind='mergesort') over the images' detections concatenated in order.
-    const sortedAll = Int32Array.from(
-      Array.from({ length: to - from }, (_, s) => from + s).sort(
-        (x, y) => score[slotDet[y]!]! - score[slotDet[x]!]! || x - y,
-      ),
-    )
-    const maxDet = p.maxDets[p.maxDets.length - 1]!
-    for (let m = 0; m < p.maxDets.length; m++) {
+    const sortedAll = mergeSortedRuns(slotStart, k * this.#I, (k + 1) * this.#I, slotDet, score)
+    // The slots hold the first maxDets[-1] of each image, so the last limit keeps them all.
+    const last = p.maxDets.length - 1
+    this.#accumulateMaxDets(k, last, sortedAll)
+    for (let m = 0; m < last; m++) {
       const limit = p.maxDets[m]!
       // Filtering a stably sorted list keeps it stably sorted: the same order as sorting the
       // first `limit` detections of each image.
-      const sorted = limit >= maxDet ? sortedAll : sortedAll.filter((s) => slotRank[s]! < limit)
-      this.#accumulateMaxDets(k, m, sorted)
+      const sorted = new Int32Array(sortedAll.length)
+      let n = 0
+      for (let i = 0; i < sortedAll.length; i++) {
+        if (slotRank[sortedAll[i]!]! < limit) sorted[n++] = sortedAll[i]!
+      }
+      // A limit no image reaches leaves the same list, so the same curves.
+      if (n === sortedAll.length) this.#copyMaxDets(k, last, m)
+      else this.#accumulateMaxDets(k, m, sorted.subarray(0, n))
+    }
+  }
+
+  /** The precision, scores and recall cells of maxDets index `from` copied to index `to`. */
+  #copyMaxDets(k: number, from: number, to: number): void {
+    const p = COCO_PARAMS
+    const T = p.iouThresholds.length
+    const R = p.recallThresholds.length
+    const A = p.areaRanges.length
+    const M = p.maxDets.length
+    const K = this.#K
+    for (let t = 0; t < T; t++) {
+      for (let a = 0; a < A; a++) {
+        const cell = ((t * K + k) * A + a) * M
+        this.recall[cell + to] = this.recall[cell + from]!
+        for (let r = 0; r < R; r++) {
+          const c = (((t * R + r) * K + k) * A + a) * M
+          this.precision[c + to] = this.precision[c + from]!
+          this.scores[c + to] = this.scores[c + from]!
+        }
+      }
     }
   }
 
@@ -829,6 +916,27 @@ export function summarizeDetections(
     one(false, null, 'medium', m2),
     one(false, null, 'large', m2),
   ]
+}
+
+function perCategoryResults(
+  gt: PreparedGroundTruth,
+  dt: PreparedResults,
+  precision: Float64Array,
+  recall: Float64Array,
+  counts: [number, number, number, number, number],
+): CocoCategoryResult[] {
+  const perCategory = gt.categoryIds.map((categoryId, k) => ({
+    categoryId,
+    name: gt.categoryNames[k],
+    stats: summarizeDetections(precision, recall, counts, k),
+    groundTruth: 0,
+    detections: 0,
+  }))
+  for (let g = 0; g < gt.gt.count; g++) {
+    if (!gt.gt.crowd[g]) perCategory[gt.gt.category[g]!]!.groundTruth++
+  }
+  for (let d = 0; d < dt.count; d++) perCategory[dt.category[d]!]!.detections++
+  return perCategory
 }
 
 function perImageResults(

@@ -29,6 +29,8 @@ export type EvalJob =
       detections: JsonSource<CocoResult[]>
       perImageScoreThreshold?: number
       confusion?: ConfusionOptions | false
+      /** false: no per-category and per-image results (empty in the result and the report). */
+      details?: boolean
       /** Also compute the TIDE error breakdown (`errors` in the result and the report). */
       errors?: boolean
     }
@@ -94,8 +96,13 @@ async function resolve<T>(source: JsonSource<T>, what: string): Promise<T> {
 
 export async function runEvalJob(job: EvalJob, hooks: EvalJobHooks = {}): Promise<EvalJobResult> {
   if (job.kind === 'coco') {
-    const dataset = await resolve(job.groundTruth, 'ground truth')
-    const results = await resolve(job.detections, 'detections')
+    // Both files are read at once, so the detections are read while the ground truth is parsed;
+    // errors still come in the same order (the ground truth's first).
+    const datasetRead = resolve(job.groundTruth, 'ground truth')
+    const resultsRead = resolve(job.detections, 'detections')
+    resultsRead.catch(() => {}) // awaited below, after the ground truth
+    const dataset = await datasetRead
+    const results = await resultsRead
     // Prepared once for COCOeval and TIDE alike (masks are rasterised here).
     const gt = prepareGroundTruth(dataset, job.iouType)
     throwIfAborted(hooks.signal)
@@ -105,6 +112,7 @@ export async function runEvalJob(job: EvalJob, hooks: EvalJobHooks = {}): Promis
       iouType: job.iouType,
       perImageScoreThreshold: job.perImageScoreThreshold,
       confusion: job.confusion,
+      details: job.details,
       onProgress: hooks.onProgress,
       signal: hooks.signal,
     })
