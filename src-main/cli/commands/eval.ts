@@ -12,7 +12,6 @@ import { formatTideSummary } from '../../core/eval/tide'
 import { type EvalJob, runEvalJob } from '../../core/eval/job'
 import { type CliCommand, type CliIo, CliUsageError } from '../command'
 import { COCO_STAT_NAMES } from '../../common/cocoStats'
-import { parseCocoMetrics } from '../../common/api/evaluationViews'
 
 const usage = `Usage:
   gcstudio eval coco --gt instances.json --dets results.json --iou-type bbox|segm [--errors] [--json out.json]
@@ -188,9 +187,10 @@ async function evaluateStoredRun(
   dataDir: string | undefined,
   io: CliIo,
 ): Promise<number> {
-  // Loaded here, not at the top: the studio (store, sharp, workers) would cost `eval coco` more
-  // start-up time than a whole evaluation.
+  // Loaded here, not at the top: the studio (store, sharp, workers) and the contract's schemas
+  // would cost `eval coco` on files more start-up time than a whole evaluation.
   const { openCliStudio } = await import('../dataDir')
+  const { parseCocoMetrics } = await import('../../common/api/evaluationViews')
   const studio = await openCliStudio(dataDir, io)
   try {
     const evaluations = studio.evaluations
