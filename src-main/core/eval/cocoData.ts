@@ -113,7 +113,7 @@ export interface PreparedResults {
 }
 
 /** rleToBbox and rleArea of every mask, for the mask IoUs. */
-function maskGeometry(masks: readonly Rle[]): { boxes: Float64Array; areas: Float64Array } {
+function maskBoxesAndAreas(masks: readonly Rle[]): { boxes: Float64Array; areas: Float64Array } {
   const boxes = new Float64Array(masks.length * 4)
   const areas = new Float64Array(masks.length)
   for (let i = 0; i < masks.length; i++) {
@@ -397,7 +397,7 @@ export function prepareGroundTruth(dataset: CocoDataset, iouType: IouType): Prep
       break
     }
   }
-  const geometry = masks && maskGeometry(masks)
+  const geometry = masks && maskBoxesAndAreas(masks)
   return {
     iouType,
     imageIds,
@@ -523,4 +523,26 @@ export function prepareResults(
     }
   }
   return { count: n, image, category, score, area, boxes, masks, maskBoxes, maskAreas }
+}
+
+/** Boxes and areas of masks, computed once and shared with the confusion matrix. */
+export interface MaskGeometry {
+  gtBoxes: Float64Array
+  gtAreas: Float64Array
+  dtBoxes: Float64Array
+  dtAreas: Float64Array
+}
+
+/**
+ * Mask boxes and areas as COCOeval computes them (the confusion matrix's box test needs them),
+ * made once where the masks were made (prepareGroundTruth / prepareResults); null for bbox.
+ */
+export function maskGeometry(gt: PreparedGroundTruth, dt: PreparedResults): MaskGeometry | null {
+  if (!gt.gt.maskBoxes || !gt.gt.maskAreas || !dt.maskBoxes || !dt.maskAreas) return null
+  return {
+    gtBoxes: gt.gt.maskBoxes,
+    gtAreas: gt.gt.maskAreas,
+    dtBoxes: dt.maskBoxes,
+    dtAreas: dt.maskAreas,
+  }
 }

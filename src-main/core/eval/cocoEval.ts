@@ -12,8 +12,10 @@ import {
   type CocoId,
   type CocoResult,
   type IouType,
+  type MaskGeometry,
   type PreparedGroundTruth,
   type PreparedResults,
+  maskGeometry,
   prepareGroundTruth,
   prepareResults,
 } from './cocoData'
@@ -342,14 +344,6 @@ function matchTable(
   }
 }
 
-/** Boxes and areas of masks, computed once and shared with the confusion matrix. */
-export interface MaskGeometry {
-  gtBoxes: Float64Array
-  gtAreas: Float64Array
-  dtBoxes: Float64Array
-  dtAreas: Float64Array
-}
-
 /**
  * COCOeval `evaluate()`: IoUs per image and category (`computeIoU`) and greedy matching per area
  * range and IoU threshold (`evaluateImg`), stored per evaluated detection ("slot") as bit sets.
@@ -585,20 +579,6 @@ class GroupMatcher {
       this.slotGt75[slot] = g
       this.gtDet75[g] = this.slotDet[slot]!
     }
-  }
-}
-
-/**
- * Mask boxes and areas as COCOeval computes them (the confusion matrix's box test needs them),
- * made once where the masks were made (prepareGroundTruth / prepareResults); null for bbox.
- */
-export function maskGeometry(gt: PreparedGroundTruth, dt: PreparedResults): MaskGeometry | null {
-  if (!gt.gt.maskBoxes || !gt.gt.maskAreas || !dt.maskBoxes || !dt.maskAreas) return null
-  return {
-    gtBoxes: gt.gt.maskBoxes,
-    gtAreas: gt.gt.maskAreas,
-    dtBoxes: dt.maskBoxes,
-    dtAreas: dt.maskAreas,
   }
 }
 

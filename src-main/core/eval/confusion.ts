@@ -11,8 +11,7 @@
  * it lands in the background row. Ground truth left unmatched lands in the background column.
  * IoU is box IoU for bbox evaluation and mask IoU for segm, computed exactly as COCOeval does.
  */
-import type { PreparedGroundTruth, PreparedResults } from './cocoData'
-import type { MaskGeometry } from './cocoEval'
+import type { MaskGeometry, PreparedGroundTruth, PreparedResults } from './cocoData'
 import { type Rle, boxIouAt, rleIouGivenBoxOverlap } from './rle'
 
 export interface ConfusionOptions {
