@@ -1,18 +1,22 @@
 /**
- * The inputs of a run's COCO evaluation, read from the store inside the evaluation worker (see
+ * The inputs of a run's evaluation, read from the store inside the evaluation worker (see
  * `workers/evalWorker.ts`): a run's ground truth and predictions can be hundreds of thousands of
- * rows, and reading them on the thread that serves the UI would stall it. The evaluation views'
+ * rows (COCO) or hundreds of label-map PNGs (Cityscapes), and reading them on the thread that
+ * serves the UI would stall it. The evaluation views'
  * confusion matrix at another score threshold is recomputed there from the same inputs, and a
  * comparison's inputs are read the same way in the compare worker.
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import type { CocoConfusion } from '../common/api/evaluationViews'
 import { AppError } from '../common/errors'
-import type { CocoDataset, CocoResult, EvalJob, IouType } from './eval'
+import type { CocoDataset, CocoResult, EvalJob, EvalJobResult, IouType } from './eval'
 import { maskGeometry, prepareGroundTruth, prepareResults } from './eval/cocoData'
 import { computeConfusionMatrix } from './eval/confusion'
 import type { CompareJob } from './compare/job'
-import { runCocoResults } from './exports'
+import { runCocoResults, writeRunLabelPngs } from './exports'
 import { evaluationInputStore } from './store/evaluationInputs'
+import { labelEditStore } from './store/labelEdits'
 import { openStore, type Db } from './store/store'
 
 /** An evaluation whose inputs the worker reads from the store at `dataDir`. */
@@ -37,6 +41,74 @@ export function resolveStoreJob(job: StoreCocoJob): EvalJob {
       groundTruth: { data: gt },
       detections: { data: dets },
       ...(job.errors ? { errors: true } : {}),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * A label-map run's Cityscapes evaluation. The worker lays out the official script's folders in
+ * `dir` (made and removed by the app, so a worker stopped mid-way leaves nothing behind).
+ */
+export interface StoreCityscapesJob {
+  kind: 'store-cityscapes'
+  dataDir: string
+  nativeBinding?: string
+  runId: number
+  dir: string
+}
+
+/** A Cityscapes result with the store image id of each evaluated file's stem. */
+export type StoreCityscapesResult = EvalJobResult & { imageIds: [stem: string, imageId: number][] }
+
+/**
+ * Lays out the official script's folders in `job.dir`, reading with its own connection: the
+ * run's images' gtFine labelIds and instanceIds (linked; an edited label map is written in place
+ * of the files it replaces) and the predicted label-id PNGs, paired by Cityscapes stem.
+ */
+export function resolveStoreCityscapesJob(job: StoreCityscapesJob): {
+  job: EvalJob
+  imageIds: [string, number][]
+} {
+  const db = openStore(job.dataDir, job.nativeBinding ? { nativeBinding: job.nativeBinding } : {})
+  try {
+    const inputs = evaluationInputStore(db)
+    const run = inputs.run(job.runId)
+    if (!run) throw new AppError('NOT_FOUND', `Run ${job.runId} does not exist.`)
+    const gtDir = path.join(job.dir, 'gt')
+    const predDir = path.join(job.dir, 'pred')
+    fs.mkdirSync(gtDir, { recursive: true })
+    const imageIds = writeRunLabelPngs(db, run.id, predDir, true)
+    const byId = new Map(inputs.runLabelMaps(run.id).map((g) => [g.id, g]))
+    const labelEdits = labelEditStore(db)
+    for (const [stem, id] of imageIds) {
+      const g = byId.get(id)!
+      const edited = labelEdits.currentMapEdit(id)?.after_map ?? null
+      if (edited !== null) {
+        const m = labelEdits.labelMap(edited)!
+        fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_labelIds.png`), m.label_png)
+        fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_instanceIds.png`), m.instance_png)
+        continue
+      }
+      fs.symlinkSync(
+        path.resolve(run.source, g.semanticPath),
+        path.join(gtDir, `${stem}_gtFine_labelIds.png`),
+      )
+      if (g.instancePath)
+        fs.symlinkSync(
+          path.resolve(run.source, g.instancePath),
+          path.join(gtDir, `${stem}_gtFine_instanceIds.png`),
+        )
+    }
+    return {
+      job: {
+        kind: 'cityscapes',
+        groundTruthDir: gtDir,
+        predictionDir: predDir,
+        predictionIds: 'label',
+      },
+      imageIds: [...imageIds],
     }
   } finally {
     db.close()

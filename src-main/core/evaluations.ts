@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type { Evaluation, EvaluationDetail, EvaluationImage } from '../common/api'
 import { AppError, toErrorShape } from '../common/errors'
-import type { EvalJob, EvalJobResult, IouType } from './eval'
+import type { EvalJobResult, IouType } from './eval'
 import {
   cityscapesEvaluationRows,
   cityscapesStem,
@@ -12,8 +12,13 @@ import {
 } from './eval'
 import type { EventBus } from './events'
 import { builtWorkerPath } from './paths'
-import { writeRunLabelPngs } from './exports'
-import type { RecomputedConfusion, StoreCocoJob, StoreConfusionJob } from './evaluationInputs'
+import type {
+  RecomputedConfusion,
+  StoreCityscapesJob,
+  StoreCityscapesResult,
+  StoreCocoJob,
+  StoreConfusionJob,
+} from './evaluationInputs'
 import { type RunFacts, evaluationInputStore } from './store/evaluationInputs'
 import {
   type EvaluationKey,
@@ -22,7 +27,6 @@ import {
   evaluationStore,
 } from './store/evaluations'
 import type { Db } from './store/store'
-import { labelEditStore } from './store/labelEdits'
 
 /**
  * Evaluations of stored runs against the dataset's current ground truth, computed by the
@@ -74,14 +78,20 @@ export class EvaluationManager {
       throw new AppError('CONFLICT', `Run ${runId} has no finished images to evaluate.`)
     const jobs: {
       kind: Evaluation['kind']
-      job: EvalJob | StoreCocoJob
+      job: StoreCocoJob | StoreCityscapesJob
       cleanup?: () => void
-      imageIds?: Map<string, number>
     }[] = []
     if (run.task === 'semantic_segmentation') {
       if (run.kind !== 'cityscapes')
         throw new AppError('UNSUPPORTED', 'Label maps are evaluated against Cityscapes datasets.')
-      jobs.push({ kind: 'cityscapes', ...this.#cityscapesJob(run) })
+      // The worker writes the official script's folders here (hundreds of label-map PNGs read
+      // from the store); the folder is made and removed on this side, whatever the worker does.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gcstudio-eval-'))
+      jobs.push({
+        kind: 'cityscapes',
+        job: { kind: 'store-cityscapes', ...this.#workerStore(), runId, dir },
+        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+      })
     } else {
       // The worker reads the ground truth and the predictions from the store itself: assembling
       // them here would hold the thread that serves the UI for as long as the reading takes.
@@ -98,11 +108,15 @@ export class EvaluationManager {
         const key = { runId, datasetId: run.datasetId, gtVersion: run.gtVersion, kind: j.kind }
         let id: number
         try {
-          const result = await runEvalInWorker(builtWorkerPath('evalWorker'), j.job, {
+          const result = await runEvalInWorker<
+            StoreCocoJob | StoreCityscapesJob,
+            EvalJobResult | StoreCityscapesResult
+          >(builtWorkerPath('evalWorker'), j.job, {
             ...(options.onProgress ? { onProgress: options.onProgress } : {}),
             ...(options.signal ? { signal: options.signal } : {}),
           })
-          id = this.#save(key, result, j.imageIds)
+          const imageIds = 'imageIds' in result ? new Map(result.imageIds) : undefined
+          id = this.#save(key, result, imageIds)
         } catch (err) {
           if (options.signal?.aborted)
             throw new AppError('CANCELLED', 'The evaluation was cancelled.')
@@ -113,7 +127,7 @@ export class EvaluationManager {
         out.push(saved)
       }
     } finally {
-      // Cityscapes inputs live in a temporary folder until every evaluation of the run is done.
+      // Cityscapes inputs live in a temporary folder until the evaluation is done.
       for (const j of jobs) j.cleanup?.()
     }
     return out
@@ -149,60 +163,6 @@ export class EvaluationManager {
     return {
       dataDir: this.opts.dataDir,
       ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),
-    }
-  }
-
-  /**
-   * The official script's layout in a temporary folder: the run's images' gtFine labelIds and
-   * instanceIds (linked), and the predicted label-id PNGs, paired by Cityscapes stem.
-   */
-  #cityscapesJob(run: RunFacts): {
-    job: EvalJob
-    cleanup: () => void
-    imageIds: Map<string, number>
-  } {
-    const db = this.opts.db
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcstudio-eval-'))
-    try {
-      const gtDir = path.join(tmp, 'gt')
-      const predDir = path.join(tmp, 'pred')
-      fs.mkdirSync(gtDir)
-      const imageIds = writeRunLabelPngs(db, run.id, predDir, true)
-      const byId = new Map(this.#inputs.runLabelMaps(run.id).map((g) => [g.id, g]))
-      const labelEdits = labelEditStore(db)
-      for (const [stem, id] of imageIds) {
-        const g = byId.get(id)!
-        // Edited label maps (label editing) are scored in place of the files they replace.
-        const edited = labelEdits.currentMapEdit(id)?.after_map ?? null
-        if (edited !== null) {
-          const m = labelEdits.labelMap(edited)!
-          fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_labelIds.png`), m.label_png)
-          fs.writeFileSync(path.join(gtDir, `${stem}_gtFine_instanceIds.png`), m.instance_png)
-          continue
-        }
-        fs.symlinkSync(
-          path.resolve(run.source, g.semanticPath),
-          path.join(gtDir, `${stem}_gtFine_labelIds.png`),
-        )
-        if (g.instancePath)
-          fs.symlinkSync(
-            path.resolve(run.source, g.instancePath),
-            path.join(gtDir, `${stem}_gtFine_instanceIds.png`),
-          )
-      }
-      return {
-        job: {
-          kind: 'cityscapes',
-          groundTruthDir: gtDir,
-          predictionDir: predDir,
-          predictionIds: 'label',
-        },
-        cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }),
-        imageIds,
-      }
-    } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true })
-      throw err
     }
   }
 

@@ -2,7 +2,11 @@ import fs from 'node:fs'
 import path from 'node:path'
 import sharp from 'sharp'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import Database from 'better-sqlite3'
+import os from 'node:os'
 import { Studio } from '../../../src-main/core/studio'
+import { EvaluationManager } from '../../../src-main/core/evaluations'
+import { EventBus } from '../../../src-main/core/events'
 import type { Model } from '../../../src-main/common/api'
 import { GREY, makeCityscapesFixture, tempDir } from '../../helpers/fixtures'
 import { PassThrough } from 'node:stream'
@@ -182,5 +186,45 @@ describe('evaluating stored runs', () => {
     expect(detail.metrics.perClass['18']).toBeNull()
     const rows = await call<{ miou: number }[]>('evaluations:images', { id: e!.id, order: 'miou' })
     expect(rows).toHaveLength(2)
+  })
+
+  it('lays out a label-map run for the Cityscapes script in the worker: the thread serving the UI reads no label map', async () => {
+    const dataDir = tempDir()
+    await studio.close()
+    studio = Studio.open({ dataDir, host: 'browser' })
+    const fx = await makeCityscapesFixture()
+    const job = studio.jobs.startImport({ kind: 'cityscapes', root: fx.root, split: 'val' })
+    const datasetId = (await studio.jobs.settled(job.id)).datasetId!
+    const { model } = await call<{ model: Model }>('models:add', {
+      path: path.join(onnxDir, 'mmseg_argmax.onnx'),
+    })
+    const run = await call<{ id: number }>('runs:start', { modelId: model.id, datasetId })
+    await studio.runs.idle()
+    const [expected] = await call<{ id: number; primaryMetric: number }[]>('evaluations:run', {
+      runId: run.id,
+    })
+    await studio.close()
+
+    // The app's evaluation service on a connection that records every statement it runs.
+    const statements: string[] = []
+    const traced = new Database(path.join(dataDir, 'gcstudio.db'), {
+      verbose: (sql) => statements.push(String(sql)),
+    })
+    const tmpBefore = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('gcstudio-eval-'))
+    try {
+      const manager = new EvaluationManager({ db: traced, bus: new EventBus(), dataDir })
+      const [e] = await manager.evaluate(run.id)
+      expect([e!.kind, e!.status]).toEqual(['cityscapes', 'done'])
+      expect(e!.primaryMetric).toBe(expected!.primaryMetric)
+      expect(manager.images(e!.id, 'miou', 'asc', 0, 10)).toHaveLength(2)
+      expect(statements.filter((s) => /semantic_outputs|label_map/.test(s))).toEqual([])
+      // The temporary folder the worker filled is gone.
+      expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('gcstudio-eval-'))).toEqual(
+        tmpBefore,
+      )
+    } finally {
+      traced.close()
+      studio = Studio.open({ dataDir: tempDir(), host: 'browser' })
+    }
   })
 })
