@@ -84,6 +84,19 @@ async function call<T>(method: string, input: unknown): Promise<T> {
   return r.value as T
 }
 
+/** The Cityscapes fixture imported and run through the mmseg argmax model (sky everywhere). */
+async function cityscapesRun(): Promise<{ id: number }> {
+  const fx = await makeCityscapesFixture()
+  const job = studio.jobs.startImport({ kind: 'cityscapes', root: fx.root, split: 'val' })
+  const datasetId = (await studio.jobs.settled(job.id)).datasetId!
+  const { model } = await call<{ model: Model }>('models:add', {
+    path: path.join(onnxDir, 'mmseg_argmax.onnx'),
+  })
+  const run = await call<{ id: number }>('runs:start', { modelId: model.id, datasetId })
+  await studio.runs.idle()
+  return run
+}
+
 describe('evaluating stored runs', () => {
   it('scores a detector run with COCO bbox and segm AP and stores per-image rows', async () => {
     const datasetId = await dataset()
@@ -154,14 +167,7 @@ describe('evaluating stored runs', () => {
   })
 
   it('scores a label-map run with Cityscapes mIoU', async () => {
-    const fx = await makeCityscapesFixture()
-    const job = studio.jobs.startImport({ kind: 'cityscapes', root: fx.root, split: 'val' })
-    const datasetId = (await studio.jobs.settled(job.id)).datasetId!
-    const { model } = await call<{ model: Model }>('models:add', {
-      path: path.join(onnxDir, 'mmseg_argmax.onnx'),
-    })
-    const run = await call<{ id: number }>('runs:start', { modelId: model.id, datasetId })
-    await studio.runs.idle()
+    const run = await cityscapesRun()
     const [e] = await call<{ id: number; kind: string; status: string; primaryMetric: number }[]>(
       'evaluations:run',
       { runId: run.id },
@@ -192,14 +198,7 @@ describe('evaluating stored runs', () => {
     const dataDir = tempDir()
     await studio.close()
     studio = Studio.open({ dataDir, host: 'browser' })
-    const fx = await makeCityscapesFixture()
-    const job = studio.jobs.startImport({ kind: 'cityscapes', root: fx.root, split: 'val' })
-    const datasetId = (await studio.jobs.settled(job.id)).datasetId!
-    const { model } = await call<{ model: Model }>('models:add', {
-      path: path.join(onnxDir, 'mmseg_argmax.onnx'),
-    })
-    const run = await call<{ id: number }>('runs:start', { modelId: model.id, datasetId })
-    await studio.runs.idle()
+    const run = await cityscapesRun()
     const [expected] = await call<{ id: number; primaryMetric: number }[]>('evaluations:run', {
       runId: run.id,
     })
