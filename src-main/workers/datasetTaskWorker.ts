@@ -1,6 +1,6 @@
 /**
  * Worker thread running one long dataset task (deleting a dataset, looking for its image files
- * again) on its own SQLite connection, so the event loop serving the grid never waits for it.
+ * again, exporting a ground-truth version) on its own SQLite connection, so the event loop serving the grid never waits for it.
  * Talks to the JobManager with the same messages as the import worker.
  */
 import { parentPort, workerData } from 'node:worker_threads'
@@ -11,6 +11,7 @@ import {
   type DatasetTaskRequest,
   type TaskWorkerMessage,
 } from '../core/datasets/maintenance'
+import { exportGtTask } from '../core/labels/exportGt'
 import { openStore, storeIoError } from '../core/store/store'
 import type { ImportWorkerCommand } from '../core/jobs'
 
@@ -41,7 +42,9 @@ async function main() {
     const run =
       task.kind === 'delete'
         ? deleteDatasetTask(db, task.datasetId)
-        : checkFilesTask(db, task.datasetId, task.imagesRoot)
+        : task.kind === 'export-gt'
+          ? exportGtTask(db, task)
+          : checkFilesTask(db, task.datasetId, task.imagesRoot)
     const outcome = await run({ signal: controller.signal, progress })
     post({ type: 'task-done', outcome })
   } catch (err) {

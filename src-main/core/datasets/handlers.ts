@@ -20,7 +20,7 @@ import { getDataset, locateImage } from './queries'
  * Runs a dataset task in the maintenance worker (its own store connection) as the work of a
  * job: progress forwarded, the job's cancel posted to the worker, the worker ended after.
  */
-function inWorker(
+export function runDatasetTaskInWorker(
   studio: Studio,
   task: DatasetTaskRequest,
   ctx: JobContext,
@@ -34,7 +34,12 @@ function inWorker(
   return new Promise<DatasetTaskOutcome>((resolve, reject) => {
     worker.on('message', (m: TaskWorkerMessage) => {
       if (m.type === 'progress')
-        ctx.progress({ done: m.done, total: m.total, phase: m.phase, unit: 'images' })
+        ctx.progress({
+          done: m.done,
+          total: m.total,
+          phase: m.phase,
+          unit: task.kind === 'export-gt' && task.format === 'coco' ? 'annotations' : 'images',
+        })
       else if (m.type === 'task-done') resolve(m.outcome)
       else reject(new AppError(m.error.code as never, m.error.message))
     })
@@ -65,7 +70,7 @@ function startTask(studio: Studio, task: DatasetTaskRequest, title: string) {
       title,
       datasetId: task.datasetId,
       run: async (ctx) => {
-        const outcome = await inWorker(studio, task, ctx)
+        const outcome = await runDatasetTaskInWorker(studio, task, ctx)
         entry.outcome = outcome
         return { detail: outcome.detail }
       },

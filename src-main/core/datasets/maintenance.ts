@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { AppError } from '../../common/errors'
+import type { GtExportResult } from '../labels/exportGt'
 import { isInside } from '../paths'
 import { datasetStore } from '../store/datasets'
 import { imageStore } from '../store/images'
@@ -23,12 +24,21 @@ export interface DatasetTaskOutcome {
   detail: string
   missing?: number
   examples?: string[]
+  /** What a ground-truth export wrote. */
+  exported?: GtExportResult
 }
 
 /** What the maintenance worker is asked to run. */
 export type DatasetTaskRequest =
   | { kind: 'delete'; datasetId: number }
   | { kind: 'check-files'; datasetId: number; imagesRoot: string }
+  | {
+      kind: 'export-gt'
+      datasetId: number
+      version?: number
+      format: 'coco' | 'cityscapes'
+      out: string
+    }
 
 /** The maintenance worker's messages to the job running it. */
 export type TaskWorkerMessage =

@@ -9,9 +9,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { AppError } from '../../common/errors'
+import type { DatasetTask, DatasetTaskRequest } from '../datasets/maintenance'
 import type { AnnotationRow } from '../store/labelEdits'
-import { storeIoError } from '../store/store'
-import type { LabelEditor } from './editor'
+import { storeIoError, type Db } from '../store/store'
+import { LabelEditor } from './editor'
 import { labelMapFiles } from './labelMaps'
 
 export interface ExportContext {
@@ -196,4 +197,32 @@ export async function exportCityscapesGt(
     throw err instanceof AppError ? err : storeIoError(err, root)
   }
   return { path: root, version: v, images: images.length, annotations: 0, files }
+}
+
+/**
+ * A ground-truth export as a maintenance task, for the maintenance worker's own connection: at
+ * train2017 scale reading a version's annotations takes seconds, which the thread serving the
+ * UI must not spend.
+ */
+export function exportGtTask(
+  db: Db,
+  task: Extract<DatasetTaskRequest, { kind: 'export-gt' }>,
+): DatasetTask {
+  return async (ctx) => {
+    const editor = new LabelEditor(db)
+    const exported = await (task.format === 'coco' ? exportCocoGt : exportCityscapesGt)(
+      editor,
+      task.datasetId,
+      task.version,
+      task.out,
+      ctx,
+    )
+    return {
+      detail:
+        task.format === 'coco'
+          ? `v${exported.version}: ${exported.annotations.toLocaleString('en-US')} annotations`
+          : `v${exported.version}: ${exported.files.toLocaleString('en-US')} PNGs`,
+      exported,
+    }
+  }
 }

@@ -3,7 +3,8 @@ import { AppError } from '../../common/errors'
 import type { Handlers } from '../dispatcher'
 import type { Studio } from '../studio'
 import { LabelEditor } from './editor'
-import { exportCityscapesGt, exportCocoGt } from './exportGt'
+import { runDatasetTaskInWorker } from '../datasets/handlers'
+import type { GtExportResult } from './exportGt'
 import { labelMapFromModel, paintLabelMap } from './labelMaps'
 import { maskStrokeChange } from './masks'
 import { acceptPredictions, runPredictions } from './predictions'
@@ -73,10 +74,36 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
       after(
         editor.edit(req.imageId, [maskStrokeChange(editor, req)], 'hand', `${req.tool} stroke`),
       ),
+    // A job in the maintenance worker: reading a version's annotations at train2017 scale takes
+    // seconds, and the thread serving the UI must not spend them.
     'labels:exportGt': ({ datasetId, version, format, out }) =>
-      format === 'coco'
-        ? exportCocoGt(editor, datasetId, version, out)
-        : exportCityscapesGt(editor, datasetId, version, out),
+      new Promise<GtExportResult>((resolve, reject) => {
+        studio.jobs.start({
+          kind: 'labels',
+          title: `Export the ground truth of dataset ${datasetId}${version === undefined ? '' : ` (v${version})`}`,
+          datasetId,
+          run: async (ctx) => {
+            try {
+              const outcome = await runDatasetTaskInWorker(
+                studio,
+                {
+                  kind: 'export-gt',
+                  datasetId,
+                  format,
+                  out,
+                  ...(version === undefined ? {} : { version }),
+                },
+                ctx,
+              )
+              resolve(outcome.exported!)
+              return { detail: outcome.detail }
+            } catch (err) {
+              reject(err)
+              throw err
+            }
+          },
+        })
+      }),
     'review:build': ({ evaluationId, minScore }) =>
       buildReviewQueue(editor, evaluationId, minScore),
     'review:queue': ({ evaluationId, status, offset, limit }) =>

@@ -9,7 +9,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Evaluation, EvaluationDetail, Model } from '../../../src-main/common/api'
+import type { Evaluation, EvaluationDetail, Job, Model } from '../../../src-main/common/api'
 import type {
   AcceptResult,
   EditResult,
@@ -123,6 +123,13 @@ describe('fixing labels, re-evaluating and exporting', () => {
       out: gtFile,
     })
     expect(done).toMatchObject({ version: 2, annotations: 6 })
+    // The export ran as a job in the maintenance worker: the jobs tray lists it, done.
+    const jobs = await call<Job[]>(studio, 'jobs:list', {})
+    expect(jobs.find((j) => j.kind === 'labels')).toMatchObject({
+      state: 'done',
+      datasetId,
+      detail: 'v2: 6 annotations',
+    })
     const resultsFile = path.join(out, 'results.json')
     await exportCocoResults(studio.db, runId, resultsFile)
     const exported = JSON.parse(fs.readFileSync(gtFile, 'utf8')) as {
