@@ -13,17 +13,16 @@ import { AppError } from '../common/errors'
 import type { CocoDataset, CocoResult, EvalJob, EvalJobResult, IouType } from './eval'
 import { maskGeometry, prepareGroundTruth, prepareResults } from './eval/cocoData'
 import { computeConfusionMatrix } from './eval/confusion'
+import { confusionJson } from './eval/cocoReport'
 import type { CompareJob } from './compare/job'
 import { runCocoResults, writeRunLabelPngs } from './exports'
 import { evaluationInputStore } from './store/evaluationInputs'
 import { labelEditStore } from './store/labelEdits'
-import { openStore, type Db } from './store/store'
+import { readStoreAt, type Db, type StoreLocation } from './store/store'
 
 /** An evaluation whose inputs the worker reads from the store at `dataDir`. */
-export interface StoreCocoJob {
+export interface StoreCocoJob extends StoreLocation {
   kind: 'store-coco'
-  dataDir: string
-  nativeBinding?: string
   runId: number
   iouType: IouType
   /** Also compute TIDE's error breakdown. */
@@ -32,18 +31,13 @@ export interface StoreCocoJob {
 
 /** Turns a store-backed job into the evaluation library's job, reading with its own connection. */
 export function resolveStoreJob(job: StoreCocoJob): EvalJob {
-  const db = openStore(job.dataDir, job.nativeBinding ? { nativeBinding: job.nativeBinding } : {})
-  try {
-    const { gt, dets } = cocoRunInputs(db, job.runId)
-    return {
-      kind: 'coco',
-      iouType: job.iouType,
-      groundTruth: { data: gt },
-      detections: { data: dets },
-      ...(job.errors ? { errors: true } : {}),
-    }
-  } finally {
-    db.close()
+  const { gt, dets } = readStoreAt(job, (db) => cocoRunInputs(db, job.runId))
+  return {
+    kind: 'coco',
+    iouType: job.iouType,
+    groundTruth: { data: gt },
+    detections: { data: dets },
+    ...(job.errors ? { errors: true } : {}),
   }
 }
 
@@ -51,10 +45,8 @@ export function resolveStoreJob(job: StoreCocoJob): EvalJob {
  * A label-map run's Cityscapes evaluation. The worker lays out the official script's folders in
  * `dir` (made and removed by the app, so a worker stopped mid-way leaves nothing behind).
  */
-export interface StoreCityscapesJob {
+export interface StoreCityscapesJob extends StoreLocation {
   kind: 'store-cityscapes'
-  dataDir: string
-  nativeBinding?: string
   runId: number
   dir: string
 }
@@ -71,8 +63,7 @@ export function resolveStoreCityscapesJob(job: StoreCityscapesJob): {
   job: EvalJob
   imageIds: [string, number][]
 } {
-  const db = openStore(job.dataDir, job.nativeBinding ? { nativeBinding: job.nativeBinding } : {})
-  try {
+  return readStoreAt(job, (db) => {
     const inputs = evaluationInputStore(db)
     const run = inputs.run(job.runId)
     if (!run) throw new AppError('NOT_FOUND', `Run ${job.runId} does not exist.`)
@@ -110,16 +101,12 @@ export function resolveStoreCityscapesJob(job: StoreCityscapesJob): {
       },
       imageIds: [...imageIds],
     }
-  } finally {
-    db.close()
-  }
+  })
 }
 
 /** The confusion matrix of a run's COCO evaluation at another score threshold (IoU 0.5). */
-export interface StoreConfusionJob {
+export interface StoreConfusionJob extends StoreLocation {
   kind: 'store-confusion'
-  dataDir: string
-  nativeBinding?: string
   runId: number
   iouType: IouType
   scoreThreshold: number
@@ -133,13 +120,7 @@ export interface RecomputedConfusion {
 
 /** Reads the run's inputs with its own connection and computes the matrix. */
 export function runStoreConfusionJob(job: StoreConfusionJob): RecomputedConfusion {
-  const db = openStore(job.dataDir, job.nativeBinding ? { nativeBinding: job.nativeBinding } : {})
-  let inputs: { gt: CocoDataset; dets: CocoResult[] }
-  try {
-    inputs = cocoRunInputs(db, job.runId)
-  } finally {
-    db.close()
-  }
+  const inputs = readStoreAt(job, (db) => cocoRunInputs(db, job.runId))
   const gt = prepareGroundTruth(inputs.gt, job.iouType)
   const dt = prepareResults(gt, inputs.dets)
   const matrix = computeConfusionMatrix(
@@ -150,16 +131,7 @@ export function runStoreConfusionJob(job: StoreConfusionJob): RecomputedConfusio
   )
   const cells = new Map<number, [number, number, number][]>()
   matrix.imageCells.forEach((imageCells, i) => cells.set(Number(gt.imageIds[i]), imageCells))
-  return {
-    confusion: {
-      iouThreshold: matrix.iouThreshold,
-      scoreThreshold: matrix.scoreThreshold,
-      labels: [...matrix.categoryIds, 'background'],
-      matrix: matrix.matrix,
-      ignoredDetections: matrix.ignoredDetections,
-    },
-    cells,
-  }
+  return { confusion: confusionJson(matrix), cells }
 }
 
 /** Ground truth of the images the run finished, and its predictions, in COCO's JSON forms. */
@@ -179,27 +151,20 @@ export function cocoRunGroundTruth(db: Db, runId: number): CocoDataset {
  * truth once, each run's predictions), as evaluations do: hundreds of thousands of rows must not
  * be read on the thread that serves the UI.
  */
-export interface StoreCompareJob extends Omit<
-  Extract<CompareJob, { kind: 'coco' }>,
-  'kind' | 'groundTruth' | 'runs'
-> {
+export interface StoreCompareJob
+  extends
+    StoreLocation,
+    Omit<Extract<CompareJob, { kind: 'coco' }>, 'kind' | 'groundTruth' | 'runs'> {
   kind: 'store-coco'
-  dataDir: string
-  nativeBinding?: string
   runIds: number[]
 }
 
 export function resolveStoreCompareJob(job: StoreCompareJob): CompareJob {
-  const { kind: _kind, dataDir, nativeBinding, runIds, ...rest } = job
-  const db = openStore(dataDir, nativeBinding ? { nativeBinding } : {})
-  try {
-    return {
-      ...rest,
-      kind: 'coco',
-      groundTruth: cocoRunGroundTruth(db, runIds[0]!),
-      runs: runIds.map((id) => runCocoResults(db, id, 'store')),
-    }
-  } finally {
-    db.close()
-  }
+  const { kind: _kind, dataDir: _dataDir, nativeBinding: _nativeBinding, runIds, ...rest } = job
+  return readStoreAt(job, (db) => ({
+    ...rest,
+    kind: 'coco',
+    groundTruth: cocoRunGroundTruth(db, runIds[0]!),
+    runs: runIds.map((id) => runCocoResults(db, id, 'store')),
+  }))
 }

@@ -5,12 +5,11 @@
  * says so instead of answering with an empty list.
  */
 import { z } from 'zod'
-import type {
+import {
   CocoConfusion,
-  EvaluationImageOrder,
-  EvaluationImageRow,
+  type EvaluationImageOrder,
+  type EvaluationImageRow,
 } from '../common/api/evaluationViews'
-import type { EvaluationDetail } from '../common/api'
 import { AppError } from '../common/errors'
 import type { Handlers } from './dispatcher'
 import type { RecomputedConfusion } from './evaluationInputs'
@@ -35,8 +34,6 @@ export interface ImageListQuery {
   cell?: { row: number; column: number } | undefined
   scoreThreshold?: number | undefined
 }
-
-type Metrics = EvaluationDetail['metrics']
 
 export class EvaluationViews {
   readonly #store: EvaluationStore
@@ -91,22 +88,22 @@ export class EvaluationViews {
         )
       }
       const { row, column } = query.cell
-      const metrics = this.#store.metrics(query.id)
-      const size = confusionSize(metrics)
-      if (size === null || (items.length > 0 && items.some((item) => item.cells === undefined))) {
+      const parsed = CocoConfusion.safeParse(this.#store.metrics(query.id)?.confusion)
+      const confusion = parsed.success ? parsed.data : null
+      if (!confusion || (items.length > 0 && items.some((item) => item.cells === undefined))) {
         throw new AppError(
           'CONFLICT',
           `Evaluation ${query.id} was stored without per-image confusion cells; evaluate the run again.`,
         )
       }
+      const size = confusion.labels.length
       if (row >= size || column >= size) {
         throw new AppError(
           'INVALID_INPUT',
           `Confusion cell (${row}, ${column}) is outside the ${size}x${size} matrix of evaluation ${query.id}.`,
         )
       }
-      const stored = storedThreshold(metrics)
-      if (query.scoreThreshold !== undefined && query.scoreThreshold !== stored) {
+      if (query.scoreThreshold !== undefined && query.scoreThreshold !== confusion.scoreThreshold) {
         const { cells } = await this.#recompute(query.id, query.scoreThreshold)
         kept = kept.filter((item) =>
           (cells.get(item.row.imageId) ?? []).some(
@@ -173,20 +170,6 @@ export class EvaluationViews {
     })
     return pending
   }
-}
-
-function storedThreshold(metrics: Metrics): number | null {
-  const parsed = z
-    .object({ confusion: z.object({ scoreThreshold: z.number() }).nullable() })
-    .safeParse(metrics)
-  return parsed.success && parsed.data.confusion ? parsed.data.confusion.scoreThreshold : null
-}
-
-function confusionSize(metrics: Metrics): number | null {
-  const parsed = z
-    .object({ confusion: z.object({ labels: z.array(z.unknown()) }).nullable() })
-    .safeParse(metrics)
-  return parsed.success && parsed.data.confusion ? parsed.data.confusion.labels.length : null
 }
 
 export function evaluationViewHandlers(

@@ -26,7 +26,7 @@ import {
   type NewEvaluationImage,
   evaluationStore,
 } from './store/evaluations'
-import type { Db } from './store/store'
+import type { Db, StoreLocation } from './store/store'
 
 /**
  * Evaluations of stored runs against the dataset's current ground truth, computed by the
@@ -159,7 +159,7 @@ export class EvaluationManager {
   }
 
   /** Where a worker opens its own connection to this store. */
-  #workerStore(): { dataDir: string; nativeBinding?: string } {
+  #workerStore(): StoreLocation {
     return {
       dataDir: this.opts.dataDir,
       ...(this.opts.nativeBinding ? { nativeBinding: this.opts.nativeBinding } : {}),

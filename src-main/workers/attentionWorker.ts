@@ -9,7 +9,7 @@ import { toErrorShape } from '../common/errors'
 import { computeAttentionStats } from '../core/attentionJob'
 import { contextSpace } from '../core/attentionSpace'
 import type { AttentionWorkerData, AttentionWorkerMessage } from '../core/attentionAnalytics'
-import { openStore } from '../core/store/store'
+import { openStoreAt } from '../core/store/store'
 
 const data = workerData as AttentionWorkerData
 const port = parentPort!
@@ -21,10 +21,7 @@ port.on('message', (m: { type: 'cancel' }) => {
 
 let lastPost = 0
 async function main() {
-  const db = openStore(
-    data.dataDir,
-    data.nativeBinding ? { nativeBinding: data.nativeBinding } : {},
-  )
+  const db = openStoreAt(data)
   try {
     const ctx = {
       signal: controller.signal,

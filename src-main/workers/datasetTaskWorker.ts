@@ -12,14 +12,11 @@ import {
   type TaskWorkerMessage,
 } from '../core/datasets/maintenance'
 import { exportGtTask } from '../core/labels/exportGt'
-import { openStore, storeIoError } from '../core/store/store'
+import { openStoreAt, type StoreLocation, storeIoError } from '../core/store/store'
 import type { ImportWorkerCommand } from '../core/jobs'
 
-const { dataDir, task, nativeBinding } = workerData as {
-  dataDir: string
-  task: DatasetTaskRequest
-  nativeBinding?: string
-}
+const data = workerData as StoreLocation & { task: DatasetTaskRequest }
+const { dataDir, task } = data
 const port = parentPort!
 const post = (m: TaskWorkerMessage) => port.postMessage(m)
 const controller = new AbortController()
@@ -37,7 +34,7 @@ const progress = (done: number, total: number | null, phase = '') => {
 }
 
 async function main() {
-  const db = openStore(dataDir, nativeBinding ? { nativeBinding } : {})
+  const db = openStoreAt(data)
   try {
     const run =
       task.kind === 'delete'

@@ -8,15 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { toErrorShape } from '../common/errors'
 import { runImport, type ParsedImportRequest } from '../core/datasets/importer'
 import type { ImportProgress } from '../core/datasets/importTypes'
-import { openStore, storeIoError } from '../core/store/store'
+import { openStoreAt, type StoreLocation, storeIoError } from '../core/store/store'
 import type { ImportWorkerMessage, ImportWorkerCommand } from '../core/jobs'
 
-const { dataDir, request, isDemo, nativeBinding } = workerData as {
-  dataDir: string
-  request: ParsedImportRequest
-  isDemo: boolean
-  nativeBinding?: string
-}
+const data = workerData as StoreLocation & { request: ParsedImportRequest; isDemo: boolean }
+const { dataDir, request, isDemo } = data
 const port = parentPort!
 const post = (m: ImportWorkerMessage) => port.postMessage(m)
 const controller = new AbortController()
@@ -36,7 +32,7 @@ const progress = (p: ImportProgress) => {
 }
 
 async function main() {
-  const db = openStore(dataDir, nativeBinding ? { nativeBinding } : {})
+  const db = openStoreAt(data)
   try {
     const outcome = await runImport(
       {

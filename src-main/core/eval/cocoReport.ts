@@ -3,6 +3,7 @@
  * stable `--json` document scripts read.
  */
 import type { CocoEvaluation } from './cocoEval'
+import type { CocoConfusionMatrix } from './confusion'
 import { COCO_STAT_NAMES } from './cocoEval'
 import { formatFixed } from './pythonFormat'
 import type { TideErrors } from './tide'
@@ -58,13 +59,7 @@ export interface CocoJsonReport {
     falseNegatives: number
   }[]
   perImageScoreThreshold: number
-  confusion: {
-    iouThreshold: number
-    scoreThreshold: number
-    labels: (number | 'background')[]
-    matrix: number[][]
-    ignoredDetections: number
-  } | null
+  confusion: ConfusionJson | null
   warnings: string[]
   /** TIDE's error breakdown (`--errors`): dAP in points, as tidecv computes it. */
   errors?: TideErrors | null
@@ -104,13 +99,27 @@ export function cocoJsonReport(evaluation: CocoEvaluation): CocoJsonReport {
       falseNegatives: image.falseNegatives,
     })),
     perImageScoreThreshold: evaluation.perImageScoreThreshold,
-    confusion: confusion && {
-      iouThreshold: confusion.iouThreshold,
-      scoreThreshold: confusion.scoreThreshold,
-      labels: [...confusion.categoryIds, 'background'],
-      matrix: confusion.matrix,
-      ignoredDetections: confusion.ignoredDetections,
-    },
+    confusion: confusion && confusionJson(confusion),
     warnings: [...evaluation.warnings],
+  }
+}
+
+/** A confusion matrix as the `--json` document (and the stored metrics) write it. */
+export interface ConfusionJson {
+  iouThreshold: number
+  scoreThreshold: number
+  /** The categories in COCOeval's order, then 'background' (the last row and column). */
+  labels: (number | 'background')[]
+  matrix: number[][]
+  ignoredDetections: number
+}
+
+export function confusionJson(confusion: CocoConfusionMatrix): ConfusionJson {
+  return {
+    iouThreshold: confusion.iouThreshold,
+    scoreThreshold: confusion.scoreThreshold,
+    labels: [...confusion.categoryIds, 'background'],
+    matrix: confusion.matrix,
+    ignoredDetections: confusion.ignoredDetections,
   }
 }

@@ -126,6 +126,30 @@ export function ensureDataDir(dataDir: string): void {
   }
 }
 
+/**
+ * Where a worker thread opens its own connection to the studio's store: the data folder, and the
+ * native binding the host uses (Electron's ABI build), which a worker of that host needs too.
+ */
+export interface StoreLocation {
+  dataDir: string
+  nativeBinding?: string
+}
+
+/** Opens the store at `at` (see `openStore`). */
+export function openStoreAt(at: StoreLocation): Db {
+  return openStore(at.dataDir, at.nativeBinding ? { nativeBinding: at.nativeBinding } : {})
+}
+
+/** Opens the store at `at`, reads what `read` reads and closes it, whatever happens. */
+export function readStoreAt<T>(at: StoreLocation, read: (db: Db) => T): T {
+  const db = openStoreAt(at)
+  try {
+    return read(db)
+  } finally {
+    db.close()
+  }
+}
+
 /** Opens (creating if needed) the store in `dataDir`: WAL, foreign keys, migrations applied. */
 export function openStore(dataDir: string, options: OpenStoreOptions = {}): Db {
   ensureDataDir(dataDir)
