@@ -19,25 +19,12 @@ function asJob<T>(
   spec: { title: string; runId: number },
   work: (ctx: AttentionJobContext) => Promise<T>,
 ): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    studio.jobs.start({
-      kind: 'attention',
-      ...spec,
-      run: async (ctx) => {
-        try {
-          const out = await work({
-            signal: ctx.signal,
-            progress: (done, total, phase) =>
-              ctx.progress({ done, total, ...(phase ? { phase } : {}) }),
-          })
-          resolve(out)
-        } catch (err) {
-          reject(err)
-          throw err
-        }
-      },
-    })
-  })
+  return studio.jobs.run({ kind: 'attention', ...spec }, (ctx) =>
+    work({
+      signal: ctx.signal,
+      progress: (done, total, phase) => ctx.progress({ done, total, ...(phase ? { phase } : {}) }),
+    }),
+  )
 }
 
 /** The attention analytics methods, spread into the studio's handlers. */

@@ -539,26 +539,17 @@ export function compareHandlers(
 > {
   return {
     'compare:create': (input) =>
-      new Promise<Comparison>((resolve, reject) => {
-        jobs.start({
-          kind: 'comparison',
-          title: `Compare runs ${input.runIds.join(', ')}`,
-          run: async (ctx) => {
-            ctx.progress({ done: 0, total: null, phase: 'Checking and evaluating runs', unit: '' })
-            try {
-              const c = await service.create(input, {
-                signal: ctx.signal,
-                onProgress: (done, total, phase) => ctx.progress({ done, total, phase }),
-              })
-              resolve(c)
-              return { detail: c.title }
-            } catch (err) {
-              reject(err)
-              throw err
-            }
-          },
-        })
-      }),
+      jobs.run(
+        { kind: 'comparison', title: `Compare runs ${input.runIds.join(', ')}` },
+        (ctx) => {
+          ctx.progress({ done: 0, total: null, phase: 'Checking and evaluating runs', unit: '' })
+          return service.create(input, {
+            signal: ctx.signal,
+            onProgress: (done, total, phase) => ctx.progress({ done, total, phase }),
+          })
+        },
+        (c) => c.title,
+      ),
     'compare:list': () => service.list(),
     'compare:get': ({ id }) => service.get(id),
     'compare:delete': ({ id }) => ({ deleted: service.delete(id) }),

@@ -165,6 +165,33 @@ export class JobManager {
     return job
   }
 
+  /**
+   * A method that is a job: starts it (progress in the tray, cancel through `jobs:cancel`, a row
+   * in the history) and answers with what its work returns when it ends, or with its error.
+   * `detail` says in words what it made, for the tray.
+   */
+  run<T>(
+    spec: Omit<JobSpec, 'run'>,
+    work: (ctx: JobContext) => Promise<T>,
+    detail?: (result: T) => string,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.start({
+        ...spec,
+        run: async (ctx) => {
+          try {
+            const result = await work(ctx)
+            resolve(result)
+            return detail ? { detail: detail(result) } : undefined
+          } catch (err) {
+            reject(err)
+            throw err
+          }
+        },
+      })
+    })
+  }
+
   /** Registers a job whose work runs elsewhere; the caller reports progress and the end. */
   attach(spec: {
     kind: JobKind

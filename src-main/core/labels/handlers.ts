@@ -4,7 +4,6 @@ import type { Handlers } from '../dispatcher'
 import type { Studio } from '../studio'
 import { LabelEditor } from './editor'
 import { runDatasetTaskInWorker } from '../datasets/handlers'
-import type { GtExportResult } from './exportGt'
 import { labelMapFromModel, paintLabelMap } from './labelMaps'
 import { maskStrokeChange } from './masks'
 import { acceptPredictions, runPredictions } from './predictions'
@@ -77,33 +76,28 @@ export function labelsHandlers(studio: Studio): Pick<Handlers, LabelMethods> {
     // A job in the maintenance worker: reading a version's annotations at train2017 scale takes
     // seconds, and the thread serving the UI must not spend them.
     'labels:exportGt': ({ datasetId, version, format, out }) =>
-      new Promise<GtExportResult>((resolve, reject) => {
-        studio.jobs.start({
-          kind: 'labels',
-          title: `Export the ground truth of dataset ${datasetId}${version === undefined ? '' : ` (v${version})`}`,
-          datasetId,
-          run: async (ctx) => {
-            try {
-              const outcome = await runDatasetTaskInWorker(
-                studio,
-                {
-                  kind: 'export-gt',
-                  datasetId,
-                  format,
-                  out,
-                  ...(version === undefined ? {} : { version }),
-                },
-                ctx,
-              )
-              resolve(outcome.exported!)
-              return { detail: outcome.detail }
-            } catch (err) {
-              reject(err)
-              throw err
-            }
+      studio.jobs
+        .run(
+          {
+            kind: 'labels',
+            title: `Export the ground truth of dataset ${datasetId}${version === undefined ? '' : ` (v${version})`}`,
+            datasetId,
           },
-        })
-      }),
+          (ctx) =>
+            runDatasetTaskInWorker(
+              studio,
+              {
+                kind: 'export-gt',
+                datasetId,
+                format,
+                out,
+                ...(version === undefined ? {} : { version }),
+              },
+              ctx,
+            ),
+          (outcome) => outcome.detail,
+        )
+        .then((outcome) => outcome.exported!),
     'review:build': ({ evaluationId, minScore }) =>
       buildReviewQueue(editor, evaluationId, minScore),
     'review:queue': ({ evaluationId, status, offset, limit }) =>
